@@ -1,0 +1,608 @@
+package socketmap
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	// DefaultIdleTimeout is longer than Postfix's 100 s connection lifetime,
+	// so the server never closes a connection Postfix still means to use.
+	DefaultIdleTimeout    = 110 * time.Second
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultMaxConns       = 1024
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = errors.New("socketmap: server closed")
+
+// timeoutText is the reason sent when a handler overruns its deadline.
+const timeoutText = "lookup timed out"
+
+// Server serves socketmap requests from one or more listeners. Set its
+// fields before the first call to Serve and do not change them afterwards.
+// A Server must not be copied after first use.
+type Server struct {
+	// Handler answers lookups. It must not be nil.
+	Handler Handler
+	// Logger receives one line per notable event (malformed request,
+	// handler timeout or panic, oversized reply, connection cap). Keys and
+	// raw bytes are always logged escaped with strconv.QuoteToASCII.
+	// nil means slog.Default().
+	Logger *slog.Logger
+	// MaxRequestSize is the largest request payload ("NAME KEY") accepted,
+	// in bytes. It is enforced from the netstring's length prefix, before
+	// the payload is read. Zero means DefaultMaxSize (100000).
+	MaxRequestSize int
+	// MaxReplySize is the largest reply payload sent, in bytes; a longer
+	// reply is replaced by "TEMP reply too large". Zero means
+	// DefaultMaxSize, Postfix's default socketmap_max_reply_size.
+	MaxReplySize int
+	// IdleTimeout is how long to wait for the first byte of the next
+	// request before closing the connection. Zero means
+	// DefaultIdleTimeout (110 s; Postfix itself closes idle connections
+	// after 10 s and any connection after 100 s).
+	IdleTimeout time.Duration
+	// RequestTimeout bounds reading the rest of a request once its first
+	// byte arrived, and is the deadline of the context given to Handler.
+	// If Handler has not returned shortly after it (a grace of a quarter
+	// of RequestTimeout, between 10 ms and 1 s), the server replies
+	// "TIMEOUT lookup timed out" and closes the connection; the handler's
+	// eventual result is discarded. Zero means DefaultRequestTimeout (10 s).
+	RequestTimeout time.Duration
+	// WriteTimeout bounds each write of replies. Zero means
+	// DefaultWriteTimeout (10 s).
+	WriteTimeout time.Duration
+	// MaxConns caps concurrently open connections. A connection accepted
+	// over the cap is closed at once (logged at most once a second).
+	// Zero means DefaultMaxConns (1024).
+	MaxConns int
+
+	initOnce  sync.Once
+	baseCtx   context.Context
+	cancel    context.CancelFunc
+	closing   atomic.Bool
+	mu        sync.Mutex
+	listeners map[*net.Listener]struct{}
+	conns     map[*conn]struct{}
+	drained   chan struct{} // closed once closing and no conn is left
+	drainOnce sync.Once
+
+	lastCapLog atomic.Int64 // monotonic ns of the last connection-cap log line
+	capQuiet   atomic.Int64 // rejections not logged since then
+
+	st struct {
+		accepted, rejected, requests, malformed atomic.Uint64
+		timeouts, panics, emptyOK, tooLarge     atomic.Uint64
+		replies                                 [5]atomic.Uint64
+		open                                    atomic.Int64
+	}
+}
+
+// Stats is a snapshot of a Server's counters.
+type Stats struct {
+	Accepted  uint64    // connections accepted and served
+	Rejected  uint64    // connections closed at once because MaxConns were open
+	Open      int64     // connections open now
+	Requests  uint64    // well-formed requests passed to the Handler
+	Malformed uint64    // connections closed over a malformed or truncated request
+	Timeouts  uint64    // handlers that overran the deadline (TIMEOUT sent, connection closed)
+	Panics    uint64    // handler panics recovered (TEMP sent)
+	EmptyOK   uint64    // OK replies with an empty value sent as NOTFOUND
+	TooLarge  uint64    // replies over MaxReplySize sent as TEMP
+	Replies   [5]uint64 // replies sent, indexed by Status
+}
+
+// Stats returns the current counters. Each field is read atomically; the
+// snapshot as a whole is not.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Accepted:  s.st.accepted.Load(),
+		Rejected:  s.st.rejected.Load(),
+		Open:      s.st.open.Load(),
+		Requests:  s.st.requests.Load(),
+		Malformed: s.st.malformed.Load(),
+		Timeouts:  s.st.timeouts.Load(),
+		Panics:    s.st.panics.Load(),
+		EmptyOK:   s.st.emptyOK.Load(),
+		TooLarge:  s.st.tooLarge.Load(),
+	}
+	for i := range st.Replies {
+		st.Replies[i] = s.st.replies[i].Load()
+	}
+	return st
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.baseCtx, s.cancel = context.WithCancel(context.Background())
+		s.listeners = make(map[*net.Listener]struct{})
+		s.conns = make(map[*conn]struct{})
+		s.drained = make(chan struct{})
+	})
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func (s *Server) maxRequest() int               { return orDefault(s.MaxRequestSize, DefaultMaxSize) }
+func (s *Server) maxReply() int                 { return orDefault(s.MaxReplySize, DefaultMaxSize) }
+func (s *Server) idleTimeout() time.Duration    { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) requestTimeout() time.Duration { return orDefault(s.RequestTimeout, DefaultRequestTimeout) }
+func (s *Server) writeTimeout() time.Duration   { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) maxConns() int                 { return orDefault(s.MaxConns, DefaultMaxConns) }
+
+// grace is how long after the request deadline the server still waits for
+// the handler before answering TIMEOUT itself.
+func grace(d time.Duration) time.Duration {
+	return min(max(d/4, 10*time.Millisecond), time.Second)
+}
+
+// epoch anchors monotonic timestamps stored in atomics.
+var epoch = time.Now()
+
+func monoNow() int64 { return int64(time.Since(epoch)) }
+
+// Serve accepts connections on l and serves each in its own goroutine,
+// until l fails or the server is shut down. It always closes l. After
+// Shutdown or Close it returns ErrServerClosed; call Serve on several
+// listeners concurrently to serve them all.
+func (s *Server) Serve(l net.Listener) error {
+	s.init()
+	defer l.Close()
+	if s.Handler == nil {
+		return errors.New("socketmap: Server.Handler is nil")
+	}
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[&l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, &l)
+		s.mu.Unlock()
+	}()
+
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return ErrServerClosed
+			}
+			if !temporary(err) {
+				return err
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logger().Warn("socketmap: accept failed; retrying", "err", err, "delay", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.baseCtx.Done():
+				t.Stop()
+			}
+			continue
+		}
+		delay = 0
+		if c := s.track(nc); c != nil {
+			go c.serve()
+		}
+	}
+}
+
+// temporary reports whether an Accept error is worth retrying.
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range [...]error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// track registers a new connection, or closes it when the server is closing
+// or MaxConns connections are open.
+func (s *Server) track(nc net.Conn) *conn {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return nil
+	}
+	if len(s.conns) >= s.maxConns() {
+		s.mu.Unlock()
+		nc.Close()
+		s.st.rejected.Add(1)
+		s.logCapReached(nc)
+		return nil
+	}
+	c := &conn{s: s, nc: nc}
+	s.conns[c] = struct{}{}
+	s.st.open.Add(1)
+	s.st.accepted.Add(1)
+	s.mu.Unlock()
+	return c
+}
+
+func (s *Server) logCapReached(nc net.Conn) {
+	now, last := monoNow(), s.lastCapLog.Load()
+	if last != 0 && now-last < int64(time.Second) || !s.lastCapLog.CompareAndSwap(last, now) {
+		s.capQuiet.Add(1)
+		return
+	}
+	s.logger().Warn("socketmap: connection limit reached; closing new connection",
+		"max_conns", s.maxConns(), "remote", addrString(nc.RemoteAddr()),
+		"also_rejected_since_last_log", s.capQuiet.Swap(0))
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		s.st.open.Add(-1)
+	}
+	empty := len(s.conns) == 0
+	s.mu.Unlock()
+	if empty && s.closing.Load() {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+}
+
+// beginClose marks the server closing and closes its listeners.
+func (s *Server) beginClose() error {
+	s.init()
+	s.mu.Lock()
+	s.closing.Store(true)
+	var errs []error
+	for l := range s.listeners {
+		if err := (*l).Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	empty := len(s.conns) == 0
+	s.mu.Unlock()
+	if empty {
+		s.drainOnce.Do(func() { close(s.drained) })
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown stops the server gracefully: it closes the listeners and idle
+// connections, lets each request in flight finish and send its reply, then
+// closes that connection. It returns once all connections are closed, or,
+// when ctx ends first, force-closes the rest and returns ctx.Err(). A
+// handler that overruns its deadline is answered TIMEOUT as usual, so
+// Shutdown waits at most about RequestTimeout + WriteTimeout.
+func (s *Server) Shutdown(ctx context.Context) error {
+	lerr := s.beginClose()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.wakeIfIdle()
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.drained:
+		s.cancel()
+		return lerr
+	case <-ctx.Done():
+		s.closeConns()
+		s.cancel()
+		return errors.Join(ctx.Err(), lerr)
+	}
+}
+
+// Close closes the listeners and all connections at once, and cancels the
+// contexts of handlers still running. It does not wait for them.
+func (s *Server) Close() error {
+	err := s.beginClose()
+	s.cancel()
+	s.closeConns()
+	return err
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	cs := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.finish()
+	}
+}
+
+// conn serves one client connection.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	dec    *Decoder
+	out    []byte // replies not yet written
+	log    *slog.Logger
+	remote string
+
+	mu   sync.Mutex // orders idle and read deadlines against Shutdown
+	idle bool
+
+	// state is connActive, connInHandler or connTimedOut. The watchdog
+	// moves it from connInHandler to connTimedOut; from then on the
+	// watchdog owns out and the net.Conn, and serve must only exit.
+	state    atomic.Uint32
+	deadline atomic.Int64 // monoNow at which the watchdog may fire
+	watchdog *time.Timer
+	curName  string // request in the handler, for the watchdog's log line
+	curKey   string
+
+	lastName  string // interned map name: most connections use few
+	finishOne sync.Once
+}
+
+const (
+	connActive uint32 = iota
+	connInHandler
+	connTimedOut
+)
+
+// flushAt is the amount of pending replies written even while more
+// pipelined requests are buffered.
+const flushAt = 32 << 10
+
+// connReader writes pending replies before any read that may block, so a
+// client never waits on a reply the server is holding back.
+type connReader struct{ c *conn }
+
+func (r connReader) Read(p []byte) (int, error) {
+	if err := r.c.flush(); err != nil {
+		return 0, err
+	}
+	return r.c.nc.Read(p)
+}
+
+func (c *conn) serve() {
+	s := c.s
+	defer c.finish()
+	c.remote = addrString(c.nc.RemoteAddr())
+	c.log = s.logger().With("remote", c.remote)
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("socketmap: internal error", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	c.br = bufio.NewReaderSize(connReader{c}, 4096)
+	c.dec = NewDecoder(c.br, s.maxRequest())
+	for {
+		if c.br.Buffered() == 0 {
+			if err := c.flush(); err != nil {
+				c.log.Debug("socketmap: write failed", "err", err)
+				return
+			}
+			if !c.setIdle() {
+				return // shutting down
+			}
+			if _, err := c.br.Peek(1); err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+					c.log.Debug("socketmap: read failed", "err", err)
+				}
+				return
+			}
+		}
+		c.setActive()
+		payload, err := c.dec.Next()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		name, key, ok := SplitRequest(payload)
+		if !ok {
+			s.st.malformed.Add(1)
+			c.log.Warn("socketmap: malformed request: no space between map name and key; closing",
+				"request", quoteHead(payload))
+			c.flush()
+			return
+		}
+		s.st.requests.Add(1)
+		if string(name) != c.lastName {
+			c.lastName = string(name)
+		}
+		r, ok := c.lookup(c.lastName, string(key))
+		if !ok {
+			return // the watchdog answered TIMEOUT and closed the connection
+		}
+		c.appendReply(r, key)
+		if s.closing.Load() {
+			c.flush()
+			return
+		}
+		if len(c.out) >= flushAt {
+			if err := c.flush(); err != nil {
+				c.log.Debug("socketmap: write failed", "err", err)
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) readFailed(err error) {
+	var de *DecodeError
+	switch {
+	case errors.As(err, &de) && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge) || errors.Is(err, io.ErrUnexpectedEOF)):
+		c.s.st.malformed.Add(1)
+		c.log.Warn("socketmap: malformed request; closing", "reason", de.Reason, "read", quoteHead(de.Data))
+	case errors.As(err, &de):
+		c.s.st.malformed.Add(1)
+		c.log.Warn("socketmap: reading request failed; closing", "reason", de.Reason, "err", de.Err, "read", quoteHead(de.Data))
+	default:
+		c.log.Debug("socketmap: read failed", "err", err)
+	}
+	c.flush()
+}
+
+// setIdle arms the idle deadline, unless the server is shutting down.
+func (c *conn) setIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.s.closing.Load() {
+		return false
+	}
+	c.idle = true
+	c.nc.SetReadDeadline(time.Now().Add(c.s.idleTimeout()))
+	return true
+}
+
+// setActive arms the deadline for reading the rest of a request.
+func (c *conn) setActive() {
+	c.mu.Lock()
+	c.idle = false
+	c.nc.SetReadDeadline(time.Now().Add(c.s.requestTimeout()))
+	c.mu.Unlock()
+}
+
+// wakeIfIdle makes an idle connection's pending read return at once, so it
+// notices the shutdown. A connection with a request under way is left alone.
+func (c *conn) wakeIfIdle() {
+	c.mu.Lock()
+	if c.idle {
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+	c.mu.Unlock()
+}
+
+// lookup calls the handler under the request deadline. ok is false when the
+// watchdog gave up on the handler first.
+func (c *conn) lookup(name, key string) (r Reply, ok bool) {
+	d := c.s.requestTimeout()
+	ctx, cancel := context.WithTimeout(c.s.baseCtx, d)
+	defer cancel()
+	limit := d + grace(d)
+	c.curName, c.curKey = name, key
+	c.deadline.Store(monoNow() + int64(limit))
+	c.state.Store(connInHandler)
+	if c.watchdog == nil {
+		c.watchdog = time.AfterFunc(limit, c.expire)
+	} else {
+		c.watchdog.Reset(limit)
+	}
+	r = c.call(ctx, name, key)
+	if !c.state.CompareAndSwap(connInHandler, connActive) {
+		return Reply{}, false
+	}
+	c.watchdog.Stop()
+	return r, true
+}
+
+// expire runs when the handler overran its deadline: it sends the pending
+// replies and TIMEOUT, and closes the connection.
+func (c *conn) expire() {
+	if monoNow() < c.deadline.Load() {
+		return // stale firing for an earlier request
+	}
+	if !c.state.CompareAndSwap(connInHandler, connTimedOut) {
+		return
+	}
+	c.s.st.timeouts.Add(1)
+	c.log.Warn("socketmap: handler did not return in time; replying TIMEOUT and closing",
+		"map", quoteHead(c.curName), "key", quoteHead(c.curKey), "timeout", c.s.requestTimeout())
+	c.s.st.replies[StatusTimeout].Add(1)
+	c.out = AppendReplyNetstring(c.out, Timeout(timeoutText))
+	if err := c.flush(); err != nil {
+		c.log.Debug("socketmap: write failed", "err", err)
+	}
+	c.finish()
+}
+
+// call runs the handler, turning a panic into TEMP.
+func (c *conn) call(ctx context.Context, name, key string) (r Reply) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.st.panics.Add(1)
+			c.log.Error("socketmap: handler panicked; replying TEMP",
+				"map", quoteHead(name), "key", quoteHead(key), "panic", p, "stack", string(debug.Stack()))
+			r = Temp("internal error")
+		}
+	}()
+	return c.s.Handler.Lookup(ctx, name, key)
+}
+
+func (c *conn) appendReply(r Reply, key []byte) {
+	s := c.s
+	if r.Status == StatusOK && r.Text == "" {
+		s.st.emptyOK.Add(1)
+		c.log.Warn("socketmap: handler returned OK with an empty value; sending NOTFOUND",
+			"map", quoteHead(c.lastName), "key", quoteHead(key))
+		r = NotFound()
+	}
+	if n := r.payloadLen(); n > s.maxReply() {
+		s.st.tooLarge.Add(1)
+		c.log.Warn("socketmap: reply too large; sending TEMP",
+			"map", quoteHead(c.lastName), "key", quoteHead(key), "status", r.Status, "bytes", n, "max", s.maxReply())
+		r = Temp("reply too large")
+	}
+	if int(r.Status) < len(s.st.replies) {
+		s.st.replies[r.Status].Add(1)
+	} else {
+		s.st.replies[StatusTemp].Add(1)
+	}
+	c.out = AppendReplyNetstring(c.out, r)
+}
+
+// flush writes the pending replies under the write deadline.
+func (c *conn) flush() error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout()))
+	_, err := c.nc.Write(c.out)
+	if cap(c.out) > flushAt*2 {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return err
+}
+
+// finish closes the connection and forgets it; safe to call more than once.
+func (c *conn) finish() {
+	c.finishOne.Do(func() {
+		c.nc.Close()
+		c.s.untrack(c)
+	})
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
