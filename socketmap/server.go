@@ -58,7 +58,7 @@ type Server struct {
 	// RequestTimeout bounds reading the rest of a request once its first
 	// byte arrived, and is the deadline of the context given to Handler.
 	// If Handler has not returned shortly after it (a grace of a quarter
-	// of RequestTimeout, between 10 ms and 1 s), the server replies
+	// of RequestTimeout, between 100 ms and 1 s), the server replies
 	// "TIMEOUT lookup timed out" and closes the connection; the handler's
 	// eventual result is discarded. Zero means DefaultRequestTimeout (10 s).
 	RequestTimeout time.Duration
@@ -148,17 +148,19 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-func (s *Server) maxRequest() int               { return orDefault(s.MaxRequestSize, DefaultMaxSize) }
-func (s *Server) maxReply() int                 { return orDefault(s.MaxReplySize, DefaultMaxSize) }
-func (s *Server) idleTimeout() time.Duration    { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
-func (s *Server) requestTimeout() time.Duration { return orDefault(s.RequestTimeout, DefaultRequestTimeout) }
-func (s *Server) writeTimeout() time.Duration   { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
-func (s *Server) maxConns() int                 { return orDefault(s.MaxConns, DefaultMaxConns) }
+func (s *Server) maxRequest() int            { return orDefault(s.MaxRequestSize, DefaultMaxSize) }
+func (s *Server) maxReply() int              { return orDefault(s.MaxReplySize, DefaultMaxSize) }
+func (s *Server) idleTimeout() time.Duration { return orDefault(s.IdleTimeout, DefaultIdleTimeout) }
+func (s *Server) requestTimeout() time.Duration {
+	return orDefault(s.RequestTimeout, DefaultRequestTimeout)
+}
+func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
+func (s *Server) maxConns() int               { return orDefault(s.MaxConns, DefaultMaxConns) }
 
 // grace is how long after the request deadline the server still waits for
 // the handler before answering TIMEOUT itself.
 func grace(d time.Duration) time.Duration {
-	return min(max(d/4, 10*time.Millisecond), time.Second)
+	return min(max(d/4, 100*time.Millisecond), time.Second)
 }
 
 // epoch anchors monotonic timestamps stored in atomics.
@@ -242,9 +244,9 @@ func (s *Server) track(nc net.Conn) *conn {
 	}
 	if len(s.conns) >= s.maxConns() {
 		s.mu.Unlock()
-		nc.Close()
 		s.st.rejected.Add(1)
 		s.logCapReached(nc)
+		nc.Close()
 		return nil
 	}
 	c := &conn{s: s, nc: nc}
