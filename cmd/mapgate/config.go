@@ -1,0 +1,243 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"mapgate/lookup"
+	"mapgate/socketmap"
+)
+
+// Config is everything `mapgate serve` needs, from the config file (Postfix
+// "name = value" syntax) and the command line (which wins).
+type Config struct {
+	Listen        []string
+	Maps          []lookup.MapSpec
+	Unix          socketmap.UnixOptions
+	Pool          lookup.PoolOptions
+	LookupTimeout time.Duration // the whole lookup, all hosts and search steps
+	MaxConns      int
+	MetricsListen string
+	LogFormat     string // text or json
+	LogLevel      string // debug, info, warn, error
+	Delimiter     string
+}
+
+// settings are the raw name = value pairs, before validation; set from a
+// file and then from flags.
+type settings struct {
+	vals  map[string]string
+	where map[string]string // name → "FILE:LINE" or "command line"
+	order []string          // map names in the order given
+	maps  map[string]string // map name → .cf path
+}
+
+func newSettings() *settings {
+	return &settings{vals: map[string]string{}, where: map[string]string{}, maps: map[string]string{}}
+}
+
+// knownSettings are mapgate's own parameters. Per-map parameters are
+// NAME_address_search, NAME_propagate_extension, NAME_fold_case.
+var knownSettings = map[string]string{
+	"listen":              "where to listen: unix:/path or inet:host:port, comma/space separated",
+	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated",
+	"socket_mode":         "unix socket file mode (octal), default 0666",
+	"socket_owner":        "unix socket owner (name or uid)",
+	"socket_group":        "unix socket group (name or gid)",
+	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
+	"pool_size":           "connections per database host and account, default 8",
+	"dial_timeout":        "connect timeout per host, default 1s",
+	"query_timeout":       "one query attempt on one host, default 2s",
+	"lookup_timeout":      "one whole lookup, all hosts and search steps, default 5s",
+	"breaker_timeout":     "how long a failed host is skipped before a probe, default 5s",
+	"breaker_trip":        "consecutive host faults that open a host's breaker, default 3",
+	"max_connections":     "concurrent client connections, default 1024",
+	"metrics_listen":      "host:port for /metrics, /healthz, /readyz; empty: off",
+	"log_format":          "text or json, default text",
+	"log_level":           "debug, info, warn or error, default info",
+}
+
+var perMapSettings = []string{"address_search", "propagate_extension", "fold_case"}
+
+func (s *settings) set(name, value, where string) error {
+	if name == "maps" {
+		for _, e := range splitList(value) {
+			n, path, ok := strings.Cut(e, "=")
+			if !ok || n == "" || path == "" {
+				return fmt.Errorf("%s: maps: %q is not NAME=FILE", where, e)
+			}
+			if _, dup := s.maps[n]; !dup {
+				s.order = append(s.order, n)
+			}
+			s.maps[n] = path
+		}
+		return nil
+	}
+	if name == "listen" {
+		s.vals[name] = strings.TrimSpace(s.vals[name] + " " + value)
+		s.where[name] = where
+		return nil
+	}
+	if _, ok := knownSettings[name]; !ok && !s.perMap(name) {
+		return fmt.Errorf("%s: unknown parameter %q", where, name)
+	}
+	s.vals[name] = value
+	s.where[name] = where
+	return nil
+}
+
+// perMap reports whether name is NAME_setting for some per-map setting.
+func (s *settings) perMap(name string) bool {
+	for _, p := range perMapSettings {
+		if strings.HasSuffix(name, "_"+p) && len(name) > len(p)+1 {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *settings) loadFile(path string) error {
+	p, err := lookup.ReadParams(path)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(p.Values))
+	for n := range p.Values {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return p.Line[names[i]] < p.Line[names[j]] })
+	for _, n := range names {
+		if err := s.set(n, p.Values[n], fmt.Sprintf("%s:%d", path, p.Line[n])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+// build validates the settings into a Config.
+func (s *settings) build() (*Config, error) {
+	c := &Config{LogFormat: "text", LogLevel: "info", LookupTimeout: 5 * time.Second}
+	var errs []error
+	bad := func(name string, err error) {
+		errs = append(errs, fmt.Errorf("%s: %s: %w", s.where[name], name, err))
+	}
+	c.Listen = splitList(s.vals["listen"])
+	dur := func(name string, dst *time.Duration) {
+		if v, ok := s.vals[name]; ok {
+			d, err := lookup.ParseDuration(v)
+			if err != nil || d <= 0 {
+				if err == nil {
+					err = errors.New("must be positive")
+				}
+				bad(name, err)
+				return
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int) {
+		if v, ok := s.vals[name]; ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n <= 0 {
+				bad(name, fmt.Errorf("%q is not a positive number", v))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur("dial_timeout", &c.Pool.DialTimeout)
+	dur("query_timeout", &c.Pool.QueryTimeout)
+	dur("lookup_timeout", &c.LookupTimeout)
+	dur("breaker_timeout", &c.Pool.BreakerTimeout)
+	num("pool_size", &c.Pool.MaxOpen)
+	num("max_connections", &c.MaxConns)
+	trip := 0
+	num("breaker_trip", &trip)
+	c.Pool.TripAfter = uint32(trip)
+	if v, ok := s.vals["socket_mode"]; ok {
+		m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
+		if err != nil || m > 0o777 {
+			bad("socket_mode", fmt.Errorf("%q is not an octal file mode", v))
+		}
+		c.Unix.Mode = os.FileMode(m)
+	}
+	c.Unix.Owner = s.vals["socket_owner"]
+	c.Unix.Group = s.vals["socket_group"]
+	c.MetricsListen = s.vals["metrics_listen"]
+	if v, ok := s.vals["log_format"]; ok {
+		if v != "text" && v != "json" {
+			bad("log_format", fmt.Errorf("%q: want text or json", v))
+		}
+		c.LogFormat = v
+	}
+	if v, ok := s.vals["log_level"]; ok {
+		switch v {
+		case "debug", "info", "warn", "error":
+		default:
+			bad("log_level", fmt.Errorf("%q: want debug, info, warn or error", v))
+		}
+		c.LogLevel = v
+	}
+	if v, ok := s.vals["recipient_delimiter"]; ok {
+		c.Delimiter = v
+	} else {
+		c.Delimiter = postfixDelimiter()
+	}
+	for _, n := range s.order {
+		o := lookup.DefaultMapOptions(n, c.Delimiter)
+		flag := func(setting string, dst *bool, invert bool) {
+			key := n + "_" + setting
+			if v, ok := s.vals[key]; ok {
+				b, err := lookup.ParseBool(v)
+				if err != nil {
+					bad(key, err)
+					return
+				}
+				*dst = b != invert
+			}
+		}
+		flag("address_search", &o.AddressSearch, false)
+		flag("propagate_extension", &o.PropagateExtension, false)
+		flag("fold_case", &o.NoFold, true)
+		c.Maps = append(c.Maps, lookup.MapSpec{Name: n, Path: s.maps[n], Opts: o})
+	}
+	for name := range s.vals {
+		if s.perMap(name) {
+			found := false
+			for _, n := range s.order {
+				for _, p := range perMapSettings {
+					if name == n+"_"+p {
+						found = true
+					}
+				}
+			}
+			if !found {
+				bad(name, errors.New("names no map given in maps or --map"))
+			}
+		}
+	}
+	if c.Pool.QueryTimeout > c.LookupTimeout {
+		bad("query_timeout", fmt.Errorf("%v is longer than lookup_timeout %v", c.Pool.QueryTimeout, c.LookupTimeout))
+	}
+	return c, errors.Join(errs...)
+}
+
+// postfixDelimiter asks an installed Postfix for recipient_delimiter; with
+// no Postfix it is empty, Postfix's own default.
+func postfixDelimiter() string {
+	out, err := exec.Command("postconf", "-h", "recipient_delimiter").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

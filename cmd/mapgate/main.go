@@ -1,0 +1,183 @@
+// Command mapgate serves Postfix's mysql_table(5) lookups over the socketmap
+// protocol, safely: keys are checked against the columns they are compared
+// with, queries are parameterised, and a key can never black out the pool.
+//
+//	mapgate serve --listen unix:/var/spool/postfix/private/mapgate --map virtual_alias=/etc/postfix/mysql_virtual_alias_maps.cf
+//	mapgate query --map virtual_alias=/etc/postfix/mysql_virtual_alias_maps.cf virtual_alias bob@example.jp
+//	mapgate version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitNotFound = 1 // query: not found (as postmap -q)
+	exitUsage    = 2
+	exitFailure  = 3 // query: TEMP/PERM/TIMEOUT, or a runtime failure
+)
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(rest, stdout, stderr)
+	case "query":
+		return cmdQuery(rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "mapgate", versionString())
+		return exitOK
+	case "help", "-h", "--help":
+		usage(stdout)
+		return exitOK
+	default:
+		if h, ok := extraCommands[cmd]; ok {
+			return h(rest, stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "mapgate: unknown command %q\n", cmd)
+		usage(stderr)
+		return exitUsage
+	}
+}
+
+// extraCommands are subcommands registered by other files of this package.
+var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: mapgate COMMAND [flags]
+
+commands:
+  serve    serve mysql_table(5) maps over Postfix's socketmap protocol
+  query    look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)
+  audit    check the schemas behind the maps for keys that will break them
+  bench    load-test a running mapgate over the socketmap protocol
+  migrate  turn a Postfix main.cf's mysql: maps into a mapgate configuration
+  version  print the version
+
+Run 'mapgate COMMAND -h' for a command's flags.
+`)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			return "devel-" + rev + dirty + " " + bi.GoVersion
+		}
+		return "devel " + bi.GoVersion
+	}
+	return "devel"
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// commonFlags are the flags serve, query and audit share: where the maps
+// and settings come from.
+type commonFlags struct {
+	config string
+	listen listFlag
+	maps   listFlag
+	sets   listFlag
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet, withListen bool) {
+	fs.StringVar(&c.config, "config", "", "mapgate configuration file (Postfix name = value syntax)")
+	fs.Var(&c.maps, "map", "NAME=FILE: serve mysql_table(5) FILE as socketmap NAME (repeatable)")
+	fs.Var(&c.sets, "set", "name=value: any configuration parameter, e.g. virtual_alias_address_search=no (repeatable)")
+	if withListen {
+		fs.Var(&c.listen, "listen", "unix:/path or inet:host:port (repeatable)")
+	}
+}
+
+// settings merges the config file and the flags.
+func (c *commonFlags) settings() (*settings, error) {
+	s := newSettings()
+	if c.config != "" {
+		if err := s.loadFile(c.config); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range c.maps {
+		if err := s.set("maps", m, "--map"); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range c.listen {
+		if err := s.set("listen", l, "--listen"); err != nil {
+			return nil, err
+		}
+	}
+	for _, kv := range c.sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: want name=value", kv)
+		}
+		if err := s.set(strings.TrimSpace(k), strings.TrimSpace(v), "--set"); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	switch level {
+	case "debug":
+		lv = slog.LevelDebug
+	case "warn":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// errUsage marks errors that are the caller's (exit 2).
+var errUsage = errors.New("usage")
+
+var background = context.Background

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"mapgate/lookup"
+	"mapgate/socketmap"
+)
+
+// liveSet is the socketmap handler: the current map set, swapped whole on
+// reload, with the lookup time budget applied.
+type liveSet struct {
+	cur     atomic.Pointer[lookup.Set]
+	timeout time.Duration
+}
+
+func (h *liveSet) Lookup(ctx context.Context, name, key string) socketmap.Reply {
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	return h.cur.Load().Lookup(ctx, name, key)
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs, true)
+	metrics := fs.String("metrics-listen", "", "host:port to serve /metrics, /healthz and /readyz (overrides metrics_listen)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mapgate serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *metrics != "" {
+		cf.sets = append(cf.sets, "metrics_listen="+*metrics)
+	}
+	load := func() (*Config, error) {
+		s, err := cf.settings()
+		if err != nil {
+			return nil, err
+		}
+		return s.build()
+	}
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "mapgate serve: %v\n", err)
+		return exitUsage
+	}
+	if len(cfg.Listen) == 0 || len(cfg.Maps) == 0 {
+		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen and one --map (or listen/maps in --config)")
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err := serve(cf, cfg, load, log); err != nil {
+		log.Error("mapgate stopped", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), log *slog.Logger) error {
+	met := newMetrics()
+	cfg.Pool.OnBreaker = met.Breaker
+	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, met)
+	if err != nil {
+		return err
+	}
+	met.watch(set)
+	handler := &liveSet{timeout: cfg.LookupTimeout}
+	handler.cur.Store(set)
+
+	srv := &socketmap.Server{
+		Handler:        handler,
+		Logger:         log,
+		RequestTimeout: cfg.LookupTimeout + time.Second,
+		MaxConns:       cfg.MaxConns,
+	}
+	met.server = srv
+
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, spec := range cfg.Listen {
+		l, err := socketmap.Listen(spec, cfg.Unix)
+		if err != nil {
+			closeAll()
+			set.Close()
+			return fmt.Errorf("listen %s: %w", spec, err)
+		}
+		listeners = append(listeners, l)
+		log.Info("listening", "addr", spec)
+	}
+
+	ready := &atomic.Bool{}
+	var metricsSrv *metricsServer
+	if cfg.MetricsListen != "" {
+		metricsSrv, err = startMetrics(cfg.MetricsListen, met, ready, handler, log)
+		if err != nil {
+			closeAll()
+			set.Close()
+			return err
+		}
+	}
+
+	// Find the columns before serving, bounded: a database that is down now
+	// is discovered later by the maps themselves.
+	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	set.Discover(dctx)
+	cancel()
+
+	errc := make(chan error, len(listeners))
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, socketmap.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	ready.Store(true)
+	log.Info("mapgate ready", "version", versionString(), "maps", set.Names())
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for {
+		select {
+		case err := <-errc:
+			srv.Close()
+			handler.cur.Load().Close()
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				reload(handler, reloadConfig, cfg, log, met)
+				continue
+			}
+			log.Info("shutting down: finishing lookups in flight", "signal", sig.String())
+			ready.Store(false)
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.LookupTimeout+2*time.Second)
+			done := make(chan error, 1)
+			go func() { done <- srv.Shutdown(ctx) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					log.Warn("shutdown: forced", "err", err)
+				}
+			case sig := <-sigs:
+				log.Warn("second signal: exiting now", "signal", sig.String())
+				srv.Close()
+			}
+			cancel()
+			wg.Wait()
+			handler.cur.Load().Close()
+			if metricsSrv != nil {
+				metricsSrv.close()
+			}
+			log.Info("stopped", "took", time.Since(start).Round(time.Millisecond).String())
+			return nil
+		}
+	}
+}
+
+// reload re-reads the configuration and every .cf file and swaps the new
+// maps in; a broken configuration is refused and the old one keeps serving.
+// Listeners are not changed by a reload.
+func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *slog.Logger, met *metrics) {
+	cfg, err := reloadConfig()
+	if err != nil {
+		log.Error("reload refused: configuration error; still serving the previous maps", "err", err)
+		met.reloads.WithLabelValues("error").Inc()
+		return
+	}
+	cfg.Pool.OnBreaker = met.Breaker
+	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, met)
+	if err != nil {
+		log.Error("reload refused: map error; still serving the previous maps", "err", err)
+		met.reloads.WithLabelValues("error").Inc()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	set.Discover(ctx)
+	cancel()
+	prev := h.cur.Swap(set)
+	h.timeout = old.LookupTimeout
+	met.watch(set)
+	prev.CloseAfter(old.LookupTimeout + 2*time.Second)
+	met.reloads.WithLabelValues("ok").Inc()
+	log.Info("reloaded", "maps", set.Names())
+}

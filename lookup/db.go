@@ -1,0 +1,446 @@
+package lookup
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/sony/gobreaker/v2"
+)
+
+// PoolOptions size the database side. The zero value takes the defaults.
+type PoolOptions struct {
+	// MaxOpen is the most connections mapgate holds to one host for one
+	// account and database (shared by every map that uses them). Default 8.
+	MaxOpen int
+	// DialTimeout bounds connecting to a host. Default 1s.
+	DialTimeout time.Duration
+	// QueryTimeout bounds one attempt on one host (connect, prepare, query,
+	// read). A stalled host turns into a failover after this. Default 2s.
+	QueryTimeout time.Duration
+	// BreakerTimeout is how long an open breaker keeps a host out before a
+	// probe lookup is let through. Default 5s (Postfix's retry_interval is
+	// 60s).
+	BreakerTimeout time.Duration
+	// TripAfter consecutive host faults open a host's breaker. Default 3.
+	TripAfter uint32
+	// Logger receives breaker state changes.
+	Logger *slog.Logger
+	// OnBreaker, when set, is called on every breaker state change.
+	OnBreaker func(host string, from, to gobreaker.State)
+}
+
+func (o *PoolOptions) setDefaults() {
+	if o.MaxOpen <= 0 {
+		o.MaxOpen = 8
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = time.Second
+	}
+	if o.QueryTimeout <= 0 {
+		o.QueryTimeout = 2 * time.Second
+	}
+	if o.BreakerTimeout <= 0 {
+		o.BreakerTimeout = 5 * time.Second
+	}
+	if o.TripAfter == 0 {
+		o.TripAfter = 3
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Pools owns every database connection pool and every host breaker. Maps
+// that talk to the same host share its breaker; maps that use the same
+// account, database and connection charset on a host share a pool.
+type Pools struct {
+	opts PoolOptions
+
+	mu    sync.Mutex
+	hosts map[string]*hostState
+	dbs   map[string]*sql.DB
+	tlsN  int
+}
+
+// NewPools returns an empty registry.
+func NewPools(opts PoolOptions) *Pools {
+	opts.setDefaults()
+	return &Pools{opts: opts, hosts: map[string]*hostState{}, dbs: map[string]*sql.DB{}}
+}
+
+// Options returns the effective options.
+func (p *Pools) Options() PoolOptions { return p.opts }
+
+// Close closes every pool.
+func (p *Pools) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for k, db := range p.dbs {
+		errs = append(errs, db.Close())
+		delete(p.dbs, k)
+	}
+	return errors.Join(errs...)
+}
+
+// HostStatus is one host's breaker, for metrics and health checks.
+type HostStatus struct {
+	Host  string
+	State gobreaker.State
+}
+
+// Hosts lists every host's breaker state.
+func (p *Pools) Hosts() []HostStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]HostStatus, 0, len(p.hosts))
+	for k, h := range p.hosts {
+		out = append(out, HostStatus{Host: k, State: h.cb.State()})
+	}
+	return out
+}
+
+// DBStats returns database/sql's pool statistics per pool, keyed by a
+// description without the password.
+func (p *Pools) DBStats() map[string]sql.DBStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]sql.DBStats, len(p.dbs))
+	for k, db := range p.dbs {
+		out[redactDSN(k)] = db.Stats()
+	}
+	return out
+}
+
+func redactDSN(dsn string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "?"
+	}
+	return cfg.User + "@" + cfg.Net + "(" + cfg.Addr + ")/" + cfg.DBName
+}
+
+// hostState is one MySQL server's breaker.
+type hostState struct {
+	name string
+	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+}
+
+// excluded wraps an outcome that must count neither as a success nor as a
+// failure of the host (a key's or the query's own fault, a client that left).
+type excluded struct{ err error }
+
+func (e excluded) Error() string { return e.err.Error() }
+func (e excluded) Unwrap() error { return e.err }
+
+func (p *Pools) host(name string) *hostState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h, ok := p.hosts[name]; ok {
+		return h
+	}
+	log := p.opts.Logger
+	onChange := p.opts.OnBreaker
+	trip := p.opts.TripAfter
+	h := &hostState{name: name}
+	h.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: 1,
+		Timeout:     p.opts.BreakerTimeout,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= trip },
+		IsExcluded: func(err error) bool {
+			var ex excluded
+			return errors.As(err, &ex)
+		},
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			level := slog.LevelWarn
+			if to == gobreaker.StateClosed {
+				level = slog.LevelInfo
+			}
+			log.Log(context.Background(), level, "host breaker", "host", name, "from", from.String(), "to", to.String())
+			if onChange != nil {
+				onChange(name, from, to)
+			}
+		},
+	})
+	p.hosts[name] = h
+	return h
+}
+
+// target is one host as one map uses it: the host's breaker, a pool, and the
+// map's statement prepared on that pool.
+type target struct {
+	host  *hostState
+	db    *sql.DB
+	query string
+
+	mu   sync.Mutex
+	stmt *sql.Stmt
+}
+
+// connConfig builds the driver configuration for one host of a .cf file.
+func (p *Pools) connConfig(cf *CF, h Host) (*mysql.Config, error) {
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.DBName = cf.User, cf.Password, cf.DBName
+	if cf.OptionFile != "" {
+		of, err := readOptionFile(cf.OptionFile, cf.OptionGroup)
+		if err != nil {
+			return nil, err
+		}
+		if c.User == "" {
+			c.User = of["user"]
+		}
+		if c.Passwd == "" {
+			c.Passwd = of["password"]
+		}
+		if c.DBName == "" {
+			c.DBName = of["database"]
+		}
+	}
+	c.Net, c.Addr = h.Network, h.Addr
+	c.Timeout = p.opts.DialTimeout
+	// A backstop only: every query also carries a context deadline.
+	c.ReadTimeout = p.opts.QueryTimeout + time.Second
+	c.WriteTimeout = p.opts.QueryTimeout + time.Second
+	cs := cf.Charset
+	if cs == "" {
+		cs = "utf8mb4"
+	}
+	if err := c.Apply(mysql.Charset(cs, "")); err != nil {
+		return nil, err
+	}
+	tc, err := p.tlsConfig(cf, h)
+	if err != nil {
+		return nil, err
+	}
+	if tc != "" {
+		c.TLSConfig = tc
+	}
+	return c, nil
+}
+
+// tlsConfig registers the .cf file's tls_* settings with the driver and
+// returns the name to use, "" for no TLS. As Postfix does, TLS is on when a
+// certificate, key or CA is configured.
+func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
+	t := cf.TLS
+	if t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "" {
+		return "", nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: tls_cert_file/tls_key_file: %w", cf.Path, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if t.CAFile != "" || t.CAPath != "" {
+		pool := x509.NewCertPool()
+		files := []string{}
+		if t.CAFile != "" {
+			files = append(files, t.CAFile)
+		}
+		if t.CAPath != "" {
+			m, _ := filepath.Glob(filepath.Join(t.CAPath, "*"))
+			files = append(files, m...)
+		}
+		for _, f := range files {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return "", fmt.Errorf("%s: tls CA: %w", cf.Path, err)
+			}
+			pool.AppendCertsFromPEM(pem)
+		}
+		tc.RootCAs = pool
+	}
+	if t.VerifyCert {
+		if h.Network == "tcp" {
+			if host, _, ok := strings.Cut(h.Addr, ":"); ok {
+				tc.ServerName = strings.Trim(host, "[]")
+			}
+		}
+	} else {
+		// Postfix's tls_verify_cert = no: encrypt without verifying.
+		tc.InsecureSkipVerify = true
+	}
+	p.mu.Lock()
+	p.tlsN++
+	name := fmt.Sprintf("mapgate-%d", p.tlsN)
+	p.mu.Unlock()
+	if err := mysql.RegisterTLSConfig(name, tc); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// targets returns one target per host of cf, for the statement query.
+func (p *Pools) targets(cf *CF, query string) ([]*target, error) {
+	out := make([]*target, 0, len(cf.Hosts))
+	for _, h := range cf.Hosts {
+		c, err := p.connConfig(cf, h)
+		if err != nil {
+			return nil, err
+		}
+		dsn := c.FormatDSN()
+		p.mu.Lock()
+		db, ok := p.dbs[dsn]
+		if !ok {
+			connector, err := mysql.NewConnector(c)
+			if err != nil {
+				p.mu.Unlock()
+				return nil, fmt.Errorf("%s: host %s: %w", cf.Path, h.Spec, err)
+			}
+			db = sql.OpenDB(connector)
+			db.SetMaxOpenConns(p.opts.MaxOpen)
+			db.SetMaxIdleConns(p.opts.MaxOpen)
+			idle := cf.IdleInterval
+			if idle <= 0 {
+				idle = 60 * time.Second
+			}
+			db.SetConnMaxIdleTime(idle)
+			p.dbs[dsn] = db
+		}
+		p.mu.Unlock()
+		out = append(out, &target{host: p.host(h.Network + ":" + h.Addr), db: db, query: query})
+	}
+	return out, nil
+}
+
+// prepared returns the target's statement, preparing it on first use. A
+// failed prepare is not cached: the next lookup tries again.
+func (t *target) prepared(ctx context.Context) (*sql.Stmt, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stmt != nil {
+		return t.stmt, nil
+	}
+	st, err := t.db.PrepareContext(ctx, t.query)
+	if err != nil {
+		return nil, err
+	}
+	t.stmt = st
+	return st, nil
+}
+
+// Row collects one lookup's result values: every non-NULL column of every
+// row, in order.
+type rowSink func(value []byte) error
+
+// errMultipleResults mirrors Postfix: several result sets are an error.
+var errMultipleResults = errors.New("query returned more than one result set")
+
+// errNoResultSet mirrors Postfix's require_result_set = yes.
+var errNoResultSet = errors.New("query returned no result set (require_result_set = yes)")
+
+// run executes the statement with args on this target within one attempt's
+// time budget, feeding each non-NULL value to sink.
+func (t *target) run(ctx context.Context, timeout time.Duration, requireResultSet bool, args []any, sink rowSink) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, err := t.prepared(ctx)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	if len(cols) == 0 {
+		if requireResultSet {
+			return errNoResultSet
+		}
+		return nil
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		for _, v := range vals {
+			if v == nil { // NULL columns are skipped, as Postfix does
+				continue
+			}
+			if err := sink(v); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if rows.NextResultSet() {
+		return errMultipleResults
+	}
+	return rows.Err()
+}
+
+// closeStmt releases the prepared statement (on reload).
+func (t *target) closeStmt() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stmt != nil {
+		t.stmt.Close()
+		t.stmt = nil
+	}
+}
+
+// state is for tests and logs.
+func (t *target) state() gobreaker.State { return t.host.cb.State() }
+
+// readOptionFile reads the [client] and [group] sections of a MySQL option
+// file (my.cnf syntax): the settings mapgate can use are user, password and
+// database.
+func readOptionFile(path, group string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("option_file: %w", err)
+	}
+	if group == "" {
+		group = "client"
+	}
+	out := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			section = strings.ToLower(strings.Trim(line, "[] \t"))
+			continue
+		}
+		if section != "client" && section != strings.ToLower(group) {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		k = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "_", "-")
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+

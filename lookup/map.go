@@ -1,0 +1,539 @@
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mapgate/charset"
+	"mapgate/socketmap"
+)
+
+// MapOptions are mapgate's own per-map settings, beyond the .cf file.
+type MapOptions struct {
+	// AddressSearch runs Postfix's address search (full key, key without
+	// its extension, @domain) for keys that are addresses, because Postfix
+	// sends a socketmap table only the full key. Turn it off for maps whose
+	// keys are not addresses or must match exactly.
+	AddressSearch bool
+	// PropagateExtension inserts the unmatched address extension into each
+	// address of the result, as Postfix does for virtual aliases
+	// (propagate_unmatched_extensions = canonical, virtual).
+	PropagateExtension bool
+	// RecipientDelimiter holds the delimiter characters (postconf -h
+	// recipient_delimiter); empty: no extension stripping.
+	RecipientDelimiter string
+	// NoFold keeps keys' case (Postfix folds keys to lower case for mysql:
+	// tables).
+	NoFold bool
+}
+
+// DefaultMapOptions returns the options a Postfix admin expects for a map
+// named name: address search on; extensions propagated into results for
+// alias and canonical maps (whose results are addresses).
+func DefaultMapOptions(name, delimiter string) MapOptions {
+	n := strings.ToLower(name)
+	return MapOptions{
+		AddressSearch:      true,
+		PropagateExtension: strings.Contains(n, "alias") || strings.Contains(n, "canonical"),
+		RecipientDelimiter: delimiter,
+	}
+}
+
+// Observer receives what a map does, for metrics. Every method must be
+// cheap and safe for concurrent use. A nil Observer is allowed.
+type Observer interface {
+	// Result is called once per lookup with "ok", "notfound", "temp".
+	Result(mapName, result string, d time.Duration)
+	// Rejected is called when a search step's key is answered without a
+	// query, with the reason ("invalid_utf8", "unrepresentable", "nul",
+	// "too_long", "domain", "suppressed").
+	Rejected(mapName, reason string)
+	// Query is called after each query attempt on a host, with the class of
+	// its outcome ("none", "key", "query", "host", "canceled", "unknown").
+	Query(mapName, host, class string, d time.Duration)
+}
+
+// Map is one mysql_table(5) file served under a socketmap name.
+type Map struct {
+	Name string
+	CF   *CF
+	Opts MapOptions
+
+	pools   *Pools
+	targets []*target
+	conn    charset.Charset // the connection's character set
+	connOK  bool            // conn is a charset the charset package knows
+	domains *domainFilter
+	log     *slog.Logger
+	obs     Observer
+	timeout time.Duration
+
+	// columns holds the discovered column of each query parameter; nil
+	// until discovery has succeeded (lookups then rely on classification).
+	columns     atomic.Pointer[[]ParamColumns]
+	discoverMu  sync.Mutex
+	discoverAt  time.Time
+	rejectLimit *rateLimiter
+	queryLimit  *rateLimiter
+
+	argsPool sync.Pool
+}
+
+// NewMap builds a map from a parsed .cf file. It does not connect: a host
+// that is down at start-up is tried on the first lookup.
+func NewMap(name string, cf *CF, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cf.Query == nil {
+		return nil, fmt.Errorf("%s: no query", cf.Path)
+	}
+	ts, err := pools.targets(cf, cf.Query.SQL)
+	if err != nil {
+		return nil, err
+	}
+	m := &Map{
+		Name: name, CF: cf, Opts: opts,
+		pools: pools, targets: ts,
+		log:         log.With("map", name),
+		obs:         obs,
+		timeout:     pools.opts.QueryTimeout,
+		rejectLimit: newRateLimiter(10 * time.Second),
+		queryLimit:  newRateLimiter(10 * time.Second),
+	}
+	cs := cf.Charset
+	if cs == "" {
+		cs = "utf8mb4"
+	}
+	m.conn, m.connOK = charset.Lookup(cs)
+	if !m.connOK {
+		m.log.Warn("connection charset unknown to mapgate: keys are not checked before the query", "charset", cs)
+	}
+	m.domains, err = newDomainFilter(cf.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("%s: domain: %w", cf.Path, err)
+	}
+	return m, nil
+}
+
+// Discover finds the columns each query parameter is compared with, from
+// the first host that answers, and logs one line per parameter. Lookups
+// before it succeeds still work: their keys go to the database and errors
+// are classified.
+func (m *Map) Discover(ctx context.Context) error {
+	m.discoverMu.Lock()
+	defer m.discoverMu.Unlock()
+	if m.columns.Load() != nil {
+		return nil
+	}
+	m.discoverAt = time.Now()
+	var errs []error
+	for _, t := range m.targets {
+		pc, err := DiscoverColumns(ctx, t.db, m.CF.DBName, m.CF.Query.SQL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.host.name, err))
+			continue
+		}
+		for i, p := range pc {
+			if p.Known {
+				m.log.Info("column", "param", i+1, "compared_with", p.String())
+			} else {
+				m.log.Warn("query shape not understood: keys for this parameter are checked by the database alone", "param", i+1, "why", p.Why)
+			}
+		}
+		m.columns.Store(&pc)
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// maybeDiscover retries discovery in the background at most every 10s.
+func (m *Map) maybeDiscover() {
+	if m.columns.Load() != nil {
+		return
+	}
+	if !m.discoverMu.TryLock() {
+		return
+	}
+	due := time.Since(m.discoverAt) > 10*time.Second
+	m.discoverMu.Unlock()
+	if !due {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.Discover(ctx); err != nil {
+			m.log.Warn("column discovery failed; will retry", "err", err)
+		}
+	}()
+}
+
+// Lookup answers one socketmap request for this map.
+func (m *Map) Lookup(ctx context.Context, key string) socketmap.Reply {
+	start := time.Now()
+	r := m.lookup(ctx, key)
+	if m.obs != nil {
+		res := "temp"
+		switch r.Status {
+		case socketmap.StatusOK:
+			res = "ok"
+		case socketmap.StatusNotFound:
+			res = "notfound"
+		}
+		m.obs.Result(m.Name, res, time.Since(start))
+	}
+	return r
+}
+
+func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
+	m.maybeDiscover()
+	if key == "" {
+		return socketmap.NotFound()
+	}
+	if !m.Opts.NoFold {
+		key = charset.Fold(key)
+	}
+	key = charset.Normalize(key)
+
+	var cands [4]Candidate
+	var cs []Candidate
+	if m.Opts.AddressSearch {
+		cs = SearchKeys(key, m.Opts.RecipientDelimiter, cands[:0])
+	} else {
+		cs = append(cands[:0], Candidate{Key: key})
+	}
+
+	argsp, _ := m.argsPool.Get().(*[]any)
+	if argsp == nil {
+		a := make([]any, 0, 4)
+		argsp = &a
+	}
+	defer m.argsPool.Put(argsp)
+
+	for _, c := range cs {
+		if !m.domains.allows(c.Key) {
+			m.rejected(c.Key, "domain", nil)
+			continue
+		}
+		args, ok := m.CF.Query.Expand(c.Key, (*argsp)[:0])
+		*argsp = args
+		if !ok {
+			m.rejected(c.Key, "suppressed", nil)
+			continue
+		}
+		if cerr := m.check(args); cerr != nil {
+			m.rejected(c.Key, cerr.Reason.String(), cerr)
+			continue
+		}
+		value, class, err := m.query(ctx, c.Key, args)
+		switch class {
+		case ClassNone:
+			if value == "" {
+				continue // no rows (or only skipped values): next search step
+			}
+			if c.Ext != "" && m.Opts.PropagateExtension {
+				value = PropagateExtension(value, c.Ext)
+			}
+			return socketmap.OK(value)
+		case ClassKey:
+			m.rejected(c.Key, "key_error", err)
+			continue
+		case ClassQuery:
+			if m.queryLimit.allow() {
+				m.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
+					"key", logKey(c.Key), "err", err)
+			}
+			return socketmap.Temp("lookup failed: query or schema error (see mapgate log)")
+		case ClassCanceled:
+			return socketmap.Temp("lookup canceled")
+		case errLimitClass:
+			return socketmap.Temp("expansion_limit exceeded")
+		default:
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+				return socketmap.Timeout("database did not answer in time")
+			}
+			if errors.Is(err, errAllHostsDown) {
+				return socketmap.Temp("no database host available")
+			}
+			return socketmap.Temp("database error (see mapgate log)")
+		}
+	}
+	return socketmap.NotFound()
+}
+
+// check validates the bound values against the columns they are compared
+// with. nil means: send the query.
+func (m *Map) check(args []any) *charset.Error {
+	cols := m.columns.Load()
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok {
+			continue
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return &charset.Error{Reason: charset.ReasonNUL, Offset: strings.IndexByte(s, 0)}
+		}
+		if cols == nil || !m.connOK || i >= len(*cols) {
+			continue
+		}
+		p := (*cols)[i]
+		if !p.Known {
+			continue
+		}
+		for _, ci := range p.Infos {
+			if ci.Charset == "" {
+				continue
+			}
+			col, ok := charset.Lookup(ci.Charset)
+			if !ok {
+				continue
+			}
+			max := 0
+			if p.Direct && lengthSafeCollation(ci.Collation) {
+				max = ci.MaxChars
+			}
+			if err := charset.Check(s, m.conn, col, max); err != nil {
+				err.Column = ci.Table + "." + ci.Column
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errAllHostsDown: every host's breaker was open or every host failed.
+var errAllHostsDown = errors.New("no database host available")
+
+// errLimitClass marks an expansion_limit overrun (a TEMP, as in Postfix).
+const errLimitClass = Class(250)
+
+var errExpansionLimit = errors.New("expansion_limit exceeded")
+
+// query runs the statement on the first host that can answer, failing over
+// on host faults. It returns the formatted result ("" for no rows).
+func (m *Map) query(ctx context.Context, key string, args []any) (string, Class, error) {
+	suspect := keySuspect(key)
+	var lastErr error = errAllHostsDown
+	for _, t := range m.targets {
+		if ctx.Err() != nil {
+			return "", ClassUnknown, ctx.Err()
+		}
+		done, err := t.host.cb.Allow()
+		if err != nil {
+			continue // breaker open, or its probe slot is taken
+		}
+		var buf []byte
+		n := 0
+		start := time.Now()
+		err = t.run(ctx, m.timeout, m.CF.RequireResultSet, args, func(v []byte) error {
+			var skipped bool
+			buf, skipped = m.CF.ResultFormat.Append(buf, key, string(v))
+			if !skipped {
+				n++
+				if m.CF.ExpansionLimit > 0 && n > m.CF.ExpansionLimit {
+					return errExpansionLimit
+				}
+			}
+			return nil
+		})
+		class := Classify(err, suspect)
+		if errors.Is(err, errExpansionLimit) {
+			class = errLimitClass
+		} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {
+			class = ClassQuery
+		}
+		if class == ClassHost && ctx.Err() != nil {
+			// The whole lookup ran out of time or the client left: not the
+			// host's fault as far as we can tell.
+			class = ClassCanceled
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				class = ClassUnknown
+			}
+		}
+		if m.obs != nil {
+			m.obs.Query(m.Name, t.host.name, class.String(), time.Since(start))
+		}
+		switch class {
+		case ClassNone:
+			done(nil)
+			return string(buf), ClassNone, nil
+		case ClassHost:
+			done(err)
+			lastErr = err
+			m.log.Warn("host fault; trying the next host", "host", t.host.name, "err", err)
+			continue
+		default:
+			done(excluded{err})
+			return "", class, err
+		}
+	}
+	if errors.Is(lastErr, errAllHostsDown) {
+		return "", ClassHost, lastErr
+	}
+	return "", ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
+}
+
+// rejected logs (rate-limited) and counts a search step answered without a
+// query, or a key-caused database error.
+func (m *Map) rejected(key, reason string, err error) {
+	if m.obs != nil {
+		m.obs.Rejected(m.Name, reason)
+	}
+	if reason == "suppressed" || reason == "domain" {
+		return
+	}
+	if n, ok := m.rejectLimit.allowN(); ok {
+		args := []any{"key", logKey(key), "reason", reason}
+		if err != nil {
+			args = append(args, "detail", err.Error())
+		}
+		if n > 0 {
+			args = append(args, "suppressed_since_last", n)
+		}
+		m.log.Warn("key cannot match: answered NOTFOUND without a query", args...)
+	}
+}
+
+// Close releases the map's prepared statements (the pools are shared and
+// closed by their owner).
+func (m *Map) Close() {
+	for _, t := range m.targets {
+		t.closeStmt()
+	}
+}
+
+// rateLimiter lets one event through per period and counts the rest.
+type rateLimiter struct {
+	period time.Duration
+	mu     sync.Mutex
+	last   time.Time
+	n      int
+}
+
+func newRateLimiter(p time.Duration) *rateLimiter { return &rateLimiter{period: p} }
+
+func (r *rateLimiter) allow() bool { _, ok := r.allowN(); return ok }
+
+// allowN reports whether to log now, and how many events were held back
+// since the last one logged.
+func (r *rateLimiter) allowN() (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.last.IsZero() || now.Sub(r.last) >= r.period {
+		n := r.n
+		r.last, r.n = now, 0
+		return n, true
+	}
+	r.n++
+	return 0, false
+}
+
+// domainFilter is mysql_table(5)'s domain setting: only keys user@domain
+// with a non-empty user and a listed domain are looked up.
+type domainFilter struct {
+	rules []domainRule
+}
+
+type domainRule struct {
+	name   string
+	negate bool
+}
+
+func newDomainFilter(entries []string) (*domainFilter, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	f := &domainFilter{}
+	var add func(e string, depth int) error
+	add = func(e string, depth int) error {
+		neg := false
+		for strings.HasPrefix(e, "!") {
+			neg = !neg
+			e = e[1:]
+		}
+		switch {
+		case strings.HasPrefix(e, "/"):
+			if depth > 5 {
+				return fmt.Errorf("%s: nested too deep", e)
+			}
+			data, err := os.ReadFile(e)
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if i := strings.IndexByte(line, '#'); i >= 0 {
+					line = line[:i]
+				}
+				for _, w := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
+					if err := add(w, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+		case strings.Contains(e, ":"):
+			return fmt.Errorf("%q: lookup tables in domain are not supported by mapgate; list the domains or use a /file", e)
+		default:
+			f.rules = append(f.rules, domainRule{name: strings.ToLower(e), negate: neg})
+		}
+		return nil
+	}
+	for _, e := range entries {
+		if err := add(e, 0); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// allows reports whether key may be looked up.
+func (f *domainFilter) allows(key string) bool {
+	if f == nil {
+		return true
+	}
+	at := strings.LastIndexByte(key, '@')
+	if at <= 0 || at == len(key)-1 {
+		return false
+	}
+	d := key[at+1:]
+	for _, r := range f.rules {
+		if strings.EqualFold(r.name, d) {
+			return !r.negate
+		}
+	}
+	return false
+}
+
+// lengthSafeCollation reports whether a key longer than a column of this
+// collation provably cannot equal a stored value: true for the simple
+// one-character-to-one-weight collations. UCA collations (unicode, 0900,
+// uca1400) and latin1_german2_ci can equal a longer key to a shorter value
+// ('ß' = 'ss', ignorable characters), so no length check for them.
+func lengthSafeCollation(c string) bool {
+	c = strings.ToLower(c)
+	switch {
+	case strings.HasSuffix(c, "_bin"), strings.HasSuffix(c, "_general_ci"), strings.HasSuffix(c, "_general_cs"),
+		c == "latin1_swedish_ci", c == "binary":
+		return true
+	}
+	return false
+}
+
+// logKey escapes a key for a log line: \u/\x escapes for everything but
+// printable ASCII (never raw bytes, never "??????"), without the quotes the
+// log handler adds itself when needed.
+func logKey(k string) string {
+	e := charset.Escape(k)
+	if len(e) >= 2 && e[0] == '"' && e[len(e)-1] == '"' {
+		return e[1 : len(e)-1]
+	}
+	return e
+}

@@ -1,0 +1,316 @@
+package lookup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"mapgate/internal/testdb"
+	"mapgate/socketmap"
+)
+
+// sharedDB is one private MariaDB for the tests that do not kill servers,
+// with the latin1 (postfix), utf8mb3 (pf3) and utf8mb4 (pf4) schemas.
+var (
+	sharedOnce sync.Once
+	sharedSrv  *testdb.Server
+	sharedErr  error
+)
+
+func sharedServer(t *testing.T) *testdb.Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a private MariaDB (not in -short)")
+	}
+	sharedOnce.Do(func() {
+		sharedSrv, sharedErr = testdb.New()
+		if sharedErr != nil {
+			return
+		}
+		for _, s := range []string{
+			testdb.Schema("postfix", "latin1", "latin1_general_ci"),
+			testdb.Schema("pf3", "utf8mb3", "utf8mb3_general_ci"),
+			testdb.Schema("pf4", "utf8mb4", "utf8mb4_general_ci"),
+		} {
+			if sharedErr = sharedSrv.Exec(s); sharedErr != nil {
+				return
+			}
+		}
+	})
+	require.NoError(t, sharedErr)
+	return sharedSrv
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedSrv != nil {
+		sharedSrv.Close()
+	}
+	os.Exit(code)
+}
+
+// writeCF writes a mysql_table(5) file for the given hosts and body.
+func writeCF(t *testing.T, hosts []string, dbname, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "map.cf")
+	text := fmt.Sprintf("hosts = %s\nuser = %s\npassword = %s\ndbname = %s\n%s\n",
+		strings.Join(hosts, " "), testdb.User, testdb.Password, dbname, body)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	return p
+}
+
+// testLogger sends the maps' logs to the test log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// countingObserver records rejections and query classes.
+type countingObserver struct {
+	mu       sync.Mutex
+	rejected map[string]int
+	queries  map[string]int
+}
+
+func newCounting() *countingObserver {
+	return &countingObserver{rejected: map[string]int{}, queries: map[string]int{}}
+}
+func (o *countingObserver) Result(string, string, time.Duration) {}
+func (o *countingObserver) Rejected(_, reason string) {
+	o.mu.Lock()
+	o.rejected[reason]++
+	o.mu.Unlock()
+}
+func (o *countingObserver) Query(_, _, class string, _ time.Duration) {
+	o.mu.Lock()
+	o.queries[class]++
+	o.mu.Unlock()
+}
+func (o *countingObserver) count(m map[string]int, k string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return m[k]
+}
+
+type mapDef struct {
+	name, db, body string
+	opts           *MapOptions
+}
+
+// loadSet builds a Set of maps on the given hosts and runs discovery.
+func loadSet(t *testing.T, hosts []string, po PoolOptions, obs Observer, defs ...mapDef) *Set {
+	t.Helper()
+	var specs []MapSpec
+	for _, d := range defs {
+		o := DefaultMapOptions(d.name, "+")
+		if d.opts != nil {
+			o = *d.opts
+		}
+		specs = append(specs, MapSpec{Name: d.name, Path: writeCF(t, hosts, d.db, d.body), Opts: o})
+	}
+	s, err := Load(specs, po, testLogger(t), obs)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Discover(ctx)
+	return s
+}
+
+func lookupReply(t *testing.T, s *Set, name, key string) socketmap.Reply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Lookup(ctx, name, key)
+}
+
+// PostfixAdmin's published queries (DOCUMENTS/POSTFIX_CONF.txt), as admins
+// have them in their .cf files.
+const (
+	qAlias         = "query = SELECT goto FROM alias WHERE address='%s' AND active = '1'"
+	qAliasDomain   = "query = SELECT goto FROM alias,alias_domain WHERE alias_domain.alias_domain = '%d' and alias.address = CONCAT('%u', '@', alias_domain.target_domain) AND alias.active = 1 AND alias_domain.active='1'"
+	qCatchall      = "query = SELECT goto FROM alias,alias_domain WHERE alias_domain.alias_domain = '%d' and alias.address = CONCAT('@', alias_domain.target_domain) AND alias.active = 1 AND alias_domain.active='1'"
+	qMailbox       = "query = SELECT maildir FROM mailbox WHERE username='%s' AND active = '1'"
+	qMailboxConcat = "query = SELECT CONCAT(domain,'/',maildir) FROM mailbox WHERE username='%s' AND active = '1'"
+	qDomains       = "query = SELECT domain FROM domain WHERE domain='%s' AND active = '1'"
+)
+
+func TestPostfixAdminMapsOnLatin1(t *testing.T) {
+	srv := sharedServer(t)
+	obs := newCounting()
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, obs,
+		mapDef{name: "virtual_alias", db: "postfix", body: qAlias},
+		mapDef{name: "virtual_alias_domain", db: "postfix", body: qAliasDomain},
+		mapDef{name: "virtual_alias_domain_catchall", db: "postfix", body: qCatchall},
+		mapDef{name: "virtual_mailbox", db: "postfix", body: qMailbox},
+		mapDef{name: "virtual_mailbox_concat", db: "postfix", body: qMailboxConcat},
+		mapDef{name: "virtual_domains", db: "postfix", body: qDomains},
+		mapDef{name: "exact_alias", db: "postfix", body: qAlias, opts: &MapOptions{}},
+	)
+
+	ok := socketmap.OK
+	nf := socketmap.NotFound()
+	cases := []struct {
+		m, key string
+		want   socketmap.Reply
+	}{
+		{"virtual_alias", "bob@example.jp", ok("bob@example.jp")},
+		{"virtual_alias", "BOB@Example.JP", ok("bob@example.jp")},
+		{"virtual_alias", "alice@example.jp", ok("alice@example.jp,alice@example.com")},
+		{"virtual_alias", "josé@example.jp", ok("jose@example.jp")},
+		{"virtual_alias", "o'brien@example.jp", ok("obrien@example.jp")},
+		{"virtual_alias", "' OR '1'='1", nf},
+		{"virtual_alias", "x' OR address LIKE '%", nf},
+		{"virtual_alias", "nobody@example.jp", nf},
+		{"virtual_alias", "inactive@example.jp", nf},
+		{"virtual_alias", "", nf},
+		// The seed's attack: unrepresentable in latin1, answered NOTFOUND.
+		{"virtual_alias", "ほげ@example.jp", nf},
+		{"virtual_alias", "😀@example.jp", nf},
+		{"virtual_alias", "\xff@example.jp", nf},
+		{"virtual_alias", "a\x00b@example.jp", nf},
+		// Postfix's address search, run by mapgate: extension and catch-all.
+		{"virtual_alias", "bob+tag@example.jp", ok("bob+tag@example.jp")},
+		{"virtual_alias", "someone@example.com", ok("catchall@example.jp")},
+		{"virtual_alias", "ほげ@example.com", ok("catchall@example.jp")},
+		{"exact_alias", "someone@example.com", nf},
+		{"exact_alias", "bob+tag@example.jp", nf},
+		// Alias domains: example.net → example.jp.
+		{"virtual_alias_domain", "bob@example.net", ok("bob@example.jp")},
+		{"virtual_alias_domain", "ほげ@example.net", nf},
+		{"virtual_alias_domain", "bob", nf}, // %d without a domain: suppressed
+		{"virtual_alias_domain_catchall", "anyone@example.net", nf},
+		{"virtual_mailbox", "bob@example.jp", ok("example.jp/bob/")},
+		{"virtual_mailbox", "bob+x@example.jp", ok("example.jp/bob/")},
+		{"virtual_mailbox_concat", "alice@example.jp", ok("example.jp/example.jp/alice/")},
+		{"virtual_domains", "example.jp", ok("example.jp")},
+		{"virtual_domains", "EXAMPLE.JP", ok("example.jp")},
+		{"virtual_domains", "例え.jp", nf},
+		{"nosuchmap", "bob@example.jp", socketmap.Perm("unknown map name")},
+	}
+	for _, c := range cases {
+		t.Run(c.m+"/"+fmt.Sprintf("%q", c.key), func(t *testing.T) {
+			assert.Equal(t, c.want, lookupReply(t, s, c.m, c.key))
+		})
+	}
+	// The unrepresentable keys never reached the database as a failing query.
+	assert.Zero(t, obs.count(obs.queries, "key"), "key-caused errors: every bad key must be caught before the query")
+	assert.Zero(t, obs.count(obs.queries, "query"))
+	assert.Zero(t, obs.count(obs.queries, "host"))
+	assert.Positive(t, obs.count(obs.rejected, "unrepresentable"))
+}
+
+// TestFourByteKeysPerColumnCharset: a 4-byte key is NOTFOUND only where the
+// column cannot hold it, and found where it can.
+func TestFourByteKeysPerColumnCharset(t *testing.T) {
+	srv := sharedServer(t)
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "latin1", db: "postfix", body: qAlias, opts: &MapOptions{}},
+		mapDef{name: "mb3", db: "pf3", body: qAlias, opts: &MapOptions{}},
+		mapDef{name: "mb4", db: "pf4", body: qAlias, opts: &MapOptions{}},
+	)
+	cases := []struct {
+		m, key string
+		want   socketmap.Reply
+	}{
+		{"latin1", "ほげ@example.jp", socketmap.NotFound()},
+		{"mb3", "ほげ@example.jp", socketmap.OK("hoge@example.jp")},
+		{"mb4", "ほげ@example.jp", socketmap.OK("hoge@example.jp")},
+		{"latin1", "😀@example.jp", socketmap.NotFound()},
+		{"mb3", "😀@example.jp", socketmap.NotFound()},
+		{"mb4", "😀@example.jp", socketmap.OK("smile@example.jp")},
+		{"mb4", "\xff@example.jp", socketmap.NotFound()},
+		{"mb3", "bob@example.jp", socketmap.OK("bob@example.jp")},
+		{"mb4", "bob@example.jp", socketmap.OK("bob@example.jp")},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, lookupReply(t, s, c.m, c.key), "%s %q", c.m, c.key)
+	}
+}
+
+// TestLatin1Connection: charset = latin1 in the .cf file, as old installs
+// that stored UTF-8 bytes through a latin1 connection need, keeps matching
+// those rows byte for byte.
+func TestLatin1Connection(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, `CREATE DATABASE IF NOT EXISTS legacy DEFAULT CHARSET latin1;
+CREATE TABLE IF NOT EXISTS legacy.alias (address varchar(255) NOT NULL PRIMARY KEY, goto text NOT NULL, active tinyint NOT NULL DEFAULT 1) DEFAULT CHARSET=latin1;
+SET NAMES latin1;
+REPLACE INTO legacy.alias (address, goto) VALUES ('ほげ@example.jp', 'hoge@example.jp'), ('bob@example.jp', 'bob@example.jp');
+SET NAMES utf8mb4;`+testdb.Grant("legacy"))
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "legacy", db: "legacy", body: qAlias + "\ncharset = latin1", opts: &MapOptions{}},
+		mapDef{name: "modern", db: "legacy", body: qAlias, opts: &MapOptions{}},
+	)
+	assert.Equal(t, socketmap.OK("hoge@example.jp"), lookupReply(t, s, "legacy", "ほげ@example.jp"))
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "legacy", "bob@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "legacy", "😀@example.jp"))
+	// Through a utf8mb4 connection the same row is mojibake and cannot match
+	// ほげ, but the answer is a clean NOTFOUND, not an error.
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "modern", "ほげ@example.jp"))
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "modern", "bob@example.jp"))
+}
+
+// TestBrokenSchemaIsTemp: errors that are not the key's fault are TEMP,
+// never NOTFOUND, and do not open the host's breaker.
+func TestBrokenSchemaIsTemp(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, `CREATE DATABASE IF NOT EXISTS mixed;
+CREATE TABLE IF NOT EXISTS mixed.alias (address varchar(255) CHARACTER SET latin1 COLLATE latin1_swedish_ci NOT NULL PRIMARY KEY, goto text NOT NULL) ;
+CREATE TABLE IF NOT EXISTS mixed.alias_domain (alias_domain varchar(255) CHARACTER SET latin1 COLLATE latin1_general_ci NOT NULL PRIMARY KEY, target_domain varchar(255) CHARACTER SET latin1 COLLATE latin1_general_ci NOT NULL);
+REPLACE INTO mixed.alias VALUES ('bob@example.jp','bob@example.jp');
+REPLACE INTO mixed.alias_domain VALUES ('example.net','example.jp');`+testdb.Grant("mixed"))
+	hosts := []string{"inet:" + srv.Addr()}
+	obs := newCounting()
+	s := loadSet(t, hosts, PoolOptions{TripAfter: 1}, obs,
+		// A join across two latin1 collations: error 1267 for every key.
+		mapDef{name: "mixed", db: "mixed", body: "query = SELECT goto FROM alias, alias_domain WHERE alias_domain.alias_domain = '%d' AND alias.address = CONCAT('%u', '@', alias_domain.target_domain)", opts: &MapOptions{}},
+		mapDef{name: "nocolumn", db: "postfix", body: "query = SELECT goto FROM alias WHERE adress='%s'", opts: &MapOptions{}},
+		mapDef{name: "notable", db: "postfix", body: "query = SELECT goto FROM aliases WHERE address='%s'", opts: &MapOptions{}},
+		mapDef{name: "good", db: "postfix", body: qAlias, opts: &MapOptions{}},
+	)
+	for _, m := range []string{"mixed", "nocolumn", "notable"} {
+		r := lookupReply(t, s, m, "bob@example.net")
+		assert.Equal(t, socketmap.StatusTemp, r.Status, "%s: %v", m, r)
+	}
+	assert.Equal(t, 3, obs.count(obs.queries, "query"))
+	// The host stays in use for the other maps.
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "good", "bob@example.jp"))
+	for _, h := range s.Pools().Hosts() {
+		assert.Equal(t, "closed", h.State.String(), h.Host)
+	}
+}
+
+func TestExpansionLimitAndResultFormat(t *testing.T) {
+	srv := sharedServer(t)
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "limited", db: "postfix", body: "query = SELECT address FROM alias WHERE domain='%s'\nexpansion_limit = 2", opts: &MapOptions{}},
+		mapDef{name: "formatted", db: "postfix", body: "query = SELECT goto FROM alias WHERE address='%s'\nresult_format = smtp:[%d]", opts: &MapOptions{}},
+		mapDef{name: "domainlist", db: "postfix", body: qAlias + "\ndomain = example.jp", opts: &MapOptions{}},
+	)
+	assert.Equal(t, socketmap.StatusTemp, lookupReply(t, s, "limited", "example.jp").Status)
+	assert.Equal(t, socketmap.OK("@example.com"), lookupReply(t, s, "limited", "example.com"))
+	assert.Equal(t, socketmap.OK("smtp:[example.jp]"), lookupReply(t, s, "formatted", "bob@example.jp"))
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "domainlist", "bob@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "domainlist", "someone@example.com"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "domainlist", "example.jp"))
+}

@@ -1,0 +1,116 @@
+package lookup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"mapgate/socketmap"
+)
+
+// MapSpec names one .cf file to serve under a socketmap name.
+type MapSpec struct {
+	Name string
+	Path string
+	Opts MapOptions
+}
+
+// Set is every map mapgate serves, by name, with the pools they share. It
+// implements socketmap.Handler.
+type Set struct {
+	maps  map[string]*Map
+	pools *Pools
+	log   *slog.Logger
+}
+
+// Load parses every .cf file and builds the maps. Errors name the file, line
+// and parameter. Nothing is connected yet.
+func Load(specs []MapSpec, po PoolOptions, log *slog.Logger, obs Observer) (*Set, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	po.Logger = log
+	s := &Set{maps: map[string]*Map{}, pools: NewPools(po), log: log}
+	for _, sp := range specs {
+		if _, dup := s.maps[sp.Name]; dup {
+			s.Close()
+			return nil, fmt.Errorf("map %q defined twice", sp.Name)
+		}
+		cf, err := ParseCF(sp.Path)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		for _, u := range cf.Unknown {
+			log.Warn("unknown parameter ignored (as Postfix does)", "file", sp.Path, "param", u)
+		}
+		m, err := NewMap(sp.Name, cf, sp.Opts, s.pools, log, obs)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.maps[sp.Name] = m
+	}
+	return s, nil
+}
+
+// Discover runs column discovery for every map, in parallel, bounded by ctx.
+// Failures are logged; those maps retry on their own later.
+func (s *Set) Discover(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, m := range s.maps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Discover(ctx); err != nil {
+				m.log.Warn("column discovery failed; keys go to the database unchecked until it succeeds", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Lookup implements socketmap.Handler.
+func (s *Set) Lookup(ctx context.Context, name, key string) socketmap.Reply {
+	m, ok := s.maps[name]
+	if !ok {
+		return socketmap.Perm("unknown map name")
+	}
+	return m.Lookup(ctx, key)
+}
+
+// Map returns the named map.
+func (s *Set) Map(name string) (*Map, bool) {
+	m, ok := s.maps[name]
+	return m, ok
+}
+
+// Names lists the maps, sorted.
+func (s *Set) Names() []string {
+	out := make([]string, 0, len(s.maps))
+	for n := range s.maps {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Pools returns the set's connection pools and breakers.
+func (s *Set) Pools() *Pools { return s.pools }
+
+// Close releases every statement and pool.
+func (s *Set) Close() error {
+	for _, m := range s.maps {
+		m.Close()
+	}
+	return s.pools.Close()
+}
+
+// CloseAfter closes the set once lookups still running on it have had d to
+// finish (used after a reload swapped in a new set).
+func (s *Set) CloseAfter(d time.Duration) {
+	time.AfterFunc(d, func() { s.Close() })
+}
