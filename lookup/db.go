@@ -443,4 +443,3 @@ func readOptionFile(path, group string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
