@@ -127,6 +127,16 @@ type Param struct {
 	single byte // the expansion when the value is exactly one expansion
 }
 
+// Uses reports which expansions the parameter's value holds.
+func (p *Param) Uses() Uses {
+	var u Uses
+	for _, pc := range p.pieces {
+		_, use, _, _ := tmplSpec(pc.exp)
+		u |= use
+	}
+	return u
+}
+
 // Template is a mysql_table(5) query turned into parameterised SQL: every
 // % expansion is bound as a parameter, so a key never becomes SQL text.
 type Template struct {

@@ -113,6 +113,11 @@ func TestParseQuery(t *testing.T) {
 			}
 			assert.Equal(t, tt.exps, exps)
 			assert.Equal(t, len(tm.Params), countPlaceholders(tm.SQL))
+			var pu Uses
+			for i := range tm.Params {
+				pu |= tm.Params[i].Uses()
+			}
+			assert.Equal(t, pu, tm.Uses()&pu, "parameter uses are a subset")
 			args, ok := tm.Expand(tt.key, nil)
 			require.True(t, ok)
 			assert.Equal(t, tt.args, args)
@@ -155,6 +160,10 @@ func TestExpandInjection(t *testing.T) {
 	t.Parallel()
 	tm, err := ParseQuery("SELECT goto FROM alias WHERE address='%s' AND x = '%u' AND y = '@%d' AND z = %s")
 	require.NoError(t, err)
+	assert.Equal(t, UsesDomain, tm.Params[2].Uses())
+	assert.Equal(t, "@%d", tm.Params[2].Literal)
+	assert.Equal(t, "mixed", tm.Params[2].Expansion)
+	assert.False(t, tm.Params[3].Quoted)
 	for _, key := range []string{
 		"o'brien@example.jp",
 		"' OR '1'='1@x' OR '1'='1",
