@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -19,10 +20,14 @@ import (
 const (
 	// DefaultIdleTimeout is longer than Postfix's 100 s connection lifetime,
 	// so the server never closes a connection Postfix still means to use.
-	DefaultIdleTimeout    = 110 * time.Second
+	DefaultIdleTimeout = 110 * time.Second
+	// DefaultRequestTimeout is the handler's deadline; Postfix itself
+	// waits up to 100 s for a reply.
 	DefaultRequestTimeout = 10 * time.Second
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxConns       = 1024
+	// DefaultWriteTimeout bounds each write of replies.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMaxConns caps concurrently open connections.
+	DefaultMaxConns = 1024
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -358,24 +363,20 @@ type conn struct {
 	mu   sync.Mutex // orders idle and read deadlines against Shutdown
 	idle bool
 
-	// state is connActive, connInHandler or connTimedOut. The watchdog
-	// moves it from connInHandler to connTimedOut; from then on the
-	// watchdog owns out and the net.Conn, and serve must only exit.
-	state    atomic.Uint32
-	deadline atomic.Int64 // monoNow at which the watchdog may fire
-	watchdog *time.Timer
-	curName  string // request in the handler, for the watchdog's log line
-	curKey   string
+	// hmu hands the connection over between serve and the watchdog. Once
+	// the watchdog sets timedOut it owns out and the net.Conn, and serve
+	// must only exit.
+	hmu       sync.Mutex
+	inHandler bool
+	timedOut  bool
+	deadline  int64  // monoNow after which the watchdog may act
+	curName   string // request in the handler, for the watchdog's log line
+	curKey    string
+	watchdog  *time.Timer // used by serve only
 
 	lastName  string // interned map name: most connections use few
 	finishOne sync.Once
 }
-
-const (
-	connActive uint32 = iota
-	connInHandler
-	connTimedOut
-)
 
 // flushAt is the amount of pending replies written even while more
 // pipelined requests are buffered.
@@ -399,7 +400,7 @@ func (c *conn) serve() {
 	c.log = s.logger().With("remote", c.remote)
 	defer func() {
 		if p := recover(); p != nil {
-			c.log.Error("socketmap: internal error", "panic", p, "stack", string(debug.Stack()))
+			c.log.Error("socketmap: internal error", "panic", quoteHead(fmt.Sprint(p)), "stack", string(debug.Stack()))
 		}
 	}()
 	c.br = bufio.NewReaderSize(connReader{c}, 4096)
@@ -508,16 +509,22 @@ func (c *conn) lookup(name, key string) (r Reply, ok bool) {
 	ctx, cancel := context.WithTimeout(c.s.baseCtx, d)
 	defer cancel()
 	limit := d + grace(d)
+	c.hmu.Lock()
 	c.curName, c.curKey = name, key
-	c.deadline.Store(monoNow() + int64(limit))
-	c.state.Store(connInHandler)
+	c.deadline = monoNow() + int64(limit)
+	c.inHandler = true
+	c.hmu.Unlock()
 	if c.watchdog == nil {
 		c.watchdog = time.AfterFunc(limit, c.expire)
 	} else {
 		c.watchdog.Reset(limit)
 	}
 	r = c.call(ctx, name, key)
-	if !c.state.CompareAndSwap(connInHandler, connActive) {
+	c.hmu.Lock()
+	timedOut := c.timedOut
+	c.inHandler = false
+	c.hmu.Unlock()
+	if timedOut {
 		return Reply{}, false
 	}
 	c.watchdog.Stop()
@@ -527,12 +534,15 @@ func (c *conn) lookup(name, key string) (r Reply, ok bool) {
 // expire runs when the handler overran its deadline: it sends the pending
 // replies and TIMEOUT, and closes the connection.
 func (c *conn) expire() {
-	if monoNow() < c.deadline.Load() {
-		return // stale firing for an earlier request
-	}
-	if !c.state.CompareAndSwap(connInHandler, connTimedOut) {
+	c.hmu.Lock()
+	// A late firing armed for an earlier request finds the handler idle
+	// or a later deadline.
+	if !c.inHandler || c.timedOut || monoNow() < c.deadline {
+		c.hmu.Unlock()
 		return
 	}
+	c.timedOut = true
+	c.hmu.Unlock()
 	c.s.st.timeouts.Add(1)
 	c.log.Warn("socketmap: handler did not return in time; replying TIMEOUT and closing",
 		"map", quoteHead(c.curName), "key", quoteHead(c.curKey), "timeout", c.s.requestTimeout())
@@ -550,7 +560,8 @@ func (c *conn) call(ctx context.Context, name, key string) (r Reply) {
 		if p := recover(); p != nil {
 			c.s.st.panics.Add(1)
 			c.log.Error("socketmap: handler panicked; replying TEMP",
-				"map", quoteHead(name), "key", quoteHead(key), "panic", p, "stack", string(debug.Stack()))
+				"map", quoteHead(name), "key", quoteHead(key), "panic", quoteHead(fmt.Sprint(p)),
+				"stack", string(debug.Stack()))
 			r = Temp("internal error")
 		}
 	}()
