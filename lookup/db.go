@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,11 @@ type Pools struct {
 // NewPools returns an empty registry.
 func NewPools(opts PoolOptions) *Pools {
 	opts.setDefaults()
+	// The driver's own logger writes unescaped lines to stderr; its events
+	// (a connection reset, a bad packet) are host faults mapgate already
+	// logs, so they go to the debug level.
+	driverLog := opts.Logger
+	_ = mysql.SetLogger(mysqlLogger{driverLog})
 	return &Pools{opts: opts, hosts: map[string]*hostState{}, dbs: map[string]*sql.DB{}}
 }
 
@@ -267,8 +273,8 @@ func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
 	}
 	if t.VerifyCert {
 		if h.Network == "tcp" {
-			if host, _, ok := strings.Cut(h.Addr, ":"); ok {
-				tc.ServerName = strings.Trim(host, "[]")
+			if host, _, err := net.SplitHostPort(h.Addr); err == nil {
+				tc.ServerName = host
 			}
 		}
 	} else {
@@ -443,3 +449,8 @@ func readOptionFile(path, group string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// mysqlLogger routes go-sql-driver's messages to slog at debug level.
+type mysqlLogger struct{ l *slog.Logger }
+
+func (m mysqlLogger) Print(v ...any) { m.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
