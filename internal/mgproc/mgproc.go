@@ -1,0 +1,267 @@
+// Package mgproc builds the mapgate binary once per test process and runs it
+// as a subprocess on a free 127.0.0.1 port, for end-to-end tests and the
+// benchmark harness.
+//
+// A started Proc is always stopped by its cleanup (SIGTERM, then SIGKILL after
+// a bound), even when the test fails; the binary is built into a temporary
+// directory that RemoveBuild deletes (call it from TestMain after m.Run).
+package mgproc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Bounds on waiting for the subprocess.
+const (
+	// ReadyTimeout bounds the wait for "mapgate ready" and an accepting port.
+	ReadyTimeout = 30 * time.Second
+	// StopTimeout is how long cleanup waits after SIGTERM before SIGKILL.
+	StopTimeout = 10 * time.Second
+)
+
+// readyMsg is the log line mapgate serve writes once it listens.
+const readyMsg = `msg="mapgate ready"`
+
+var (
+	buildMu  sync.Mutex
+	buildBin string
+	buildDir string
+	buildErr error
+)
+
+// Build returns the path of a mapgate binary. If the environment variable
+// MAPGATE_BIN is set, it is used as is. Otherwise `go build ./cmd/mapgate` runs
+// once per test process (later calls return the same path, or the same
+// error) into a temporary directory removed by RemoveBuild. A build failure
+// fails tb.
+func Build(tb testing.TB) string {
+	tb.Helper()
+	bin, err := build()
+	if err != nil {
+		tb.Fatalf("mgproc: %v", err)
+	}
+	return bin
+}
+
+func build() (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildBin != "" || buildErr != nil {
+		return buildBin, buildErr
+	}
+	if p := os.Getenv("MAPGATE_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			buildErr = fmt.Errorf("MAPGATE_BIN: %w", err)
+			return "", buildErr
+		}
+		buildBin = p
+		return p, nil
+	}
+	dir, err := os.MkdirTemp("", "mgbin")
+	if err != nil {
+		buildErr = err
+		return "", err
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go"
+		if !fileExists(gobin) {
+			buildErr = fmt.Errorf("no go command in PATH to build mapgate (or set MAPGATE_BIN)")
+			os.RemoveAll(dir)
+			return "", buildErr
+		}
+	}
+	out := filepath.Join(dir, "mapgate")
+	// The package path resolves from any directory inside the module.
+	cmd := exec.Command(gobin, "build", "-o", out, "mapgate/cmd/mapgate")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		buildErr = fmt.Errorf("go build mapgate/cmd/mapgate: %v\n%s", err, b)
+		return "", buildErr
+	}
+	buildBin, buildDir = out, dir
+	return out, nil
+}
+
+// RemoveBuild deletes the directory Build compiled into (nothing when
+// MAPGATE_BIN was used or nothing was built). Call it from TestMain after
+// m.Run; a later Build builds again.
+func RemoveBuild() {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	buildBin, buildDir, buildErr = "", "", nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// Proc is one running mapgate subprocess.
+type Proc struct {
+	// Addr is the socketmap listener that Start added, "127.0.0.1:PORT".
+	Addr string
+	// Cmd is the underlying command; do not Wait on it (use Proc.Wait).
+	Cmd *exec.Cmd
+
+	log    *syncBuffer
+	exited chan struct{} // closed once the process has been reaped
+	state  *os.ProcessState
+	werr   error
+}
+
+// Start runs `bin args... --listen inet:127.0.0.1:PORT` on a free port, and
+// waits (at most ReadyTimeout) until mapgate logs that it is ready and the port
+// accepts connections. args normally begin with "serve". The process's stderr
+// and stdout are kept (Log). A cleanup registered on tb stops the process:
+// SIGTERM, then SIGKILL after StopTimeout. Start fails tb when the process
+// exits or does not become ready; the log is included in the message.
+func Start(tb testing.TB, bin string, args ...string) *Proc {
+	tb.Helper()
+	var lastErr error
+	// A port that was free a moment ago may be taken by the time mapgate
+	// binds it; try a few.
+	for attempt := 0; attempt < 3; attempt++ {
+		p, err := start(bin, args)
+		if err == nil {
+			tb.Cleanup(func() { p.stop() })
+			return p
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	tb.Fatalf("mgproc: %v", lastErr)
+	return nil
+}
+
+func start(bin string, args []string) (*Proc, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	full := append(append([]string(nil), args...), "--listen", "inet:"+addr)
+	cmd := exec.Command(bin, full...)
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	// Never outlive the test process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p := &Proc{Addr: addr, Cmd: cmd, log: buf, exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		p.state, p.werr = cmd.ProcessState, err
+		close(p.exited)
+	}()
+	deadline := time.Now().Add(ReadyTimeout)
+	for {
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("mapgate %s exited before it was ready (%v); its log:\n%s",
+				strings.Join(full, " "), p.werr, buf.String())
+		default:
+		}
+		if strings.Contains(buf.String(), readyMsg) {
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("mapgate %s not ready after %v; its log:\n%s",
+				strings.Join(full, " "), ReadyTimeout, buf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Log returns everything the process wrote to stdout and stderr so far.
+func (p *Proc) Log() string { return p.log.String() }
+
+// PID is the process id.
+func (p *Proc) PID() int { return p.Cmd.Process.Pid }
+
+// Signal sends sig to the process. Signalling an exited process is an error.
+func (p *Proc) Signal(sig os.Signal) error {
+	select {
+	case <-p.exited:
+		return os.ErrProcessDone
+	default:
+	}
+	return p.Cmd.Process.Signal(sig)
+}
+
+// ErrWaitTimeout is returned by Wait when the process is still running.
+var ErrWaitTimeout = errors.New("mgproc: process still running")
+
+// Wait waits at most timeout for the process to exit and returns its exit
+// code (-1 when a signal ended it). It returns ErrWaitTimeout if the process is
+// still running.
+func (p *Proc) Wait(timeout time.Duration) (exitCode int, err error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return p.state.ExitCode(), nil
+	case <-t.C:
+		return 0, ErrWaitTimeout
+	}
+}
+
+// stop ends the process: SIGTERM, SIGKILL after StopTimeout. Idempotent.
+func (p *Proc) stop() {
+	if p.Signal(syscall.SIGTERM) != nil {
+		return
+	}
+	if _, err := p.Wait(StopTimeout); err != nil {
+		_ = p.Signal(syscall.SIGKILL)
+		_, _ = p.Wait(StopTimeout)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and many readers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

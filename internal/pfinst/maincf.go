@@ -1,0 +1,112 @@
+package pfinst
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+const alternatesParam = "alternate_config_directories"
+
+// editAlternates adds dir to (add) or removes it from (!add) the
+// alternate_config_directories of DefaultMainCF, creating the file when it is
+// missing. Other settings and other directories in the list are kept. The
+// edit holds an exclusive flock on the file's directory, so concurrent test
+// processes do not lose each other's entries, and replaces the file
+// atomically.
+func editAlternates(dir string, add bool) error {
+	etc := filepath.Dir(DefaultMainCF)
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		return err
+	}
+	lock, err := os.Open(etc)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("pfinst: lock %s: %w", etc, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+
+	old, err := os.ReadFile(DefaultMainCF)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if !add && !bytes.Contains(old, []byte(dir)) {
+		return nil
+	}
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(DefaultMainCF); err == nil {
+		mode = st.Mode().Perm()
+	}
+	updated := setAlternates(string(old), dir, add)
+	tmp := DefaultMainCF + ".pfinst-tmp"
+	if err := os.WriteFile(tmp, []byte(updated), mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, DefaultMainCF); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// setAlternates returns main.cf text with dir added to or removed from the
+// last alternate_config_directories setting (a logical line: continuation
+// lines start with white space). A setting left empty by a removal is
+// dropped; a missing one is appended.
+func setAlternates(text, dir string, add bool) string {
+	lines := strings.SplitAfter(text, "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	start, end := -1, -1 // the setting's lines [start, end)
+	for i := 0; i < len(lines); i++ {
+		name, _, ok := strings.Cut(lines[i], "=")
+		if !ok || lines[i] == "" || lines[i][0] == ' ' || lines[i][0] == '\t' || lines[i][0] == '#' {
+			continue
+		}
+		if strings.TrimSpace(name) != alternatesParam {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
+			j++
+		}
+		start, end = i, j
+	}
+	var vals []string
+	if start >= 0 {
+		logical := strings.Join(lines[start:end], " ")
+		_, v, _ := strings.Cut(logical, "=")
+		vals = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	}
+	kept := vals[:0:0]
+	for _, v := range vals {
+		if v != dir {
+			kept = append(kept, v)
+		}
+	}
+	if add {
+		kept = append(kept, dir)
+	}
+	var setting []string
+	if len(kept) > 0 {
+		setting = []string{alternatesParam + " = " + strings.Join(kept, " ") + "\n"}
+	}
+	var out []string
+	if start >= 0 {
+		out = append(append(append(out, lines[:start]...), setting...), lines[end:]...)
+	} else {
+		out = lines
+		if len(out) > 0 && !strings.HasSuffix(out[len(out)-1], "\n") {
+			out[len(out)-1] += "\n"
+		}
+		out = append(out, setting...)
+	}
+	return strings.Join(out, "")
+}
