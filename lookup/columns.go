@@ -702,7 +702,7 @@ func (p *sqlParser) parseFrom(sc *sqlScope) {
 // parseName accepts an identifier (bare, not reserved, or quoted).
 func (p *sqlParser) parseName(what string) string {
 	t := p.peek()
-	if t.kind == tkQIdent || t.kind == tkIdent && !sqlReserved[t.upper] {
+	if t.kind == tkQIdent && t.text != "" || t.kind == tkIdent && !sqlReserved[t.upper] {
 		p.next()
 		return t.text
 	}
@@ -1047,6 +1047,9 @@ func (p *sqlParser) parsePrimary(sc *sqlScope) *sqlNode {
 				p.fail("unexpected %s", t.upper)
 			}
 		}
+		if t.text == "" {
+			p.fail("empty identifier")
+		}
 		p.next()
 		parts := []string{t.text}
 		for p.isOp(0, ".") {
@@ -1055,7 +1058,7 @@ func (p *sqlParser) parsePrimary(sc *sqlScope) *sqlNode {
 				return &sqlNode{kind: nOther, op: "*"}
 			}
 			n := p.next()
-			if n.kind != tkIdent && n.kind != tkQIdent {
+			if n.kind != tkIdent && n.kind != tkQIdent || n.text == "" {
 				p.fail("expected a name after '.'")
 			}
 			parts = append(parts, n.text)

@@ -343,6 +343,12 @@ func FuzzParamUses(f *testing.F) {
 					if c.Table == "" || c.Column == "" {
 						t.Fatalf("ParamUses(%q): use %d known with column %+v", q, i+1, c)
 					}
+					// Never a made-up name: every part comes from the query.
+					for _, part := range []string{c.Schema, c.Table, c.Column} {
+						if !strings.Contains(strings.ReplaceAll(q, "``", "`"), part) {
+							t.Fatalf("ParamUses(%q): use %d: column %+v not in the query", q, i+1, c)
+						}
+					}
 				}
 			}
 		}
