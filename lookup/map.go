@@ -60,67 +60,106 @@ type Observer interface {
 	Query(mapName, host, class string, d time.Duration)
 }
 
-// Map is one mysql_table(5) file served under a socketmap name.
+// Map is one socketmap name. It serves one mysql_table(5) file or several:
+// like a Postfix parameter that lists several tables
+// (virtual_alias_maps = mysql:a.cf, mysql:b.cf), each search step's key is
+// asked of every table in order before the next step's key, and the first
+// answer wins.
 type Map struct {
 	Name string
-	CF   *CF
 	Opts MapOptions
 
-	pools   *Pools
+	tables  []*table
+	log     *slog.Logger
+	obs     Observer
+	timeout time.Duration
+
+	rejectLimit *rateLimiter
+	queryLimit  *rateLimiter
+	argsPool    sync.Pool
+}
+
+// table is one .cf file of a map.
+type table struct {
+	cf      *CF
 	targets []*target
 	conn    charset.Charset // the connection's character set
 	connOK  bool            // conn is a charset the charset package knows
 	domains *domainFilter
 	log     *slog.Logger
-	obs     Observer
-	timeout time.Duration
 
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
-	columns     atomic.Pointer[[]ParamColumns]
-	discoverMu  sync.Mutex
-	discoverAt  time.Time
-	rejectLimit *rateLimiter
-	queryLimit  *rateLimiter
-
-	argsPool sync.Pool
+	columns    atomic.Pointer[[]ParamColumns]
+	discoverMu sync.Mutex
+	discoverAt time.Time
 }
 
-// NewMap builds a map from a parsed .cf file. It does not connect: a host
-// that is down at start-up is tried on the first lookup.
-func NewMap(name string, cf *CF, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
+// NewMap builds a map from parsed .cf files, asked in order. It does not
+// connect: a host that is down at start-up is tried on the first lookup.
+func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if cf.Query == nil {
-		return nil, fmt.Errorf("%s: no query", cf.Path)
-	}
-	ts, err := pools.targets(cf, cf.Query.SQL)
-	if err != nil {
-		return nil, err
+	if len(cfs) == 0 {
+		return nil, fmt.Errorf("map %s: no .cf file", name)
 	}
 	m := &Map{
-		Name: name, CF: cf, Opts: opts,
-		pools: pools, targets: ts,
+		Name: name, Opts: opts,
 		log:         log.With("map", name),
 		obs:         obs,
 		timeout:     pools.opts.QueryTimeout,
 		rejectLimit: newRateLimiter(10 * time.Second),
 		queryLimit:  newRateLimiter(10 * time.Second),
 	}
-	cs := cf.Charset
-	if cs == "" {
-		cs = "utf8mb4"
-	}
-	m.conn, m.connOK = charset.Lookup(cs)
-	if !m.connOK {
-		m.log.Warn("connection charset unknown to mapgate: keys are not checked before the query", "charset", cs)
-	}
-	m.domains, err = newDomainFilter(cf.Domain)
-	if err != nil {
-		return nil, fmt.Errorf("%s: domain: %w", cf.Path, err)
+	for _, cf := range cfs {
+		if cf.Query == nil {
+			return nil, fmt.Errorf("%s: no query", cf.Path)
+		}
+		ts, err := pools.targets(cf, cf.Query.SQL)
+		if err != nil {
+			return nil, err
+		}
+		t := &table{cf: cf, targets: ts, log: m.log}
+		if len(cfs) > 1 {
+			t.log = m.log.With("file", cf.Path)
+		}
+		cs := cf.Charset
+		if cs == "" {
+			cs = "utf8mb4"
+		}
+		t.conn, t.connOK = charset.Lookup(cs)
+		if !t.connOK {
+			t.log.Warn("connection charset unknown to mapgate: keys are not checked before the query", "charset", cs)
+		}
+		t.domains, err = newDomainFilter(cf.Domain)
+		if err != nil {
+			return nil, fmt.Errorf("%s: domain: %w", cf.Path, err)
+		}
+		m.tables = append(m.tables, t)
 	}
 	return m, nil
+}
+
+// Files lists the map's .cf files in the order they are asked.
+func (m *Map) Files() []*CF {
+	out := make([]*CF, len(m.tables))
+	for i, t := range m.tables {
+		out[i] = t.cf
+	}
+	return out
+}
+
+// Columns returns what discovery found for each .cf file's query
+// parameters (nil entries where it has not succeeded yet).
+func (m *Map) Columns() [][]ParamColumns {
+	out := make([][]ParamColumns, len(m.tables))
+	for i, t := range m.tables {
+		if pc := t.columns.Load(); pc != nil {
+			out[i] = *pc
+		}
+	}
+	return out
 }
 
 // Discover finds the columns each query parameter is compared with, from
@@ -128,50 +167,60 @@ func NewMap(name string, cf *CF, opts MapOptions, pools *Pools, log *slog.Logger
 // before it succeeds still work: their keys go to the database and errors
 // are classified.
 func (m *Map) Discover(ctx context.Context) error {
-	m.discoverMu.Lock()
-	defer m.discoverMu.Unlock()
-	if m.columns.Load() != nil {
+	var errs []error
+	for _, t := range m.tables {
+		if err := t.discover(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (t *table) discover(ctx context.Context) error {
+	t.discoverMu.Lock()
+	defer t.discoverMu.Unlock()
+	if t.columns.Load() != nil {
 		return nil
 	}
-	m.discoverAt = time.Now()
+	t.discoverAt = time.Now()
 	var errs []error
-	for _, t := range m.targets {
-		pc, err := DiscoverColumns(ctx, t.db, m.CF.DBName, m.CF.Query.SQL)
+	for _, tg := range t.targets {
+		pc, err := DiscoverColumns(ctx, tg.db, t.cf.DBName, t.cf.Query.SQL)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.host.name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", tg.host.name, err))
 			continue
 		}
 		for i, p := range pc {
 			if p.Known {
-				m.log.Info("column", "param", i+1, "compared_with", p.String())
+				t.log.Info("column", "param", i+1, "compared_with", p.String())
 			} else {
-				m.log.Warn("query shape not understood: keys for this parameter are checked by the database alone", "param", i+1, "why", p.Why)
+				t.log.Warn("query shape not understood: keys for this parameter are checked by the database alone", "param", i+1, "why", p.Why)
 			}
 		}
-		m.columns.Store(&pc)
+		t.columns.Store(&pc)
 		return nil
 	}
 	return errors.Join(errs...)
 }
 
 // maybeDiscover retries discovery in the background at most every 10s.
-func (m *Map) maybeDiscover() {
-	if m.columns.Load() != nil {
+func (t *table) maybeDiscover() {
+	if t.columns.Load() != nil {
 		return
 	}
-	if !m.discoverMu.TryLock() {
+	if !t.discoverMu.TryLock() {
 		return
 	}
-	due := time.Since(m.discoverAt) > 10*time.Second
-	m.discoverMu.Unlock()
+	due := time.Since(t.discoverAt) > 10*time.Second
+	t.discoverMu.Unlock()
 	if !due {
 		return
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := m.Discover(ctx); err != nil {
-			m.log.Warn("column discovery failed; will retry", "err", err)
+		if err := t.discover(ctx); err != nil {
+			t.log.Warn("column discovery failed; will retry", "err", err)
 		}
 	}()
 }
@@ -194,7 +243,9 @@ func (m *Map) Lookup(ctx context.Context, key string) socketmap.Reply {
 }
 
 func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
-	m.maybeDiscover()
+	for _, t := range m.tables {
+		t.maybeDiscover()
+	}
 	if key == "" {
 		return socketmap.NotFound()
 	}
@@ -219,60 +270,76 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 	defer m.argsPool.Put(argsp)
 
 	for _, c := range cs {
-		if !m.domains.allows(c.Key) {
-			m.rejected(c.Key, "domain", nil)
-			continue
-		}
-		args, ok := m.CF.Query.Expand(c.Key, (*argsp)[:0])
-		*argsp = args
-		if !ok {
-			m.rejected(c.Key, "suppressed", nil)
-			continue
-		}
-		if cerr := m.check(args); cerr != nil {
-			m.rejected(c.Key, cerr.Reason.String(), cerr)
-			continue
-		}
-		value, class, err := m.query(ctx, c.Key, args)
-		switch class {
-		case ClassNone:
-			if value == "" {
-				continue // no rows (or only skipped values): next search step
+		for _, t := range m.tables {
+			value, r, done := m.step(ctx, t, c, argsp)
+			if !done {
+				continue
+			}
+			if r.Status != socketmap.StatusOK {
+				return r
 			}
 			if c.Ext != "" && m.Opts.PropagateExtension {
 				value = PropagateExtension(value, c.Ext)
 			}
 			return socketmap.OK(value)
-		case ClassKey:
-			m.rejected(c.Key, "key_error", err)
-			continue
-		case ClassQuery:
-			if m.queryLimit.allow() {
-				m.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
-					"key", logKey(c.Key), "err", err)
-			}
-			return socketmap.Temp("lookup failed: query or schema error (see mapgate log)")
-		case ClassCanceled:
-			return socketmap.Temp("lookup canceled")
-		case errLimitClass:
-			return socketmap.Temp("expansion_limit exceeded")
-		default:
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-				return socketmap.Timeout("database did not answer in time")
-			}
-			if errors.Is(err, errAllHostsDown) {
-				return socketmap.Temp("no database host available")
-			}
-			return socketmap.Temp("database error (see mapgate log)")
 		}
 	}
 	return socketmap.NotFound()
 }
 
+// step asks one table for one search step's key. done=false means a miss
+// (next table or step); otherwise r is the answer (OK with value, or an
+// error reply).
+func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (value string, r socketmap.Reply, done bool) {
+	if !t.domains.allows(c.Key) {
+		m.rejected(c.Key, "domain", nil)
+		return "", r, false
+	}
+	args, ok := t.cf.Query.Expand(c.Key, (*argsp)[:0])
+	*argsp = args
+	if !ok {
+		m.rejected(c.Key, "suppressed", nil)
+		return "", r, false
+	}
+	if cerr := t.check(args); cerr != nil {
+		m.rejected(c.Key, cerr.Reason.String(), cerr)
+		return "", r, false
+	}
+	value, class, err := m.query(ctx, t, c.Key, args)
+	switch class {
+	case ClassNone:
+		if value == "" {
+			return "", r, false // no rows (or only skipped values)
+		}
+		return value, socketmap.OK(value), true
+	case ClassKey:
+		m.rejected(c.Key, "key_error", err)
+		return "", r, false
+	case ClassQuery:
+		if m.queryLimit.allow() {
+			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
+				"key", logKey(c.Key), "err", err)
+		}
+		return "", socketmap.Temp("lookup failed: query or schema error (see mapgate log)"), true
+	case ClassCanceled:
+		return "", socketmap.Temp("lookup canceled"), true
+	case errLimitClass:
+		return "", socketmap.Temp("expansion_limit exceeded"), true
+	default:
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			return "", socketmap.Timeout("database did not answer in time"), true
+		}
+		if errors.Is(err, errAllHostsDown) {
+			return "", socketmap.Temp("no database host available"), true
+		}
+		return "", socketmap.Temp("database error (see mapgate log)"), true
+	}
+}
+
 // check validates the bound values against the columns they are compared
 // with. nil means: send the query.
-func (m *Map) check(args []any) *charset.Error {
-	cols := m.columns.Load()
+func (t *table) check(args []any) *charset.Error {
+	cols := t.columns.Load()
 	for i, a := range args {
 		s, ok := a.(string)
 		if !ok {
@@ -281,7 +348,7 @@ func (m *Map) check(args []any) *charset.Error {
 		if strings.IndexByte(s, 0) >= 0 {
 			return &charset.Error{Reason: charset.ReasonNUL, Offset: strings.IndexByte(s, 0)}
 		}
-		if cols == nil || !m.connOK || i >= len(*cols) {
+		if cols == nil || !t.connOK || i >= len(*cols) {
 			continue
 		}
 		p := (*cols)[i]
@@ -300,7 +367,7 @@ func (m *Map) check(args []any) *charset.Error {
 			if p.Direct && lengthSafeCollation(ci.Collation) {
 				max = ci.MaxChars
 			}
-			if err := charset.Check(s, m.conn, col, max); err != nil {
+			if err := charset.Check(s, t.conn, col, max); err != nil {
 				err.Column = ci.Table + "." + ci.Column
 				return err
 			}
@@ -317,28 +384,30 @@ const errLimitClass = Class(250)
 
 var errExpansionLimit = errors.New("expansion_limit exceeded")
 
-// query runs the statement on the first host that can answer, failing over
-// on host faults. It returns the formatted result ("" for no rows).
-func (m *Map) query(ctx context.Context, key string, args []any) (string, Class, error) {
+// query runs the table's statement on the first host that can answer,
+// failing over on host faults. It returns the formatted result ("" for no
+// rows).
+func (m *Map) query(ctx context.Context, t *table, key string, args []any) (string, Class, error) {
 	suspect := keySuspect(key)
 	var lastErr error = errAllHostsDown
-	for _, t := range m.targets {
+	cf := t.cf
+	for _, tg := range t.targets {
 		if ctx.Err() != nil {
 			return "", ClassUnknown, ctx.Err()
 		}
-		done, err := t.host.cb.Allow()
+		done, err := tg.host.cb.Allow()
 		if err != nil {
 			continue // breaker open, or its probe slot is taken
 		}
 		var buf []byte
 		n := 0
 		start := time.Now()
-		err = t.run(ctx, m.timeout, m.CF.RequireResultSet, args, func(v []byte) error {
+		err = tg.run(ctx, m.timeout, cf.RequireResultSet, args, func(v []byte) error {
 			var skipped bool
-			buf, skipped = m.CF.ResultFormat.Append(buf, key, string(v))
+			buf, skipped = cf.ResultFormat.Append(buf, key, string(v))
 			if !skipped {
 				n++
-				if m.CF.ExpansionLimit > 0 && n > m.CF.ExpansionLimit {
+				if cf.ExpansionLimit > 0 && n > cf.ExpansionLimit {
 					return errExpansionLimit
 				}
 			}
@@ -359,7 +428,7 @@ func (m *Map) query(ctx context.Context, key string, args []any) (string, Class,
 			}
 		}
 		if m.obs != nil {
-			m.obs.Query(m.Name, t.host.name, class.String(), time.Since(start))
+			m.obs.Query(m.Name, tg.host.name, class.String(), time.Since(start))
 		}
 		switch class {
 		case ClassNone:
@@ -368,7 +437,7 @@ func (m *Map) query(ctx context.Context, key string, args []any) (string, Class,
 		case ClassHost:
 			done(err)
 			lastErr = err
-			m.log.Warn("host fault; trying the next host", "host", t.host.name, "err", err)
+			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err)
 			continue
 		default:
 			done(excluded{err})
@@ -405,8 +474,10 @@ func (m *Map) rejected(key, reason string, err error) {
 // Close releases the map's prepared statements (the pools are shared and
 // closed by their owner).
 func (m *Map) Close() {
-	for _, t := range m.targets {
-		t.closeStmt()
+	for _, t := range m.tables {
+		for _, tg := range t.targets {
+			tg.closeStmt()
+		}
 	}
 }
 

@@ -121,7 +121,7 @@ func loadSet(t *testing.T, hosts []string, po PoolOptions, obs Observer, defs ..
 		if d.opts != nil {
 			o = *d.opts
 		}
-		specs = append(specs, MapSpec{Name: d.name, Path: writeCF(t, hosts, d.db, d.body), Opts: o})
+		specs = append(specs, MapSpec{Name: d.name, Paths: []string{writeCF(t, hosts, d.db, d.body)}, Opts: o})
 	}
 	s, err := Load(specs, po, testLogger(t), obs)
 	require.NoError(t, err)
@@ -313,4 +313,28 @@ func TestExpansionLimitAndResultFormat(t *testing.T) {
 	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "domainlist", "bob@example.jp"))
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "domainlist", "someone@example.com"))
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "domainlist", "example.jp"))
+}
+
+// TestSeveralTablesInPostfixOrder: a map of several .cf files asks every
+// table for a search step's key before the next step's key, as Postfix does
+// for the tables listed in one parameter: an exact address in the second
+// table wins over the first table's catch-all.
+func TestSeveralTablesInPostfixOrder(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('someone@example.com','someone-pf4@example.jp','example.com')")
+	hosts := []string{"inet:" + srv.Addr()}
+	var specs []MapSpec
+	specs = append(specs, MapSpec{Name: "virtual_alias", Opts: DefaultMapOptions("virtual_alias", "+"),
+		Paths: []string{writeCF(t, hosts, "postfix", qAlias), writeCF(t, hosts, "pf4", qAlias)}})
+	s, err := Load(specs, PoolOptions{}, testLogger(t), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	s.Discover(context.Background())
+
+	assert.Equal(t, socketmap.OK("someone-pf4@example.jp"), lookupReply(t, s, "virtual_alias", "someone@example.com"))
+	assert.Equal(t, socketmap.OK("catchall@example.jp"), lookupReply(t, s, "virtual_alias", "other@example.com"))
+	// Unrepresentable in the first (latin1) table, found in the second.
+	assert.Equal(t, socketmap.OK("smile@example.jp"), lookupReply(t, s, "virtual_alias", "😀@example.jp"))
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "virtual_alias", "bob@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "virtual_alias", "nobody@example.jp"))
 }

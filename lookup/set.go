@@ -11,11 +11,12 @@ import (
 	"mapgate/socketmap"
 )
 
-// MapSpec names one .cf file to serve under a socketmap name.
+// MapSpec names the .cf files to serve under one socketmap name, asked in
+// order as Postfix asks the tables listed in one parameter.
 type MapSpec struct {
-	Name string
-	Path string
-	Opts MapOptions
+	Name  string
+	Paths []string
+	Opts  MapOptions
 }
 
 // Set is every map mapgate serves, by name, with the pools they share. It
@@ -39,15 +40,22 @@ func Load(specs []MapSpec, po PoolOptions, log *slog.Logger, obs Observer) (*Set
 			s.Close()
 			return nil, fmt.Errorf("map %q defined twice", sp.Name)
 		}
-		cf, err := ParseCF(sp.Path)
-		if err != nil {
-			s.Close()
-			return nil, err
+		var cfs []*CF
+		for _, path := range sp.Paths {
+			cf, err := ParseCF(path)
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			for _, u := range cf.Unknown {
+				log.Warn("unknown parameter ignored (as Postfix does)", "file", path, "param", u)
+			}
+			for _, w := range cf.Warnings {
+				log.Warn(w)
+			}
+			cfs = append(cfs, cf)
 		}
-		for _, u := range cf.Unknown {
-			log.Warn("unknown parameter ignored (as Postfix does)", "file", sp.Path, "param", u)
-		}
-		m, err := NewMap(sp.Name, cf, sp.Opts, s.pools, log, obs)
+		m, err := NewMap(sp.Name, cfs, sp.Opts, s.pools, log, obs)
 		if err != nil {
 			s.Close()
 			return nil, err

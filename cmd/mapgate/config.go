@@ -33,20 +33,20 @@ type Config struct {
 // file and then from flags.
 type settings struct {
 	vals  map[string]string
-	where map[string]string // name → "FILE:LINE" or "command line"
-	order []string          // map names in the order given
-	maps  map[string]string // map name → .cf path
+	where map[string]string   // name → "FILE:LINE" or "command line"
+	order []string            // map names in the order given
+	maps  map[string][]string // map name → .cf paths, asked in order
 }
 
 func newSettings() *settings {
-	return &settings{vals: map[string]string{}, where: map[string]string{}, maps: map[string]string{}}
+	return &settings{vals: map[string]string{}, where: map[string]string{}, maps: map[string][]string{}}
 }
 
 // knownSettings are mapgate's own parameters. Per-map parameters are
 // NAME_address_search, NAME_propagate_extension, NAME_fold_case.
 var knownSettings = map[string]string{
 	"listen":              "where to listen: unix:/path or inet:host:port, comma/space separated",
-	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated",
+	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated; a name given again adds a table asked after the earlier ones",
 	"socket_mode":         "unix socket file mode (octal), default 0666",
 	"socket_owner":        "unix socket owner (name or uid)",
 	"socket_group":        "unix socket group (name or gid)",
@@ -75,7 +75,10 @@ func (s *settings) set(name, value, where string) error {
 			if _, dup := s.maps[n]; !dup {
 				s.order = append(s.order, n)
 			}
-			s.maps[n] = path
+			// The same name again adds a table to that map, asked after
+			// the earlier ones (like several tables in one Postfix
+			// parameter).
+			s.maps[n] = append(s.maps[n], path)
 		}
 		return nil
 	}
@@ -209,7 +212,7 @@ func (s *settings) build() (*Config, error) {
 		flag("address_search", &o.AddressSearch, false)
 		flag("propagate_extension", &o.PropagateExtension, false)
 		flag("fold_case", &o.NoFold, true)
-		c.Maps = append(c.Maps, lookup.MapSpec{Name: n, Path: s.maps[n], Opts: o})
+		c.Maps = append(c.Maps, lookup.MapSpec{Name: n, Paths: s.maps[n], Opts: o})
 	}
 	for name := range s.vals {
 		if s.perMap(name) {
