@@ -434,6 +434,7 @@ type sqlNode struct {
 	parts  []string  // nColumn
 	scope  *sqlScope // nColumn: where the column was written
 	ctx    string    // root nodes: the clause ("select", "where", "on", ...)
+	nested bool      // select-list root of a subquery or a UNION
 }
 
 // sqlTable is one table of a FROM clause.
@@ -551,7 +552,7 @@ func (p *sqlParser) parseStatement() (err error) {
 	if !p.isKw(0, "SELECT") {
 		p.fail("not a SELECT statement")
 	}
-	p.parseQuery(nil)
+	p.parseQuery(nil, true)
 	p.acceptOp(";")
 	if p.peek().kind != tkEOF {
 		p.fail("unexpected text after the statement")
@@ -560,8 +561,10 @@ func (p *sqlParser) parseStatement() (err error) {
 }
 
 // parseQuery parses SELECT ... [UNION|EXCEPT|INTERSECT [ALL|DISTINCT] SELECT ...].
-func (p *sqlParser) parseQuery(outer *sqlScope) {
-	p.parseSelect(outer)
+// top is false for subqueries and derived tables.
+func (p *sqlParser) parseQuery(outer *sqlScope, top bool) {
+	items := p.parseSelect(outer)
+	union := false
 	for p.isKw(0, "UNION") || p.isKw(0, "EXCEPT") || p.isKw(0, "INTERSECT") {
 		p.next()
 		if !p.acceptKw("ALL") {
@@ -570,14 +573,23 @@ func (p *sqlParser) parseQuery(outer *sqlScope) {
 		if !p.isKw(0, "SELECT") {
 			p.fail("expected SELECT after UNION")
 		}
-		p.parseSelect(outer)
+		items = append(items, p.parseSelect(outer)...)
+		union = true
+	}
+	// The select list of a subquery or a UNION is compared or merged
+	// with more than this query shows.
+	if !top || union {
+		for _, n := range items {
+			n.nested = true
+		}
 	}
 }
 
 func (p *sqlParser) root(n *sqlNode, ctx string) { n.ctx = ctx }
 
-// parseSelect parses one SELECT core with its own scope.
-func (p *sqlParser) parseSelect(outer *sqlScope) {
+// parseSelect parses one SELECT core with its own scope. It returns the
+// expressions of the select list.
+func (p *sqlParser) parseSelect(outer *sqlScope) (items []*sqlNode) {
 	p.expectKw("SELECT")
 	sc := &sqlScope{parent: outer}
 	for {
@@ -598,7 +610,9 @@ func (p *sqlParser) parseSelect(outer *sqlScope) {
 		if p.acceptOp("*") {
 			// SELECT *
 		} else {
-			p.root(p.parseExpr(sc), "select")
+			n := p.parseExpr(sc)
+			p.root(n, "select")
+			items = append(items, n)
 			if p.acceptKw("AS") {
 				if t := p.next(); t.kind != tkIdent && t.kind != tkQIdent && t.kind != tkString {
 					p.fail("expected an alias")
@@ -645,6 +659,7 @@ func (p *sqlParser) parseSelect(outer *sqlScope) {
 		p.expectKw("SHARE")
 		p.expectKw("MODE")
 	}
+	return items
 }
 
 // parseExprList parses expr [ASC|DESC] {, expr [ASC|DESC]}.
@@ -717,7 +732,7 @@ func (p *sqlParser) parseTableRef(sc *sqlScope) {
 			p.fail("parenthesised join not supported")
 		}
 		p.next()
-		p.parseQuery(sc.parent)
+		p.parseQuery(sc.parent, false)
 		p.expectOp(")")
 		tb.derived = true
 	} else {
@@ -799,8 +814,14 @@ func (p *sqlParser) parseExpr(sc *sqlScope) *sqlNode { return p.parseOr(sc) }
 
 func (p *sqlParser) parseOr(sc *sqlScope) *sqlNode {
 	l := p.parseXor(sc)
-	for p.acceptKw("OR") || p.acceptOp("||") {
+	if p.isOp(0, "||") {
+		p.fail("|| is OR or CONCAT depending on sql_mode")
+	}
+	for p.acceptKw("OR") {
 		l = mk(nOp, "OR", l, p.parseXor(sc))
+		if p.isOp(0, "||") {
+			p.fail("|| is OR or CONCAT depending on sql_mode")
+		}
 	}
 	return l
 }
@@ -1003,7 +1024,7 @@ func (p *sqlParser) parsePrimary(sc *sqlScope) *sqlNode {
 		return p.guarded("(...)", func() *sqlNode {
 			p.next()
 			if p.isKw(0, "SELECT") {
-				p.parseQuery(sc)
+				p.parseQuery(sc, false)
 				p.expectOp(")")
 				return &sqlNode{kind: nSubquery, op: "subquery"}
 			}
@@ -1397,6 +1418,8 @@ func analyseParam(param *sqlNode) ParamUse {
 		if par == nil {
 			// A root without a comparison on the way.
 			switch {
+			case cur.ctx == "select" && cur.nested:
+				c.unknown("parameter in the select list of a subquery or UNION")
 			case cur.ctx == "select" && cur == param:
 				c.u.Op = "SELECT"
 				return c.result()

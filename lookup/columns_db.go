@@ -149,7 +149,11 @@ func resolveUse(u ParamUse, dbname string, tables map[tableKey]tableColumns) Par
 		for _, lv := range p.levels {
 			var hits []ColumnRef
 			for _, cand := range lv {
-				if tc, ok := findTable(tables, dbname, cand); ok && tc[strings.ToLower(cand.Column)] != nil {
+				tc, ok := findTable(tables, dbname, cand)
+				if !ok {
+					return fail("table %s not found (or not visible to this account)", qualify(dbname, cand).tableName())
+				}
+				if tc[strings.ToLower(cand.Column)] != nil {
 					hits = append(hits, cand)
 				}
 			}

@@ -80,11 +80,10 @@ func colCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// colExpect is the expected info of one column, written as
-// "table.column charset/collation len indexed".
+// colSchema describes one test database: the collation of each table's
+// text columns.
 type colSchema struct {
 	name string
-	// collation of each table's text columns
 	coll map[string]string
 }
 
@@ -225,6 +224,9 @@ func TestDiscoverColumnsShapes(t *testing.T) {
 		{"missing column in a join", "postfix", "postfix",
 			`SELECT goto FROM alias, alias_domain WHERE nothere = ?`,
 			[]want{{why: "column nothere not found"}}},
+		{"missing inner table of a correlated subquery", "postfix", "postfix",
+			`SELECT goto FROM alias a WHERE EXISTS (SELECT 1 FROM nothere d WHERE address = ?)`,
+			[]want{{why: "table postfix.nothere not found"}}},
 		{"not visible to the account", "postfix", "postfix",
 			`SELECT goto FROM secret.alias WHERE address = ?`,
 			[]want{{why: "table secret.alias not found"}}},

@@ -135,6 +135,13 @@ var colParamUsesCases = []struct {
 	{"literal only", `SELECT goto FROM alias WHERE ? = '1'`, []colWant{colKnown("", "=", false)}},
 	{"select list param", `SELECT ? FROM dual`, []colWant{colKnown("", "SELECT", false)}},
 	{"select list concat", `SELECT CONCAT(?, '@', domain) FROM domain WHERE domain = ?`, []colWant{colKnown("domain.domain", "CONCAT", false), colKnown("domain.domain", "=", true)}},
+	{"select list of a subquery", `SELECT goto FROM alias, alias_domain d WHERE alias.address = (SELECT CONCAT(?, '@', d.target_domain) FROM dual)`,
+		[]colWant{colUnknown("select list of a subquery")}},
+	{"select list of a union", `SELECT CONCAT(?, goto) FROM alias UNION SELECT username FROM mailbox`,
+		[]colWant{colUnknown("UNION")}},
+	{"select list of a derived table", `SELECT x.a FROM (SELECT ? AS a) x`, []colWant{colUnknown("subquery")}},
+	{"comparison in a subquery's select list", `SELECT goto FROM alias WHERE 1 = (SELECT m.username = ? FROM mailbox m)`,
+		[]colWant{colKnown("mailbox.username", "=", true)}},
 	{"case when", `SELECT goto FROM alias WHERE CASE WHEN address = ? THEN 1 ELSE 0 END = 1`, []colWant{colKnown("alias.address", "=", true)}},
 
 	// Subqueries and unions.
@@ -161,6 +168,7 @@ var colParamUsesCases = []struct {
 		[]colWant{colUnknown("unary -"), colKnown("alias.address", "=", true)}},
 
 	// Shapes that are not understood.
+	{"pipes", `SELECT goto FROM alias,alias_domain WHERE alias.address = ? || '@' || alias_domain.target_domain`, []colWant{colUnknown("sql_mode")}},
 	{"md5", `SELECT goto FROM alias WHERE MD5(address) = ?`, []colWant{colUnknown("MD5()")}},
 	{"param in md5", `SELECT goto FROM alias WHERE address = MD5(?)`, []colWant{colUnknown("MD5()")}},
 	{"if", `SELECT goto FROM alias WHERE address = IF(?, 'a', 'b')`, []colWant{colUnknown("IF()")}},
