@@ -192,7 +192,7 @@ func (t *table) discover(ctx context.Context) error {
 		}
 		for i, p := range pc {
 			if p.Known {
-				t.log.Info("column", "param", i+1, "compared_with", p.String())
+				t.log.Info("column", "compared_with", p.String())
 			} else {
 				t.log.Warn("query shape not understood: keys for this parameter are checked by the database alone", "param", i+1, "why", p.Why)
 			}
