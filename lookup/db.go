@@ -454,3 +454,32 @@ func readOptionFile(path, group string) (map[string]string, error) {
 type mysqlLogger struct{ l *slog.Logger }
 
 func (m mysqlLogger) Print(v ...any) { m.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
+
+// Connect opens a connection pool to the first host of cf that answers a
+// ping, configured exactly as the maps connect (user, password, database,
+// charset, TLS, option file). It is for tools such as the audit; the caller
+// closes the pool.
+func Connect(ctx context.Context, cf *CF, po PoolOptions) (*sql.DB, Host, error) {
+	po.setDefaults()
+	p := NewPools(po)
+	var errs []error
+	for _, h := range cf.Hosts {
+		c, err := p.connConfig(cf, h)
+		if err != nil {
+			return nil, h, err
+		}
+		connector, err := mysql.NewConnector(c)
+		if err != nil {
+			return nil, h, err
+		}
+		db := sql.OpenDB(connector)
+		db.SetMaxOpenConns(2)
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			errs = append(errs, fmt.Errorf("%s: %w", h.Spec, err))
+			continue
+		}
+		return db, h, nil
+	}
+	return nil, Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
+}
