@@ -56,6 +56,7 @@ demo: deps build
 	$(GO) run ./cmd/demo -mapgate $(BIN)
 
 install: build
+	@getent passwd mapgate >/dev/null || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group mapgate
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mapgate
 	install -D -m 0644 contrib/mapgate.service $(DESTDIR)/etc/systemd/system/mapgate.service
 	@[ -e $(DESTDIR)/etc/mapgate/mapgate.cf ] || install -D -m 0640 contrib/mapgate.cf $(DESTDIR)/etc/mapgate/mapgate.cf

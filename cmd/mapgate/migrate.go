@@ -88,7 +88,7 @@ changed: it is a dry run; review the output, then apply it.
 	mainCF := fs.String("main-cf", "", "read this main.cf instead of running postconf -n")
 	postconfOut := fs.String("postconf", "", "read saved 'postconf -n' output from this file")
 	configDir := fs.String("config-dir", "", "Postfix configuration directory for postconf -c")
-	socket := fs.String("socket", "unix:/var/spool/postfix/private/mapgate", "where mapgate will listen")
+	socket := fs.String("socket", "unix:/var/spool/postfix/mapgate/mapgate.sock", "where mapgate will listen (contrib/mapgate.service's default)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -283,7 +283,7 @@ func (m *migration) write(w io.Writer, src, socket string) {
 	fmt.Fprintf(w, "# The .cf files are used unchanged.\n\n")
 	fmt.Fprintf(w, "listen = %s\n", socket)
 	if strings.HasPrefix(socket, "unix:") {
-		fmt.Fprintf(w, "socket_mode = 0666\n")
+		fmt.Fprintf(w, "socket_group = postfix\nsocket_mode = 0660\n")
 	}
 	fmt.Fprintf(w, "recipient_delimiter = %s\n", m.delim)
 	fmt.Fprintf(w, "maps =\n")
@@ -301,8 +301,15 @@ func (m *migration) write(w io.Writer, src, socket string) {
 		}
 	}
 	fmt.Fprintf(w, "\n# Then point Postfix at mapgate (review first; 'postfix reload' applies it):\n")
+	client := socket
+	const queueDir = "unix:/var/spool/postfix/"
+	if strings.HasPrefix(socket, queueDir) {
+		// Relative to the queue directory, so chrooted smtpd and cleanup
+		// find it too (as Postfix's own private/proxymap).
+		client = "unix:" + strings.TrimPrefix(socket, queueDir)
+	}
 	for _, p := range m.params {
-		fmt.Fprintf(w, "postconf -e '%s = %s'\n", p.name, strings.ReplaceAll(p.newValue, "SOCKET", socket))
+		fmt.Fprintf(w, "postconf -e '%s = %s'\n", p.name, strings.ReplaceAll(p.newValue, "SOCKET", client))
 	}
 	fmt.Fprintf(w, "\n# To go back:\n")
 	for _, p := range m.params {
