@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,10 +30,19 @@ type PoolOptions struct {
 	// QueryTimeout bounds one attempt on one host (connect, prepare, query,
 	// read). A stalled host turns into a failover after this. Default 2s.
 	QueryTimeout time.Duration
-	// BreakerTimeout is how long an open breaker keeps a host out before a
-	// probe lookup is let through. Default 5s (Postfix's retry_interval is
-	// 60s).
+	// BreakerTimeout is how long a host whose breaker opened is kept out
+	// (quarantined) before a lookup probes it again, the first time. Each
+	// further opening in a row multiplies it (5s, 10s, 15s, ... capped at
+	// BreakerMaxTimeout), with ±10% jitter so hosts are not probed in
+	// step; a host that closes its breaker starts again at 1×. Default 5s
+	// (Postfix's retry_interval is a flat 60s).
 	BreakerTimeout time.Duration
+	// BreakerMaxTimeout caps the quarantine. Default 60s.
+	BreakerMaxTimeout time.Duration
+	// ProbeInterval is how often a host is probed when no host is usable:
+	// the last hosts are never refused outright, so a database that comes
+	// back is used at once. Default 1s (or BreakerTimeout if shorter).
+	ProbeInterval time.Duration
 	// TripAfter consecutive host faults open a host's breaker. Default 3.
 	TripAfter uint32
 	// Logger receives breaker state changes.
@@ -53,6 +63,18 @@ func (o *PoolOptions) setDefaults() {
 	}
 	if o.BreakerTimeout <= 0 {
 		o.BreakerTimeout = 5 * time.Second
+	}
+	if o.BreakerMaxTimeout <= 0 {
+		o.BreakerMaxTimeout = 60 * time.Second
+	}
+	if o.BreakerMaxTimeout < o.BreakerTimeout {
+		o.BreakerMaxTimeout = o.BreakerTimeout
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = time.Second
+	}
+	if o.ProbeInterval > o.BreakerTimeout {
+		o.ProbeInterval = o.BreakerTimeout
 	}
 	if o.TripAfter == 0 {
 		o.TripAfter = 3
@@ -137,10 +159,52 @@ func redactDSN(dsn string) string {
 	return cfg.User + "@" + cfg.Net + "(" + cfg.Addr + ")/" + cfg.DBName
 }
 
-// hostState is one MySQL server's breaker.
+// hostState is one MySQL server's breaker and quarantine.
+//
+// gobreaker decides when a host is broken (TripAfter consecutive host
+// faults; one failed probe while half-open) and lets one probe through
+// per ProbeInterval once open. On top of that, each opening quarantines
+// the host for a time that grows with repeated openings (Envoy's outlier
+// detection does the same): while other hosts are usable, a quarantined
+// host gets no lookups at all; when none is, probes go to it anyway.
 type hostState struct {
 	name string
 	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+
+	mu        sync.Mutex
+	ejections int
+	until     time.Time
+}
+
+// quarantined reports whether the host should be skipped while other hosts
+// are usable.
+func (h *hostState) quarantined(now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return now.Before(h.until)
+}
+
+// opened records a breaker opening and sets the quarantine.
+func (h *hostState) opened(now time.Time, base, max time.Duration) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ejections++
+	d := base * time.Duration(h.ejections)
+	if d > max || d <= 0 {
+		d = max
+	}
+	// ±10% jitter.
+	d += time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
+	h.until = now.Add(d)
+	return d
+}
+
+// closed ends the quarantine and resets the multiplier.
+func (h *hostState) closed() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ejections = 0
+	h.until = time.Time{}
 }
 
 // excluded wraps an outcome that must count neither as a success nor as a
@@ -159,22 +223,28 @@ func (p *Pools) host(name string) *hostState {
 	log := p.opts.Logger
 	onChange := p.opts.OnBreaker
 	trip := p.opts.TripAfter
+	base, max := p.opts.BreakerTimeout, p.opts.BreakerMaxTimeout
 	h := &hostState{name: name}
 	h.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1,
-		Timeout:     p.opts.BreakerTimeout,
+		Timeout:     p.opts.ProbeInterval,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= trip },
 		IsExcluded: func(err error) bool {
 			var ex excluded
 			return errors.As(err, &ex)
 		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
-			level := slog.LevelWarn
-			if to == gobreaker.StateClosed {
-				level = slog.LevelInfo
+			switch to {
+			case gobreaker.StateOpen:
+				d := h.opened(time.Now(), base, max)
+				log.Warn("host breaker", "host", name, "from", from.String(), "to", to.String(), "quarantine", d.Round(time.Millisecond).String())
+			case gobreaker.StateClosed:
+				h.closed()
+				log.Info("host breaker", "host", name, "from", from.String(), "to", to.String())
+			default:
+				log.Info("host breaker", "host", name, "from", from.String(), "to", to.String())
 			}
-			log.Log(context.Background(), level, "host breaker", "host", name, "from", from.String(), "to", to.String())
 			if onChange != nil {
 				onChange(name, from, to)
 			}

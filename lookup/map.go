@@ -76,6 +76,7 @@ type Map struct {
 
 	rejectLimit *rateLimiter
 	queryLimit  *rateLimiter
+	hostLimit   *rateLimiter
 	argsPool    sync.Pool
 }
 
@@ -111,6 +112,7 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 		timeout:     pools.opts.QueryTimeout,
 		rejectLimit: newRateLimiter(10 * time.Second),
 		queryLimit:  newRateLimiter(10 * time.Second),
+		hostLimit:   newRateLimiter(time.Second),
 	}
 	for _, cf := range cfs {
 		if cf.Query == nil {
@@ -390,64 +392,93 @@ var errExpansionLimit = errors.New("expansion_limit exceeded")
 func (m *Map) query(ctx context.Context, t *table, key string, args []any) (string, Class, error) {
 	suspect := keySuspect(key)
 	var lastErr error = errAllHostsDown
-	cf := t.cf
-	for _, tg := range t.targets {
-		if ctx.Err() != nil {
-			return "", ClassUnknown, ctx.Err()
+	now := time.Now()
+	// First pass: hosts out of quarantine. Second pass, only when the first
+	// tried no host at all: every host, so that the last ones are never
+	// refused outright (gobreaker still lets only one probe per
+	// ProbeInterval through an open breaker).
+	tried := false
+	for pass := 0; pass < 2; pass++ {
+		if pass == 1 && tried {
+			break
 		}
-		done, err := tg.host.cb.Allow()
-		if err != nil {
-			continue // breaker open, or its probe slot is taken
-		}
-		var buf []byte
-		n := 0
-		start := time.Now()
-		err = tg.run(ctx, m.timeout, cf.RequireResultSet, args, func(v []byte) error {
-			var skipped bool
-			buf, skipped = cf.ResultFormat.Append(buf, key, string(v))
-			if !skipped {
-				n++
-				if cf.ExpansionLimit > 0 && n > cf.ExpansionLimit {
-					return errExpansionLimit
-				}
+		for _, tg := range t.targets {
+			if ctx.Err() != nil {
+				return "", ClassUnknown, ctx.Err()
 			}
-			return nil
-		})
-		class := Classify(err, suspect)
-		if errors.Is(err, errExpansionLimit) {
-			class = errLimitClass
-		} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {
-			class = ClassQuery
-		}
-		if class == ClassHost && ctx.Err() != nil {
-			// The whole lookup ran out of time or the client left: not the
-			// host's fault as far as we can tell.
-			class = ClassCanceled
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				class = ClassUnknown
+			if pass == 0 && tg.host.quarantined(now) {
+				continue
 			}
-		}
-		if m.obs != nil {
-			m.obs.Query(m.Name, tg.host.name, class.String(), time.Since(start))
-		}
-		switch class {
-		case ClassNone:
-			done(nil)
-			return string(buf), ClassNone, nil
-		case ClassHost:
-			done(err)
+			if pass == 1 && !tg.host.quarantined(now) {
+				continue // already had its chance in the first pass
+			}
+			done, err := tg.host.cb.Allow()
+			if err != nil {
+				continue // breaker open, or its probe slot is taken
+			}
+			tried = true
+			value, class, err, next := m.attempt(ctx, t, tg, done, key, suspect, args)
+			if !next {
+				return value, class, err
+			}
 			lastErr = err
-			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err)
-			continue
-		default:
-			done(excluded{err})
-			return "", class, err
 		}
 	}
 	if errors.Is(lastErr, errAllHostsDown) {
 		return "", ClassHost, lastErr
 	}
 	return "", ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
+}
+
+// attempt runs one query on one host; next=true means a host fault: try
+// the next host.
+func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error), key string, suspect bool, args []any) (value string, class Class, err error, next bool) {
+	cf := t.cf
+	var buf []byte
+	n := 0
+	start := time.Now()
+	err = tg.run(ctx, m.timeout, cf.RequireResultSet, args, func(v []byte) error {
+		var skipped bool
+		buf, skipped = cf.ResultFormat.Append(buf, key, string(v))
+		if !skipped {
+			n++
+			if cf.ExpansionLimit > 0 && n > cf.ExpansionLimit {
+				return errExpansionLimit
+			}
+		}
+		return nil
+	})
+	class = Classify(err, suspect)
+	if errors.Is(err, errExpansionLimit) {
+		class = errLimitClass
+	} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {
+		class = ClassQuery
+	}
+	if class == ClassHost && ctx.Err() != nil {
+		// The whole lookup ran out of time or the client left: not the
+		// host's fault as far as we can tell.
+		class = ClassCanceled
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			class = ClassUnknown
+		}
+	}
+	if m.obs != nil {
+		m.obs.Query(m.Name, tg.host.name, class.String(), time.Since(start))
+	}
+	switch class {
+	case ClassNone:
+		done(nil)
+		return string(buf), ClassNone, nil, false
+	case ClassHost:
+		done(err)
+		if n, ok := m.hostLimit.allowN(); ok {
+			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err, "suppressed_since_last", n)
+		}
+		return "", class, err, true
+	default:
+		done(excluded{err})
+		return "", class, err, false
+	}
 }
 
 // rejected logs (rate-limited) and counts a search step answered without a
