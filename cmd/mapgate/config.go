@@ -57,6 +57,7 @@ var knownSettings = map[string]string{
 	"lookup_timeout":      "one whole lookup, all hosts and search steps, default 5s",
 	"breaker_timeout":     "how long a failed host is skipped before a probe, default 5s",
 	"breaker_trip":        "consecutive host faults that open a host's breaker, default 3",
+	"breaker_max_timeout": "the longest a repeatedly failing host is skipped, default 60s",
 	"max_connections":     "concurrent client connections, default 1024",
 	"metrics_listen":      "host:port for /metrics, /healthz, /readyz; empty: off",
 	"log_format":          "text or json, default text",
@@ -162,6 +163,7 @@ func (s *settings) build() (*Config, error) {
 	dur("query_timeout", &c.Pool.QueryTimeout)
 	dur("lookup_timeout", &c.LookupTimeout)
 	dur("breaker_timeout", &c.Pool.BreakerTimeout)
+	dur("breaker_max_timeout", &c.Pool.BreakerMaxTimeout)
 	num("pool_size", &c.Pool.MaxOpen)
 	num("max_connections", &c.MaxConns)
 	trip := 0
