@@ -1,0 +1,198 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"mapgate/charset"
+	"mapgate/lookup"
+)
+
+// probeClass is one class of real-world keys.
+type probeClass struct {
+	id, label string
+	sample    string // the local part and domain label of the probe key
+}
+
+// probeClasses are sent in this order. ASCII comes first: it proves that
+// the query works at all (and, when it fails, mixed collations).
+var probeClasses = []probeClass{
+	{"ascii", "ASCII", "mapgate-audit"},
+	{"latin1", "Latin-1 accents (é)", "jos\u00e9"},
+	{"japanese", "Japanese", "\u307b\u3052"},
+	{"cyrillic", "Cyrillic", "\u043f\u043e\u0447\u0442\u0430"},
+	{"greek", "Greek", "\u03b1\u03bb\u03c6\u03b1"},
+	{"4byte", "4-byte (emoji, rare CJK)", "\U0001F600\U0002000B"},
+	{"invalid_utf8", "invalid UTF-8", "x\xff\xfe"},
+	{"too_long", "over-long", ""},
+}
+
+// classLabel returns the label of a class id.
+func classLabel(id string) string {
+	for _, c := range probeClasses {
+		if c.id == id {
+			return c.label
+		}
+	}
+	return id
+}
+
+// collationErrors are the server errors a key's characters cause:
+// 1267/1270/1271 illegal mix of collations (2, 3, n operands), 1253
+// COLLATION not valid for CHARACTER SET.
+var collationErrors = map[uint16]bool{1267: true, 1270: true, 1271: true, 1253: true}
+
+// mysqlErrNo returns the server error number of err, 0 if none.
+func mysqlErrNo(err error) uint16 {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// privilegeErrors mean the account may not read something.
+var privilegeErrors = map[uint16]bool{1044: true, 1045: true, 1142: true, 1143: true, 1227: true, 1370: true}
+
+// failureFor turns a query error into a Failure.
+func failureFor(file string, err error) *Failure {
+	n := mysqlErrNo(err)
+	switch {
+	case privilegeErrors[n]:
+		return &Failure{Stage: "privileges", File: file, Message: "no privileges: " + err.Error()}
+	case n == 1146:
+		return &Failure{Stage: "table", File: file, Message: "a table of the query does not exist (every lookup of this map fails): " + err.Error()}
+	}
+	return &Failure{Stage: "query", File: file, Message: "the query failed: " + err.Error()}
+}
+
+// probeKey builds the key for class c: sample@sample.example, with more
+// labels when the template needs them (%1-%9), and for too_long a local
+// part and labels longer than maxChars.
+func probeKey(c probeClass, t *lookup.Template, maxChars int) (key string, args []any, ok bool) {
+	s := c.sample
+	if c.id == "too_long" {
+		if maxChars <= 0 {
+			maxChars = 255
+		}
+		s = strings.Repeat("a", maxChars+1)
+	}
+	for labels := 1; labels <= 9; labels++ {
+		key = s + "@" + strings.Repeat(s+".", labels) + "example"
+		if args, ok = t.Expand(key, nil); ok {
+			return key, args, true
+		}
+	}
+	return key, nil, false
+}
+
+// displayKey escapes a probe key for the report, shortening over-long ones.
+func displayKey(c probeClass, key string) string {
+	if c.id == "too_long" {
+		at := strings.IndexByte(key, '@')
+		return fmt.Sprintf("%d x \"a\" @ ...", at)
+	}
+	return charset.Escape(key)
+}
+
+// predict runs mapgate's pre-check (as lookup.Map does) on the bound
+// values of a probe.
+func predict(args []any, cols []lookup.ParamColumns, conn charset.Charset, connKnown bool) string {
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok {
+			continue
+		}
+		if j := strings.IndexByte(s, 0); j >= 0 {
+			return "reject: nul"
+		}
+		if !connKnown || i >= len(cols) || !cols[i].Known {
+			continue
+		}
+		p := cols[i]
+		for _, ci := range p.Infos {
+			if ci.Charset == "" {
+				continue
+			}
+			col, ok := charset.Lookup(ci.Charset)
+			if !ok {
+				continue
+			}
+			max := 0
+			if p.Direct && lengthSafeCollation(ci.Collation) {
+				max = ci.MaxChars
+			}
+			if err := charset.Check(s, conn, col, max); err != nil {
+				err.Column = ci.Table + "." + ci.Column
+				return "reject: " + err.Reason.String() + " (" + err.Column + ")"
+			}
+		}
+	}
+	return "send"
+}
+
+// lengthSafeCollation mirrors lookup's rule: the simple collations, where a
+// key longer than the column cannot equal a stored value.
+func lengthSafeCollation(c string) bool {
+	c = strings.ToLower(c)
+	switch {
+	case strings.HasSuffix(c, "_bin"), strings.HasSuffix(c, "_general_ci"), strings.HasSuffix(c, "_general_cs"),
+		c == "latin1_swedish_ci", c == "binary":
+		return true
+	}
+	return false
+}
+
+// runReadOnly runs one statement in a READ ONLY transaction and drains its
+// rows; the transaction is rolled back.
+func runReadOnly(ctx context.Context, db *sql.DB, query string, args ...any) error {
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	err = rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// verdict fills a probe's server result from err. It returns err when the
+// error is not a key's fault (the audit cannot go on for this file).
+func (p *Probe) verdict(err error) error {
+	if err == nil {
+		p.Server = "ok"
+		return nil
+	}
+	n := mysqlErrNo(err)
+	if n == 0 {
+		return err
+	}
+	p.Server = fmt.Sprintf("error %d", n)
+	p.Error = err.Error()
+	if collationErrors[n] {
+		p.Breaks = true
+		return nil
+	}
+	return err
+}
+
+// agree decides whether mapgate's prediction matches the server: a key the
+// server refuses must be one mapgate rejects before querying. (A key
+// mapgate rejects that the server accepts, such as invalid UTF-8 against a
+// utf8mb4 column or an over-long key, cannot match a stored value either.)
+func (p *Probe) agree() {
+	p.Agrees = !p.Breaks || strings.HasPrefix(p.Predicted, "reject")
+}
