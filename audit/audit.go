@@ -94,7 +94,9 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		}
 		return fail(&Failure{Stage: "read", Message: msg})
 	}
-	fr.CFCharset = cf.Charset
+	if _, set := cf.Line["charset"]; set {
+		fr.CFCharset = cf.Charset
+	}
 	fr.Query = cf.Query.SQL
 	cctx, cancel := context.WithTimeout(ctx, a.opts.DialTimeout)
 	connectMu.Lock()

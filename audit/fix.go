@@ -20,7 +20,7 @@ var Caveats = []string{
 	"Back up first, and try the statements on a copy: mysqldump --default-character-set=binary keeps the bytes exactly as stored.",
 	"Each ALTER TABLE rebuilds the whole table (a copy): it takes time in proportion to the table's size and blocks writes to it meanwhile (lookups keep working). Run it at a quiet time; for big tables consider pt-online-schema-change or gh-ost.",
 	"Replication: every replica runs the same ALTER TABLE after the primary, one statement at a time, and lags behind for as long as it takes.",
-	"utf8mb4 takes up to 4 bytes per character: an index on varchar(255) needs 1020 bytes, more than the 767 bytes of the COMPACT and REDUNDANT row formats (MySQL 5.6 / MariaDB < 10.2 also need innodb_large_prefix=ON and innodb_file_format=Barracuda), which fails with error 1071 'Specified key was too long'. Tables that need ROW_FORMAT=DYNAMIC get it below.",
+	"utf8mb4 takes up to 4 bytes per character: an index on varchar(255) needs 1020 bytes, more than the 767 bytes of the COMPACT and REDUNDANT row formats (MySQL 5.6 / MariaDB < 10.2 also need innodb_large_prefix=ON and innodb_file_format=Barracuda), which fails with error 1709 'Index column size too large' (1071 'Specified key was too long' on older servers). Tables that need ROW_FORMAT=DYNAMIC get it below.",
 	"Convert every table the maps join in one go, to the same collation: in between, joins across a converted and an unconverted table fail with error 1267 even for ASCII keys.",
 	"Then change the .cf files as listed per map, and run 'postfix reload' (and restart mapgate).",
 }
