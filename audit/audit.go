@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"mapgate/charset"
@@ -45,10 +44,6 @@ func (o *Options) defaults() {
 		o.Collation = "utf8mb4_general_ci"
 	}
 }
-
-// connectMu serialises lookup.Connect: it sets the driver's global logger
-// (mysql.SetLogger) every time, which races with a concurrent call.
-var connectMu sync.Mutex
 
 // auditor holds what is shared between the files of one audit.
 type auditor struct {
@@ -99,9 +94,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 	}
 	fr.Query = cf.Query.SQL
 	cctx, cancel := context.WithTimeout(ctx, a.opts.DialTimeout)
-	connectMu.Lock()
 	db, host, err := lookup.Connect(cctx, cf, lookup.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
-	connectMu.Unlock()
 	cancel()
 	if err != nil {
 		if privilegeErrors[mysqlErrNo(err)] {

@@ -29,9 +29,7 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 		sr.Failure = f
 		return a.report
 	}
-	connectMu.Lock() // mysql.NewConfig reads the driver's global logger
 	cfg, err := mysql.ParseDSN(dsn)
-	connectMu.Unlock()
 	if err != nil {
 		return fail(&Failure{Stage: "connect", Message: "bad --dsn: " + err.Error()})
 	}

@@ -101,9 +101,8 @@ func NewPools(opts PoolOptions) *Pools {
 	opts.setDefaults()
 	// The driver's own logger writes unescaped lines to stderr; its events
 	// (a connection reset, a bad packet) are host faults mapgate already
-	// logs, so they go to the debug level.
-	driverLog := opts.Logger
-	_ = mysql.SetLogger(mysqlLogger{driverLog})
+	// logs, so they go to the debug level. It is process-global: set once.
+	setDriverLogger.Do(func() { _ = mysql.SetLogger(mysqlLogger{opts.Logger}) })
 	return &Pools{opts: opts, hosts: map[string]*hostState{}, dbs: map[string]*sql.DB{}}
 }
 
@@ -519,6 +518,8 @@ func readOptionFile(path, group string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+var setDriverLogger sync.Once
 
 // mysqlLogger routes go-sql-driver's messages to slog at debug level.
 type mysqlLogger struct{ l *slog.Logger }
