@@ -43,7 +43,7 @@ func WriteChart(path string, spec ChartSpec) error {
 	rate.Y.Min, rate.Y.Max = 0, 105
 	lat := plot.New()
 	lat.X.Label.Text = "seconds since start"
-	lat.Y.Label.Text = "good-key p99 latency (ms, log)"
+	lat.Y.Label.Text = "good-key p99 latency, any reply (ms, log)"
 	lat.Y.Scale = plot.LogScale{}
 	lat.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 

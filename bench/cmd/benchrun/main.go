@@ -94,6 +94,9 @@ func run() (code int) {
 	} else {
 		err = h.full()
 	}
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted: %w", ctx.Err())
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchrun: %v\n", err)
 		if errors.Is(err, errWrong) {
@@ -151,6 +154,8 @@ func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {
 	h.logf("database: %d aliases on %s (%.1fs)", o.rows, db.Addr(), time.Since(step).Seconds())
 
 	h.dir = tb.TempDir()
+	// Postfix's proxymap and smtpd read the .cf as the postfix user.
+	must(tb, os.Chmod(h.dir, 0o755))
 	h.cf = filepath.Join(h.dir, "alias.cf")
 	cf := fmt.Sprintf("# mapgate bench: PostfixAdmin's virtual alias query\nhosts = inet:%s\nuser = %s\npassword = %s\ndbname = postfix\nquery = SELECT goto FROM alias WHERE address='%%s' AND active = '1'\n",
 		db.Addr(), testdb.User, testdb.Password)
