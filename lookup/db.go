@@ -99,10 +99,6 @@ type Pools struct {
 // NewPools returns an empty registry.
 func NewPools(opts PoolOptions) *Pools {
 	opts.setDefaults()
-	// The driver's own logger writes unescaped lines to stderr; its events
-	// (a connection reset, a bad packet) are host faults mapgate already
-	// logs, so they go to the debug level. It is process-global: set once.
-	setDriverLogger.Do(func() { _ = mysql.SetLogger(mysqlLogger{opts.Logger}) })
 	return &Pools{opts: opts, hosts: map[string]*hostState{}, dbs: map[string]*sql.DB{}}
 }
 
@@ -284,10 +280,16 @@ func (p *Pools) connConfig(cf *CF, h Host) (*mysql.Config, error) {
 		}
 	}
 	c.Net, c.Addr = h.Network, h.Addr
+	// The driver's own logger writes unescaped lines to stderr; its events
+	// (a connection reset, a bad packet) are host faults mapgate already
+	// logs, so they go to the debug level.
+	c.Logger = mysqlLogger{p.opts.Logger}
 	c.Timeout = p.opts.DialTimeout
-	// A backstop only: every query also carries a context deadline.
-	c.ReadTimeout = p.opts.QueryTimeout + time.Second
-	c.WriteTimeout = p.opts.QueryTimeout + time.Second
+	// These bound every read and write on a connection, the handshake
+	// included: a stalled host turns into an i/o timeout after
+	// QueryTimeout. Queries run without a cancellable context (see run).
+	c.ReadTimeout = p.opts.QueryTimeout
+	c.WriteTimeout = p.opts.QueryTimeout
 	cs := cf.Charset
 	if cs == "" {
 		cs = "utf8mb4"
@@ -419,11 +421,21 @@ var errMultipleResults = errors.New("query returned more than one result set")
 // errNoResultSet mirrors Postfix's require_result_set = yes.
 var errNoResultSet = errors.New("query returned no result set (require_result_set = yes)")
 
-// run executes the statement with args on this target within one attempt's
-// time budget, feeding each non-NULL value to sink.
-func (t *target) run(ctx context.Context, timeout time.Duration, requireResultSet bool, args []any, sink rowSink) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// run executes the statement with args on this target, feeding each
+// non-NULL value to sink.
+//
+// The query runs under a context that is never cancelled: a cancellable
+// one makes database/sql and the driver start a watcher per query (two
+// goroutine wake-ups that cost as much as the query itself on a small
+// machine), and the driver closes the connection on cancellation anyway.
+// Each attempt is bounded instead by the connection's read and write
+// timeouts (QueryTimeout) and the dial timeout, and the lookup's own
+// deadline is checked before every attempt.
+func (t *target) run(ctx context.Context, requireResultSet bool, args []any, sink rowSink) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	st, err := t.prepared(ctx)
 	if err != nil {
 		return err
@@ -518,8 +530,6 @@ func readOptionFile(path, group string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
-var setDriverLogger sync.Once
 
 // mysqlLogger routes go-sql-driver's messages to slog at debug level.
 type mysqlLogger struct{ l *slog.Logger }

@@ -69,10 +69,9 @@ type Map struct {
 	Name string
 	Opts MapOptions
 
-	tables  []*table
-	log     *slog.Logger
-	obs     Observer
-	timeout time.Duration
+	tables []*table
+	log    *slog.Logger
+	obs    Observer
 
 	rejectLimit *rateLimiter
 	queryLimit  *rateLimiter
@@ -109,7 +108,6 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 		Name: name, Opts: opts,
 		log:         log.With("map", name),
 		obs:         obs,
-		timeout:     pools.opts.QueryTimeout,
 		rejectLimit: newRateLimiter(10 * time.Second),
 		queryLimit:  newRateLimiter(10 * time.Second),
 		hostLimit:   newRateLimiter(time.Second),
@@ -437,7 +435,7 @@ func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error
 	var buf []byte
 	n := 0
 	start := time.Now()
-	err = tg.run(ctx, m.timeout, cf.RequireResultSet, args, func(v []byte) error {
+	err = tg.run(ctx, cf.RequireResultSet, args, func(v []byte) error {
 		var skipped bool
 		buf, skipped = cf.ResultFormat.Append(buf, key, string(v))
 		if !skipped {
