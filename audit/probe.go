@@ -100,53 +100,18 @@ func displayKey(c probeClass, key string) string {
 	return charset.Escape(key)
 }
 
-// predict runs mapgate's pre-check (as lookup.Map does) on the bound
-// values of a probe.
+// predict runs mapgate's pre-check (lookup.CheckArgs, as lookup.Map does)
+// on the bound values of a probe.
 func predict(args []any, cols []lookup.ParamColumns, conn charset.Charset, connKnown bool) string {
-	for i, a := range args {
-		s, ok := a.(string)
-		if !ok {
-			continue
+	if err := lookup.CheckArgs(args, cols, conn, connKnown); err != nil {
+		if err.Column != "" {
+			return "reject: " + err.Reason.String() + " (" + err.Column + ")"
 		}
-		if j := strings.IndexByte(s, 0); j >= 0 {
-			return "reject: nul"
-		}
-		if !connKnown || i >= len(cols) || !cols[i].Known {
-			continue
-		}
-		p := cols[i]
-		for _, ci := range p.Infos {
-			if ci.Charset == "" {
-				continue
-			}
-			col, ok := charset.Lookup(ci.Charset)
-			if !ok {
-				continue
-			}
-			max := 0
-			if p.Direct && lengthSafeCollation(ci.Collation) {
-				max = ci.MaxChars
-			}
-			if err := charset.Check(s, conn, col, max); err != nil {
-				err.Column = ci.Table + "." + ci.Column
-				return "reject: " + err.Reason.String() + " (" + err.Column + ")"
-			}
-		}
+		return "reject: " + err.Reason.String()
 	}
 	return "send"
 }
 
-// lengthSafeCollation mirrors lookup's rule: the simple collations, where a
-// key longer than the column cannot equal a stored value.
-func lengthSafeCollation(c string) bool {
-	c = strings.ToLower(c)
-	switch {
-	case strings.HasSuffix(c, "_bin"), strings.HasSuffix(c, "_general_ci"), strings.HasSuffix(c, "_general_cs"),
-		c == "latin1_swedish_ci", c == "binary":
-		return true
-	}
-	return false
-}
 
 // runReadOnly runs one statement in a READ ONLY transaction and drains its
 // rows; the transaction is rolled back.

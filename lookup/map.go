@@ -339,22 +339,33 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 // check validates the bound values against the columns they are compared
 // with. nil means: send the query.
 func (t *table) check(args []any) *charset.Error {
-	cols := t.columns.Load()
+	var cols []ParamColumns
+	if pc := t.columns.Load(); pc != nil {
+		cols = *pc
+	}
+	return CheckArgs(args, cols, t.conn, t.connOK)
+}
+
+// CheckArgs is mapgate's check before a query: can each bound value, sent
+// over a connection of charset conn, be compared with the columns discovery
+// found for it (cols, nil when unknown)? nil means: send the query. A
+// *charset.Error means no stored value can equal it: the search step is a
+// miss, answered without a query. A NUL is rejected whatever the columns
+// (Postfix's own clients can never look one up); unknown columns and
+// charsets are left to the database.
+func CheckArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) *charset.Error {
 	for i, a := range args {
 		s, ok := a.(string)
 		if !ok {
 			continue
 		}
-		if strings.IndexByte(s, 0) >= 0 {
-			return &charset.Error{Reason: charset.ReasonNUL, Offset: strings.IndexByte(s, 0)}
+		if j := strings.IndexByte(s, 0); j >= 0 {
+			return &charset.Error{Reason: charset.ReasonNUL, Offset: j}
 		}
-		if cols == nil || !t.connOK || i >= len(*cols) {
+		if !connKnown || i >= len(cols) || !cols[i].Known {
 			continue
 		}
-		p := (*cols)[i]
-		if !p.Known {
-			continue
-		}
+		p := cols[i]
 		for _, ci := range p.Infos {
 			if ci.Charset == "" {
 				continue
@@ -367,7 +378,7 @@ func (t *table) check(args []any) *charset.Error {
 			if p.Direct && lengthSafeCollation(ci.Collation) {
 				max = ci.MaxChars
 			}
-			if err := charset.Check(s, t.conn, col, max); err != nil {
+			if err := charset.Check(s, conn, col, max); err != nil {
 				err.Column = ci.Table + "." + ci.Column
 				return err
 			}
