@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -137,7 +138,7 @@ func TestE2ESMTPD(t *testing.T) {
 // logOnFailure logs the end of an instance's maillog if the test fails.
 func logOnFailure(t *testing.T, what string, in *pfinst.Instance) {
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("E2E_DEBUG") != "" {
 			t.Logf("%s maillog:\n%s", what, tail(in.Log(), 40))
 		}
 	})
