@@ -18,7 +18,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,15 +82,29 @@ func startDB(t *testing.T, extra string) *testdb.Server {
 
 // cfDir makes a directory for .cf files that Postfix's unprivileged
 // proxymap (user postfix) can read: under /var/tmp, mode 0755, removed at the
-// end of the test.
+// end of the test. Directories left by a test process that was killed (a go
+// test timeout skips cleanups) are removed.
 func cfDir(t *testing.T) string {
 	t.Helper()
+	old, _ := filepath.Glob("/var/tmp/mgcf-*")
+	for _, d := range old {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 	d, err := os.MkdirTemp("/var/tmp", "mgcf-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "owner"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return d

@@ -48,14 +48,15 @@ var (
 // fails tb.
 func Build(tb testing.TB) string {
 	tb.Helper()
-	bin, err := build()
+	bin, err := Binary()
 	if err != nil {
 		tb.Fatalf("mgproc: %v", err)
 	}
 	return bin
 }
 
-func build() (string, error) {
+// Binary is Build for programs without a testing.TB.
+func Binary() (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	if buildBin != "" || buildErr != nil {
@@ -133,22 +134,30 @@ type Proc struct {
 // exits or does not become ready; the log is included in the message.
 func Start(tb testing.TB, bin string, args ...string) *Proc {
 	tb.Helper()
-	var lastErr error
+	p, err := Launch(bin, args...)
+	if err != nil {
+		tb.Fatalf("mgproc: %v", err)
+	}
+	tb.Cleanup(p.Stop)
+	return p
+}
+
+// Launch is Start for programs without a testing.TB (the benchmark
+// harness): the caller must call Stop.
+func Launch(bin string, args ...string) (*Proc, error) {
+	var err error
 	// A port that was free a moment ago may be taken by the time mapgate
 	// binds it; try a few.
 	for attempt := 0; attempt < 3; attempt++ {
-		p, err := start(bin, args)
-		if err == nil {
-			tb.Cleanup(func() { p.stop() })
-			return p
+		var p *Proc
+		if p, err = start(bin, args); err == nil {
+			return p, nil
 		}
-		lastErr = err
 		if !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
 	}
-	tb.Fatalf("mgproc: %v", lastErr)
-	return nil
+	return nil, err
 }
 
 func start(bin string, args []string) (*Proc, error) {
@@ -187,7 +196,7 @@ func start(bin string, args []string) (*Proc, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			p.stop()
+			p.Stop()
 			return nil, fmt.Errorf("mapgate %s not ready after %v; its log:\n%s",
 				strings.Join(full, " "), ReadyTimeout, buf.String())
 		}
@@ -228,8 +237,9 @@ func (p *Proc) Wait(timeout time.Duration) (exitCode int, err error) {
 	}
 }
 
-// stop ends the process: SIGTERM, SIGKILL after StopTimeout. Idempotent.
-func (p *Proc) stop() {
+// Stop ends the process: SIGTERM, then SIGKILL after StopTimeout. It is
+// idempotent; Start registers it as a cleanup.
+func (p *Proc) Stop() {
 	if p.Signal(syscall.SIGTERM) != nil {
 		return
 	}

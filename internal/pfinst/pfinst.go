@@ -100,21 +100,44 @@ type Instance struct {
 // when it is not root, or when the instance does not start.
 func New(tb testing.TB, opts Options) *Instance {
 	tb.Helper()
-	in, err := start(opts)
-	if in != nil {
-		tb.Cleanup(func() {
-			if err := in.Stop(); err != nil {
-				tb.Errorf("pfinst: stop: %v", err)
-			}
-		})
-	}
+	in, err := Start(opts)
 	if err != nil {
-		if in != nil {
-			tb.Fatalf("pfinst: %v\nmaillog:\n%s", err, in.Log())
-		}
 		tb.Fatalf("pfinst: %v", err)
 	}
+	tb.Cleanup(func() {
+		if err := in.Stop(); err != nil {
+			tb.Errorf("pfinst: stop: %v", err)
+		}
+	})
 	return in
+}
+
+// Start is New for programs without a testing.TB (the benchmark harness):
+// the caller must call Stop. On error, whatever was started is stopped and
+// removed again, and the error carries the end of the maillog.
+func Start(opts Options) (*Instance, error) {
+	in, err := start(opts)
+	if err != nil && in != nil {
+		log := in.Log()
+		if serr := in.Stop(); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		if log != "" {
+			err = fmt.Errorf("%w\nmaillog:\n%s", err, lastLines(log, 30))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Installed reports whether the Postfix programs the package runs are
