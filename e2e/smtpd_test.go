@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,8 @@ var smtpdMainCF = map[string]string{"recipient_delimiter": "+"}
 // tries itself for mysql: but not for socketmap: (mapgate does it).
 func TestE2ESMTPD(t *testing.T) {
 	requireTools(t)
-	db := startDB(t, "")
+	db := startDB(t, `INSERT INTO alias (address, goto, domain) VALUES ('carol@example.jp','carol@dest.example','example.jp'),
+ ('@example.net','net-catchall@dest.example','example.net');`)
 	cf := writeCF(t, cfDir(t), "alias", db, qAlias)
 	mg := startMapgate(t, map[string]string{"virtual_alias": cf}, "--set", "recipient_delimiter=+")
 
@@ -112,9 +114,9 @@ func TestE2ESMTPD(t *testing.T) {
 		t.Errorf("socketmap instance logged %d temporary lookup failures", n)
 	}
 
+	viaMySQL := pfinst.New(t, pfinst.Options{VirtualAliasMaps: "mysql:" + cf, Extra: smtpdMainCF})
+	logOnFailure(t, "mysql: instance", viaMySQL)
 	t.Run("address search parity with mysql:", func(t *testing.T) {
-		viaMySQL := pfinst.New(t, pfinst.Options{VirtualAliasMaps: "mysql:" + cf, Extra: smtpdMainCF})
-		logOnFailure(t, "mysql: instance", viaMySQL)
 		var b strings.Builder
 		fmt.Fprintf(&b, "address search parity (left: mysql: direct; right: socketmap to mapgate)\n")
 		for _, rcpt := range parityRecipients {
@@ -131,6 +133,43 @@ func TestE2ESMTPD(t *testing.T) {
 			if code, line := viaMySQL.RCPT(rcpt); code != want {
 				t.Errorf("mysql: RCPT TO:<%s>: %q, want %d", rcpt, line, want)
 			}
+		}
+	})
+
+	// The rewrite itself: cleanup resolves each recipient through the map
+	// (with the recipient's case as submitted), and Postfix propagates an
+	// unmatched extension into the result, keeping the extension's case.
+	// Both instances must deliver to the same final addresses.
+	t.Run("extension propagation parity with mysql:", func(t *testing.T) {
+		rcpts := []string{"carol@example.jp", "carol+tag@example.jp", "Carol+Tag@Example.JP", "someone@example.net", "someone+tag@example.net"}
+		for _, in := range []*pfinst.Instance{viaMySQL, viaMapgate} {
+			for _, r := range rcpts {
+				if err := in.Sendmail(r, "extension test"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		finals := func(in *pfinst.Instance) []string {
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var out []string
+				for _, l := range strings.Split(in.Log(), "\n") {
+					if i := strings.Index(l, " to=<"); i >= 0 && strings.Contains(l, "@dest.example>") && strings.Contains(l, "status=sent") {
+						f := strings.Fields(l[i+1:])
+						out = append(out, strings.Join(f[:2], " "))
+					}
+				}
+				if len(out) >= len(rcpts) || time.Now().After(deadline) {
+					sort.Strings(out)
+					return out
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		fm, fg := finals(viaMySQL), finals(viaMapgate)
+		t.Logf("final recipients after virtual alias rewriting:\nmysql:   %s\nmapgate: %s", strings.Join(fm, "\n         "), strings.Join(fg, "\n         "))
+		if strings.Join(fm, "\n") != strings.Join(fg, "\n") || len(fm) != len(rcpts) {
+			t.Errorf("delivered recipients differ (want %d each):\nmysql:   %q\nmapgate: %q", len(rcpts), fm, fg)
 		}
 	})
 }
