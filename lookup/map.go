@@ -249,17 +249,22 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 	if key == "" {
 		return socketmap.NotFound()
 	}
-	if !m.Opts.NoFold {
-		key = charset.Fold(key)
-	}
 	key = charset.Normalize(key)
 
+	// The search steps are cut from the key as given, and only their lookup
+	// keys are folded: like Postfix, an unmatched extension is propagated
+	// into the result with its case (Carol+Tag@ → carol+Tag@dest).
 	var cands [4]Candidate
 	var cs []Candidate
 	if m.Opts.AddressSearch {
 		cs = SearchKeys(key, m.Opts.RecipientDelimiter, cands[:0])
 	} else {
 		cs = append(cands[:0], Candidate{Key: key})
+	}
+	if !m.Opts.NoFold {
+		for i := range cs {
+			cs[i].Key = charset.Fold(cs[i].Key)
+		}
 	}
 
 	argsp, _ := m.argsPool.Get().(*[]any)

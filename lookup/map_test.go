@@ -187,6 +187,7 @@ func TestPostfixAdminMapsOnLatin1(t *testing.T) {
 		{"virtual_alias", "a\x00b@example.jp", nf},
 		// Postfix's address search, run by mapgate: extension and catch-all.
 		{"virtual_alias", "bob+tag@example.jp", ok("bob+tag@example.jp")},
+		{"virtual_alias", "Bob+Tag@Example.JP", ok("bob+Tag@example.jp")},
 		{"virtual_alias", "someone@example.com", ok("catchall@example.jp")},
 		{"virtual_alias", "ほげ@example.com", ok("catchall@example.jp")},
 		{"exact_alias", "someone@example.com", nf},
