@@ -112,7 +112,6 @@ func predict(args []any, cols []lookup.ParamColumns, conn charset.Charset, connK
 	return "send"
 }
 
-
 // runReadOnly runs one statement in a READ ONLY transaction and drains its
 // rows; the transaction is rolled back.
 func runReadOnly(ctx context.Context, db *sql.DB, query string, args ...any) error {

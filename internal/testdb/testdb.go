@@ -325,7 +325,7 @@ func (s *Server) GlobalStatus(name string) (int64, error) {
 	var n string
 	var v int64
 	// SHOW takes no placeholders; name is a test's constant.
-	err = db.QueryRow("SHOW GLOBAL STATUS LIKE '" + strings.ReplaceAll(name, "'", "") + "'").Scan(&n, &v)
+	err = db.QueryRow("SHOW GLOBAL STATUS LIKE '"+strings.ReplaceAll(name, "'", "")+"'").Scan(&n, &v)
 	return v, err
 }
 
