@@ -264,8 +264,43 @@ func (s *Server) Stop() error {
 	return nil
 }
 
-// Pause stalls the server with SIGSTOP: connections stay open, nothing answers.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// Pause stalls the server with SIGSTOP: connections stay open, nothing
+// answers. Signal delivery is asynchronous; Pause returns once the kernel
+// reports every thread of the process stopped (at most 5 s).
+func (s *Server) Pause() error {
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	pid := s.PID()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if allStopped(pid) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("testdb: mariadbd %d did not stop", pid)
+}
+
+// allStopped reports whether every thread of pid is in state T (stopped).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume undoes Pause.
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
