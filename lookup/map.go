@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"mapgate/charset"
 	"mapgate/socketmap"
 )
@@ -91,6 +93,7 @@ type table struct {
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
 	columns    atomic.Pointer[[]ParamColumns]
+	flight     singleflight.Group
 	discoverMu sync.Mutex
 	discoverAt time.Time
 }
@@ -310,7 +313,13 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 		m.rejected(c.Key, cerr.Reason.String(), cerr)
 		return "", r, false
 	}
-	value, class, err := m.query(ctx, t, c.Key, args)
+	// A charset or collation error can be the key's doing only when a bound
+	// value is not plain ASCII and the check above could not vouch for it
+	// (its column is unknown). A value the check passed against known
+	// columns cannot cause one: such an error means the query or schema is
+	// broken, and is TEMP, never NOTFOUND.
+	suspect := !t.vouched(args) && argsSuspect(args)
+	value, class, err := m.query(ctx, t, c.Key, suspect, args)
 	switch class {
 	case ClassNone:
 		if value == "" {
@@ -339,6 +348,44 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 		}
 		return "", socketmap.Temp("database error (see mapgate log)"), true
 	}
+}
+
+// vouched reports whether check knew the column charset of every bound
+// value (so a value it passed cannot cause a charset error).
+func (t *table) vouched(args []any) bool {
+	pc := t.columns.Load()
+	if pc == nil || !t.connOK {
+		return false
+	}
+	cols := *pc
+	for i, a := range args {
+		if _, ok := a.(string); !ok {
+			continue
+		}
+		if i >= len(cols) || !cols[i].Known {
+			return false
+		}
+		for _, ci := range cols[i].Infos {
+			if ci.Charset == "" {
+				continue // not a text column
+			}
+			if _, ok := charset.Lookup(ci.Charset); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// argsSuspect reports whether any bound value holds anything but printable
+// ASCII.
+func argsSuspect(args []any) bool {
+	for _, a := range args {
+		if s, ok := a.(string); ok && keySuspect(s) {
+			return true
+		}
+	}
+	return false
 }
 
 // check validates the bound values against the columns they are compared
@@ -403,8 +450,54 @@ var errExpansionLimit = errors.New("expansion_limit exceeded")
 // query runs the table's statement on the first host that can answer,
 // failing over on host faults. It returns the formatted result ("" for no
 // rows).
-func (m *Map) query(ctx context.Context, t *table, key string, args []any) (string, Class, error) {
-	suspect := keySuspect(key)
+func (m *Map) query(ctx context.Context, t *table, key string, suspect bool, args []any) (string, Class, error) {
+	// Lookups that need the very same query at the same moment share one
+	// (the catch-all step of a flood of keys in one domain, say): the
+	// database answers once. The arguments are the whole query, so the
+	// answer is the same for each; nothing is kept after it returns.
+	sfKey := flightKey(suspect, args)
+	// The shared query must not die with the lookup that happened to start
+	// it: it runs without cancellation, bounded by the dial and query
+	// timeouts of each host tried; every lookup waits only up to its own
+	// deadline.
+	qctx := context.WithoutCancel(ctx)
+	ch := t.flight.DoChan(sfKey, func() (any, error) {
+		v, class, err := m.queryHosts(qctx, t, key, suspect, args)
+		return flightResult{v, class}, err
+	})
+	select {
+	case res := <-ch:
+		fr := res.Val.(flightResult)
+		return fr.value, fr.class, res.Err
+	case <-ctx.Done():
+		return "", ClassUnknown, ctx.Err()
+	}
+}
+
+type flightResult struct {
+	value string
+	class Class
+}
+
+// flightKey identifies a query by its bound values (and how its errors
+// are classified).
+func flightKey(suspect bool, args []any) string {
+	var b strings.Builder
+	if suspect {
+		b.WriteByte('s')
+	} else {
+		b.WriteByte('a')
+	}
+	for _, a := range args {
+		b.WriteByte(0)
+		fmt.Fprint(&b, a)
+	}
+	return b.String()
+}
+
+// queryHosts runs the table's statement on the first host that can answer,
+// failing over on host faults.
+func (m *Map) queryHosts(ctx context.Context, t *table, key string, suspect bool, args []any) (string, Class, error) {
 	var lastErr error = errAllHostsDown
 	now := time.Now()
 	// First pass: hosts out of quarantine. Second pass, only when the first

@@ -292,7 +292,12 @@ REPLACE INTO mixed.alias_domain VALUES ('example.net','example.jp');`+testdb.Gra
 		r := lookupReply(t, s, m, "bob@example.net")
 		assert.Equal(t, socketmap.StatusTemp, r.Status, "%s: %v", m, r)
 	}
-	assert.Equal(t, 3, obs.count(obs.queries, "query"))
+	// A non-ASCII key that the columns can hold (checked before the query)
+	// cannot be the cause of the collation error either: TEMP, not
+	// NOTFOUND, or josé's mail would bounce.
+	r := lookupReply(t, s, "mixed", "josé@example.net")
+	assert.Equal(t, socketmap.StatusTemp, r.Status, "%v", r)
+	assert.Equal(t, 4, obs.count(obs.queries, "query"))
 	// The host stays in use for the other maps.
 	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "good", "bob@example.jp"))
 	for _, h := range s.Pools().Hosts() {
