@@ -456,22 +456,21 @@ func (m *Map) query(ctx context.Context, t *table, key string, suspect bool, arg
 	// database answers once. The arguments are the whole query, so the
 	// answer is the same for each; nothing is kept after it returns.
 	sfKey := flightKey(suspect, args)
-	// The shared query must not die with the lookup that happened to start
-	// it: it runs without cancellation, bounded by the dial and query
-	// timeouts of each host tried; every lookup waits only up to its own
-	// deadline.
+	// The leader runs the query in its own goroutine (Do, not DoChan: a
+	// goroutine per query costs as much as the query on a small machine);
+	// the others wait for it, at most the dial and query timeouts of the
+	// hosts it tries. The shared query runs without cancellation so that it
+	// does not die with the lookup that happened to start it.
 	qctx := context.WithoutCancel(ctx)
-	ch := t.flight.DoChan(sfKey, func() (any, error) {
+	res, err, _ := t.flight.Do(sfKey, func() (any, error) {
 		v, class, err := m.queryHosts(qctx, t, key, suspect, args)
 		return flightResult{v, class}, err
 	})
-	select {
-	case res := <-ch:
-		fr := res.Val.(flightResult)
-		return fr.value, fr.class, res.Err
-	case <-ctx.Done():
+	fr := res.(flightResult)
+	if ctx.Err() != nil && fr.class != ClassNone {
 		return "", ClassUnknown, ctx.Err()
 	}
+	return fr.value, fr.class, err
 }
 
 type flightResult struct {
@@ -490,7 +489,11 @@ func flightKey(suspect bool, args []any) string {
 	}
 	for _, a := range args {
 		b.WriteByte(0)
-		fmt.Fprint(&b, a)
+		if s, ok := a.(string); ok {
+			b.WriteString(s)
+		} else {
+			fmt.Fprint(&b, a)
+		}
 	}
 	return b.String()
 }
