@@ -36,6 +36,9 @@ type Server struct {
 	Dir    string // temp directory holding data/, sock, err.log
 	Socket string // unix socket path
 	Port   int    // TCP port on 127.0.0.1
+	// Args are extra mariadbd options (for example --ssl-cert=...), used
+	// by Start; set them with NewArgs.
+	Args []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -111,7 +114,10 @@ func FreePort() (int, error) {
 }
 
 // New starts a private server. Call Close when done.
-func New() (*Server, error) {
+func New() (*Server, error) { return NewArgs() }
+
+// NewArgs starts a private server with extra mariadbd options.
+func NewArgs(args ...string) (*Server, error) {
 	tpl, err := initTemplate()
 	if err != nil {
 		return nil, err
@@ -130,7 +136,7 @@ func New() (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &Server{Dir: dir, Socket: filepath.Join(dir, "sock"), Port: port}
+	s := &Server{Dir: dir, Socket: filepath.Join(dir, "sock"), Port: port, Args: args}
 	if err := s.Start(); err != nil {
 		s.Close()
 		return nil, err
@@ -168,6 +174,7 @@ func (s *Server) Start() error {
 		"--skip-log-bin", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
 		"--innodb-log-file-size=16M", "--max-connections=500",
 		"--character-set-server=latin1", "--collation-server=latin1_swedish_ci")
+	cmd.Args = append(cmd.Args, s.Args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
