@@ -70,6 +70,13 @@ type ParamUse struct {
 	// "COLLATE", "CONVERT", ...). "BINARY" when the parameter ends up in a
 	// binary comparison; "SELECT" for a bare parameter in the select list.
 	Op string
+	// Converted is true when a COLLATE or CONVERT(... USING cs) stands
+	// between the parameter and a column, on either side: the comparison
+	// then happens in another character set or collation, where a character
+	// outside the column's own repertoire may compare equal to one inside
+	// it (utf8mb4_general_ci: 'ā' = 'a'). The column's repertoire proves
+	// nothing then, and no key is rejected on it.
+	Converted bool
 	// Known is false when the shape was not understood: the caller logs Why
 	// and relies on error classification alone for this parameter.
 	Known bool
@@ -1376,6 +1383,7 @@ func (c *collector) operand(o *sqlNode) {
 	case o.kind == nColumn:
 		c.column(o)
 	case o.kind == nOp && o.op == "COLLATE", isCharsetConv(o):
+		c.u.Converted = true
 		c.operand(o.args[0])
 	default:
 		f, ok := stringFunc(o)
@@ -1473,6 +1481,7 @@ func analyseParam(param *sqlNode) ParamUse {
 		case isBinaryConv(par):
 			c.binary = true
 		case par.kind == nOp && par.op == "COLLATE", isCharsetConv(par):
+			c.u.Converted = true
 		case par.kind == nOp && (par.op == "AND" || par.op == "OR" || par.op == "XOR" || par.op == "NOT"):
 			c.unknown("parameter is used as a condition, not compared with a column")
 			return c.result()

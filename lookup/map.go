@@ -362,7 +362,7 @@ func (t *table) vouched(args []any) bool {
 		if _, ok := a.(string); !ok {
 			continue
 		}
-		if i >= len(cols) || !cols[i].Known {
+		if i >= len(cols) || !cols[i].Known || cols[i].Converted {
 			return false
 		}
 		for _, ci := range cols[i].Infos {
@@ -414,7 +414,7 @@ func CheckArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown 
 		if j := strings.IndexByte(s, 0); j >= 0 {
 			return &charset.Error{Reason: charset.ReasonNUL, Offset: j}
 		}
-		if !connKnown || i >= len(cols) || !cols[i].Known {
+		if !connKnown || i >= len(cols) || !cols[i].Known || cols[i].Converted {
 			continue
 		}
 		p := cols[i]

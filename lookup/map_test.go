@@ -344,3 +344,22 @@ func TestSeveralTablesInPostfixOrder(t *testing.T) {
 	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "virtual_alias", "bob@example.jp"))
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "virtual_alias", "nobody@example.jp"))
 }
+
+// TestConvertedComparisonNotRejected: when the query itself converts the
+// column (CONVERT ... USING, COLLATE), a key outside the column's own
+// repertoire can still compare equal to a stored value (utf8mb4_general_ci
+// folds 'ō' to 'o'), so it must reach the database, not be answered
+// NOTFOUND by the pre-check.
+func TestConvertedComparisonNotRejected(t *testing.T) {
+	srv := sharedServer(t)
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "converted", db: "postfix", opts: &MapOptions{},
+			body: "query = SELECT goto FROM alias WHERE CONVERT(address USING utf8mb4) COLLATE utf8mb4_general_ci = '%s'"},
+		mapDef{name: "plain", db: "postfix", body: qAlias, opts: &MapOptions{}},
+	)
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "converted", "b\u014db@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "converted", "ほげ@example.jp"))
+	// Compared as stored, the same key cannot match a latin1 column.
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "plain", "b\u014db@example.jp"))
+}
