@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mapgate/internal/testdb"
 )
 
 // Bounds on waiting for the subprocess.
@@ -161,7 +163,7 @@ func Launch(bin string, args ...string) (*Proc, error) {
 }
 
 func start(bin string, args []string) (*Proc, error) {
-	port, err := freePort()
+	port, err := testdb.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -247,15 +249,6 @@ func (p *Proc) Stop() {
 		_ = p.Signal(syscall.SIGKILL)
 		_, _ = p.Wait(StopTimeout)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and many readers.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"mapgate/internal/testdb"
 	"mapgate/socketmap"
 )
 
@@ -28,7 +29,7 @@ func TestStartStop(t *testing.T) {
 	if again := Build(t); again != bin {
 		t.Fatalf("Build built twice: %s, %s", bin, again)
 	}
-	port, err := freePort() // nothing listens there
+	port, err := testdb.FreePort() // nothing listens there
 	if err != nil {
 		t.Fatal(err)
 	}

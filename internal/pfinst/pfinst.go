@@ -51,6 +51,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mapgate/internal/testdb"
 )
 
 // Paths and bounds.
@@ -218,7 +220,7 @@ func start(opts Options) (*Instance, error) {
 	if err := os.Chown(in.DataDir, uid, gid); err != nil {
 		return in, err
 	}
-	port, err := freePort()
+	port, err := testdb.FreePort()
 	if err != nil {
 		return in, err
 	}
@@ -664,13 +666,4 @@ func sweep() {
 		_ = editAlternates(in.ConfigDir, false)
 		_ = os.RemoveAll(d)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
