@@ -20,15 +20,13 @@ import (
 )
 
 // liveSet is the socketmap handler: the current map set, swapped whole on
-// reload, with the lookup time budget applied.
+// reload. The lookup's time budget is the server's request deadline
+// (socketmap.Server.RequestTimeout = lookup_timeout).
 type liveSet struct {
-	cur     atomic.Pointer[lookup.Set]
-	timeout time.Duration
+	cur atomic.Pointer[lookup.Set]
 }
 
 func (h *liveSet) Lookup(ctx context.Context, name, key string) socketmap.Reply {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
 	return h.cur.Load().Lookup(ctx, name, key)
 }
 
@@ -80,13 +78,13 @@ func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), lo
 		return err
 	}
 	met.watch(set)
-	handler := &liveSet{timeout: cfg.LookupTimeout}
+	handler := &liveSet{}
 	handler.cur.Store(set)
 
 	srv := &socketmap.Server{
 		Handler:        handler,
 		Logger:         log,
-		RequestTimeout: cfg.LookupTimeout + time.Second,
+		RequestTimeout: cfg.LookupTimeout,
 		MaxConns:       cfg.MaxConns,
 	}
 	met.server = srv
@@ -201,7 +199,6 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	set.Discover(ctx)
 	cancel()
 	prev := h.cur.Swap(set)
-	h.timeout = old.LookupTimeout
 	met.watch(set)
 	prev.CloseAfter(old.LookupTimeout + 2*time.Second)
 	met.reloads.WithLabelValues("ok").Inc()
