@@ -1,0 +1,81 @@
+package lookup
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"mapgate/socketmap"
+)
+
+func TestClassifyByNumber(t *testing.T) {
+	me := func(n uint16) error { return fmt.Errorf("query: %w", &mysql.MySQLError{Number: n, Message: "text is never read"}) }
+	cases := []struct {
+		err     error
+		suspect bool
+		want    Class
+	}{
+		{nil, true, ClassNone},
+		{me(1267), true, ClassKey},
+		{me(1270), true, ClassKey},
+		{me(1271), true, ClassKey},
+		{me(1366), true, ClassKey},
+		{me(1267), false, ClassQuery}, // a plain ASCII key: the schema is broken
+		{me(1271), false, ClassQuery},
+		{me(1054), true, ClassQuery},
+		{me(1146), false, ClassQuery},
+		{me(1142), false, ClassQuery},
+		{me(1040), false, ClassHost},
+		{me(1045), true, ClassHost},
+		{me(1290), false, ClassHost},
+		{me(1205), false, ClassHost},
+		{me(1927), false, ClassHost},
+		{me(9999), true, ClassUnknown},
+		{driver.ErrBadConn, false, ClassHost},
+		{mysql.ErrInvalidConn, false, ClassHost},
+		{io.ErrUnexpectedEOF, false, ClassHost},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, false, ClassHost},
+		{context.DeadlineExceeded, false, ClassHost},
+		{context.Canceled, false, ClassCanceled},
+		{errors.New("something new"), true, ClassUnknown},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, Classify(c.err, c.suspect), "%v (suspect %v)", c.err, c.suspect)
+	}
+}
+
+// TestKeyCausedErrorsFromTheServer: where discovery cannot tell the column
+// (a shape it does not understand), the key goes to the database; the
+// server's own charset errors (1267/1270/1271) for a non-ASCII key are that
+// key's NOTFOUND, count against no host, and change no other key's answer.
+func TestKeyCausedErrorsFromTheServer(t *testing.T) {
+	srv := sharedServer(t)
+	hosts := []string{"inet:" + srv.Addr()}
+	obs := newCounting()
+	s := loadSet(t, hosts, PoolOptions{TripAfter: 1}, obs,
+		mapDef{name: "opaque", db: "postfix", opts: &MapOptions{},
+			body: "query = SELECT goto FROM alias WHERE address = IF(active = 1, '%s', NULL)"},
+		mapDef{name: "inlist", db: "postfix", opts: &MapOptions{},
+			body: "query = SELECT goto FROM alias WHERE address IN (IF(1, '%s', ''), '%u', '%d')"},
+	)
+	for _, m := range []string{"opaque", "inlist"} {
+		for i := 0; i < 3; i++ {
+			assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, m, "ほげ@example.jp"), m)
+			assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, m, "bob@example.jp"), m)
+		}
+	}
+	require.Positive(t, obs.count(obs.queries, "key"), "the server raised the charset errors itself")
+	assert.Zero(t, obs.count(obs.queries, "host"))
+	for _, h := range s.Pools().Hosts() {
+		assert.Equal(t, "closed", h.State.String(), h.Host)
+	}
+}
