@@ -95,7 +95,8 @@ type table struct {
 	columns    atomic.Pointer[[]ParamColumns]
 	flight     singleflight.Group
 	discoverMu sync.Mutex
-	discoverAt time.Time
+	// nextDiscover is when discovery runs again (unix nanoseconds).
+	nextDiscover atomic.Int64
 }
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
@@ -180,18 +181,38 @@ func (m *Map) Discover(ctx context.Context) error {
 }
 
 func (t *table) discover(ctx context.Context) error {
+	return t.rediscover(ctx, false)
+}
+
+// rediscover runs discovery; with refresh it runs even when columns are
+// known, and swaps in what it finds (a schema converted while mapgate runs,
+// say by the audit's ALTER TABLE, is picked up without a reload).
+func (t *table) rediscover(ctx context.Context, refresh bool) error {
 	t.discoverMu.Lock()
 	defer t.discoverMu.Unlock()
-	if t.columns.Load() != nil {
+	old := t.columns.Load()
+	if old != nil && !refresh {
 		return nil
 	}
-	t.discoverAt = time.Now()
 	var errs []error
+	defer func() {
+		every := rediscoverEvery
+		if t.columns.Load() == nil {
+			every = retryDiscoverEvery
+		}
+		t.nextDiscover.Store(time.Now().Add(every).UnixNano())
+	}()
 	for _, tg := range t.targets {
 		pc, err := DiscoverColumns(ctx, tg.db, t.cf.DBName, t.cf.Query.SQL)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", tg.host.name, err))
 			continue
+		}
+		if old != nil && sameColumns(*old, pc) {
+			return nil
+		}
+		if old != nil {
+			t.log.Warn("the columns of this map's query changed; using the new ones")
 		}
 		for i, p := range pc {
 			if p.Known {
@@ -206,23 +227,44 @@ func (t *table) discover(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// maybeDiscover retries discovery in the background at most every 10s.
+func sameColumns(a, b []ParamColumns) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].String() != b[i].String() || a[i].Known != b[i].Known || a[i].Converted != b[i].Converted {
+			return false
+		}
+	}
+	return true
+}
+
+// Discovery runs again in the background: every rediscoverEvery once the
+// columns are known, every retryDiscoverEvery while they are not.
+const (
+	rediscoverEvery    = time.Minute
+	retryDiscoverEvery = 10 * time.Second
+)
+
+// maybeDiscover starts a background discovery when one is due. It costs a
+// clock read and an atomic load per lookup.
 func (t *table) maybeDiscover() {
-	if t.columns.Load() != nil {
+	now := time.Now().UnixNano()
+	due := t.nextDiscover.Load()
+	if now < due {
 		return
 	}
-	if !t.discoverMu.TryLock() {
-		return
+	every := rediscoverEvery
+	if t.columns.Load() == nil {
+		every = retryDiscoverEvery
 	}
-	due := time.Since(t.discoverAt) > 10*time.Second
-	t.discoverMu.Unlock()
-	if !due {
-		return
+	if !t.nextDiscover.CompareAndSwap(due, now+int64(every)) {
+		return // another lookup started it
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := t.discover(ctx); err != nil {
+		if err := t.rediscover(ctx, true); err != nil {
 			t.log.Warn("column discovery failed; will retry", "err", err)
 		}
 	}()

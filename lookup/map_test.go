@@ -363,3 +363,23 @@ func TestConvertedComparisonNotRejected(t *testing.T) {
 	// Compared as stored, the same key cannot match a latin1 column.
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "plain", "b\u014db@example.jp"))
 }
+
+// TestSchemaConvertedWhileRunning: after the audit's fix (ALTER TABLE ...
+// CONVERT TO CHARACTER SET utf8mb4), rediscovery stops rejecting keys the
+// column can now hold, without a reload.
+func TestSchemaConvertedWhileRunning(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, testdb.Schema("conv", "latin1", "latin1_general_ci"))
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil, mapDef{name: "m", db: "conv", body: qAlias, opts: &MapOptions{}})
+	require.Equal(t, socketmap.NotFound(), lookupReply(t, s, "m", "ほげ@example.jp"))
+
+	srv.MustExec(t, `ALTER TABLE conv.alias CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+INSERT INTO conv.alias (address, goto, domain) VALUES ('ほげ@example.jp', 'hoge@example.jp', 'example.jp');`)
+	m, ok := s.Map("m")
+	require.True(t, ok)
+	// What the background rediscovery does once a minute.
+	require.NoError(t, m.tables[0].rediscover(context.Background(), true))
+	assert.Equal(t, socketmap.OK("hoge@example.jp"), lookupReply(t, s, "m", "ほげ@example.jp"))
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "m", "bob@example.jp"))
+}
