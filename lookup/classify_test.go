@@ -18,7 +18,9 @@ import (
 )
 
 func TestClassifyByNumber(t *testing.T) {
-	me := func(n uint16) error { return fmt.Errorf("query: %w", &mysql.MySQLError{Number: n, Message: "text is never read"}) }
+	me := func(n uint16) error {
+		return fmt.Errorf("query: %w", &mysql.MySQLError{Number: n, Message: "text is never read"})
+	}
 	cases := []struct {
 		err     error
 		suspect bool
