@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func loadConfig(t *testing.T, text string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "mapgate.cf")
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	s := newSettings()
+	if err := s.loadFile(p); err != nil {
+		return nil, err
+	}
+	return s.build()
+}
+
+func TestConfigFile(t *testing.T) {
+	c, err := loadConfig(t, `# a comment
+listen = unix:/run/mapgate.sock,
+    inet:127.0.0.1:27823
+maps = virtual_alias=/etc/postfix/a.cf, virtual_alias=/etc/postfix/b.cf,
+    virtual_mailbox_domains=/etc/postfix/d.cf
+virtual_mailbox_domains_address_search = no
+virtual_alias_fold_case = no
+recipient_delimiter = +-
+query_timeout = 500ms
+lookup_timeout = 3
+socket_mode = 0660
+log_format = json
+`)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"unix:/run/mapgate.sock", "inet:127.0.0.1:27823"}, c.Listen)
+	require.Len(t, c.Maps, 2)
+	assert.Equal(t, "virtual_alias", c.Maps[0].Name)
+	assert.Equal(t, []string{"/etc/postfix/a.cf", "/etc/postfix/b.cf"}, c.Maps[0].Paths)
+	assert.True(t, c.Maps[0].Opts.AddressSearch)
+	assert.True(t, c.Maps[0].Opts.PropagateExtension)
+	assert.True(t, c.Maps[0].Opts.NoFold)
+	assert.Equal(t, "+-", c.Maps[0].Opts.RecipientDelimiter)
+	assert.False(t, c.Maps[1].Opts.AddressSearch)
+	assert.Equal(t, 500*time.Millisecond, c.Pool.QueryTimeout)
+	assert.Equal(t, 3*time.Second, c.LookupTimeout)
+	assert.Equal(t, os.FileMode(0o660), c.Unix.Mode)
+	assert.Equal(t, "json", c.LogFormat)
+}
+
+func TestConfigErrorsNameFileLineAndParameter(t *testing.T) {
+	cases := []struct{ text, want string }{
+		{"maps = a=/x.cf\nno_such_thing = 1\n", `:2: unknown parameter "no_such_thing"`},
+		{"maps = a=/x.cf\nquery_timeout = soon\n", ":2: query_timeout"},
+		{"maps = a=/x.cf\nb_address_search = no\n", "b_address_search: names no map"},
+		{"maps = a=/x.cf\na_address_search = maybe\n", "a_address_search"},
+		{"maps = a\n", "is not NAME=FILE"},
+		{"maps = a=/x.cf\nsocket_mode = 999\n", "socket_mode"},
+		{"maps = a=/x.cf\nquery_timeout = 10s\nlookup_timeout = 5s\n", "longer than lookup_timeout"},
+	}
+	for _, c := range cases {
+		_, err := loadConfig(t, c.text)
+		require.Error(t, err, c.text)
+		assert.Contains(t, err.Error(), c.want, c.text)
+	}
+}
