@@ -125,6 +125,10 @@ func (c *commonFlags) register(fs *flag.FlagSet, withListen bool) {
 	fs.StringVar(&c.config, "config", "", "mapgate configuration file (Postfix name = value syntax)")
 	fs.Var(&c.maps, "map", "NAME=FILE: serve mysql_table(5) FILE as socketmap NAME (repeatable)")
 	fs.Var(&c.sets, "set", "name=value: any configuration parameter, e.g. virtual_alias_address_search=no (repeatable)")
+	fs.Func("recipient-delimiter", "address extension delimiters (default: postconf -h recipient_delimiter)", func(v string) error {
+		c.sets = append(c.sets, "recipient_delimiter="+v)
+		return nil
+	})
 	if withListen {
 		fs.Var(&c.listen, "listen", "unix:/path or inet:host:port (repeatable)")
 	}
