@@ -294,8 +294,22 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 	if key == "" {
 		return socketmap.NotFound()
 	}
-	key = charset.Normalize(key)
+	// The key as given first, as Postfix's mysql: client sends it; then, if
+	// that found nothing and the key is not in NFC, its NFC form. A row
+	// stored decomposed (NFD) still matches its own bytes, and a decomposed
+	// key still finds the precomposed row (josé against latin1, where the
+	// combining accent alone is unrepresentable).
+	r := m.search(ctx, key)
+	if r.Status == socketmap.StatusNotFound {
+		if nk := charset.Normalize(key); nk != key {
+			return m.search(ctx, nk)
+		}
+	}
+	return r
+}
 
+// search runs Postfix's address search for one form of the key.
+func (m *Map) search(ctx context.Context, key string) socketmap.Reply {
 	// The search steps are cut from the key as given, and only their lookup
 	// keys are folded: like Postfix, an unmatched extension is propagated
 	// into the result with its case (Carol+Tag@ → carol+Tag@dest).

@@ -383,3 +383,19 @@ INSERT INTO conv.alias (address, goto, domain) VALUES ('ほげ@example.jp', 'hog
 	assert.Equal(t, socketmap.OK("hoge@example.jp"), lookupReply(t, s, "m", "ほげ@example.jp"))
 	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "m", "bob@example.jp"))
 }
+
+// TestNormalisationKeepsExactMatches: the key as given is looked up first,
+// then its NFC form: a decomposed (NFD) row still matches a decomposed key,
+// and a decomposed key still finds the precomposed row.
+func TestNormalisationKeepsExactMatches(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('rene\u0301@example.jp','rene-nfd@example.jp','example.jp')")
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "latin1", db: "postfix", body: qAlias, opts: &MapOptions{}},
+		mapDef{name: "mb4", db: "pf4", body: qAlias, opts: &MapOptions{}},
+	)
+	assert.Equal(t, socketmap.OK("jose@example.jp"), lookupReply(t, s, "latin1", "jose\u0301@example.jp"))
+	assert.Equal(t, socketmap.OK("rene-nfd@example.jp"), lookupReply(t, s, "mb4", "rene\u0301@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "mb4", "nobody\u0301@example.jp"))
+}
