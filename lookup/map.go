@@ -294,38 +294,52 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 	if key == "" {
 		return socketmap.NotFound()
 	}
-	// The key as given first, as Postfix's mysql: client sends it; then, if
-	// that found nothing and the key is not in NFC, its NFC form. A row
-	// stored decomposed (NFD) still matches its own bytes, and a decomposed
-	// key still finds the precomposed row (josé against latin1, where the
-	// combining accent alone is unrepresentable).
-	r := m.search(ctx, key)
-	if r.Status == socketmap.StatusNotFound {
-		if nk := charset.Normalize(key); nk != key {
-			return m.search(ctx, nk)
+	// Each search step is asked with the key as given first, as Postfix's
+	// mysql: client sends it, then (when the key is not in NFC) with its NFC
+	// form, before the next step: a row stored decomposed (NFD) still
+	// matches its own bytes, a decomposed key still finds the precomposed
+	// row (josé against latin1, where the combining accent alone is
+	// unrepresentable), and an exact row wins over a catch-all either way.
+	var buf [8]Candidate
+	cs := m.candidates(key, buf[:0])
+	if nk := charset.Normalize(key); nk != key {
+		var nbuf [4]Candidate
+		ns := m.candidates(nk, nbuf[:0])
+		given := append([]Candidate(nil), cs...)
+		cs = cs[:0]
+		for i := 0; i < len(given) || i < len(ns); i++ {
+			if i < len(given) {
+				cs = append(cs, given[i])
+			}
+			if i < len(ns) && (i >= len(given) || ns[i].Key != given[i].Key) {
+				cs = append(cs, ns[i])
+			}
 		}
 	}
-	return r
+	return m.search(ctx, cs)
 }
 
-// search runs Postfix's address search for one form of the key.
-func (m *Map) search(ctx context.Context, key string) socketmap.Reply {
-	// The search steps are cut from the key as given, and only their lookup
-	// keys are folded: like Postfix, an unmatched extension is propagated
-	// into the result with its case (Carol+Tag@ → carol+Tag@dest).
-	var cands [4]Candidate
-	var cs []Candidate
+// candidates returns the search steps for one form of the key. They are cut
+// from the key as given, and only their lookup keys are folded: like
+// Postfix, an unmatched extension is propagated into the result with its
+// case (Carol+Tag@ → carol+Tag@dest).
+func (m *Map) candidates(key string, dst []Candidate) []Candidate {
+	start := len(dst)
 	if m.Opts.AddressSearch {
-		cs = SearchKeys(key, m.Opts.RecipientDelimiter, cands[:0])
+		dst = SearchKeys(key, m.Opts.RecipientDelimiter, dst)
 	} else {
-		cs = append(cands[:0], Candidate{Key: key})
+		dst = append(dst, Candidate{Key: key})
 	}
 	if !m.Opts.NoFold {
-		for i := range cs {
-			cs[i].Key = charset.Fold(cs[i].Key)
+		for i := start; i < len(dst); i++ {
+			dst[i].Key = charset.Fold(dst[i].Key)
 		}
 	}
+	return dst
+}
 
+// search asks the map's tables for each search step in order.
+func (m *Map) search(ctx context.Context, cs []Candidate) socketmap.Reply {
 	argsp, _ := m.argsPool.Get().(*[]any)
 	if argsp == nil {
 		a := make([]any, 0, 4)

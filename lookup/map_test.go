@@ -369,7 +369,7 @@ func TestConvertedComparisonNotRejected(t *testing.T) {
 // column can now hold, without a reload.
 func TestSchemaConvertedWhileRunning(t *testing.T) {
 	srv := sharedServer(t)
-	srv.MustExec(t, testdb.Schema("conv", "latin1", "latin1_general_ci"))
+	srv.MustExec(t, "DROP DATABASE IF EXISTS conv;"+testdb.Schema("conv", "latin1", "latin1_general_ci"))
 	hosts := []string{"inet:" + srv.Addr()}
 	s := loadSet(t, hosts, PoolOptions{}, nil, mapDef{name: "m", db: "conv", body: qAlias, opts: &MapOptions{}})
 	require.Equal(t, socketmap.NotFound(), lookupReply(t, s, "m", "ほげ@example.jp"))
@@ -398,4 +398,15 @@ func TestNormalisationKeepsExactMatches(t *testing.T) {
 	assert.Equal(t, socketmap.OK("jose@example.jp"), lookupReply(t, s, "latin1", "jose\u0301@example.jp"))
 	assert.Equal(t, socketmap.OK("rene-nfd@example.jp"), lookupReply(t, s, "mb4", "rene\u0301@example.jp"))
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "mb4", "nobody\u0301@example.jp"))
+}
+
+// TestNormalisationBeforeCatchAll: a decomposed key finds its exact
+// (precomposed) row before the domain's catch-all.
+func TestNormalisationBeforeCatchAll(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('zoé@example.org','zoe@example.jp','example.org'), ('@example.org','org-catchall@example.jp','example.org')")
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil, mapDef{name: "virtual_alias", db: "pf4", body: qAlias})
+	assert.Equal(t, socketmap.OK("zoe@example.jp"), lookupReply(t, s, "virtual_alias", "zoe\u0301@example.org"))
+	assert.Equal(t, socketmap.OK("org-catchall@example.jp"), lookupReply(t, s, "virtual_alias", "nobody\u0301@example.org"))
 }
