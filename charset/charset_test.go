@@ -478,3 +478,18 @@ func assertPrintable(t *testing.T, s string) {
 		}
 	}
 }
+
+func TestCaseFold(t *testing.T) {
+	cases := map[string]string{
+		"bob@example.jp":    "bob@example.jp",
+		"BOB@Example.JP":    "bob@example.jp",
+		"Straße@example.de": "strasse@example.de",
+		"ﬁle@example.com":   "file@example.com",
+		"ΣΊΣΥΦΟΣ@x":         "σίσυφοσ@x",
+		"\xffBOB@x":         "\xffbob@x",
+	}
+	for in, want := range cases {
+		assert.Equal(t, want, charset.CaseFold(in), "%q", in)
+		assert.Equal(t, charset.CaseFold(want), charset.CaseFold(in), "idempotent %q", in)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -125,4 +126,20 @@ func Escape(s string) string {
 		}
 	}
 	return strconv.QuoteToASCII(s[:cut]) + "...(" + strconv.Itoa(len(s)-cut) + " more bytes)"
+}
+
+// CaseFold applies full Unicode case folding (Unicode's CaseFolding.txt,
+// status C and F: "ß" → "ss", "ﬁ" → "fi"), which is what Postfix does to a
+// key for a mysql: table when smtputf8_enable = yes (util_utf8_enable;
+// ICU's default case folding). Invalid UTF-8 gets Fold's treatment. It
+// returns key itself when nothing changes.
+func CaseFold(key string) string {
+	if !utf8.ValidString(key) {
+		return Fold(key)
+	}
+	f := cases.Fold().String(key)
+	if f == key {
+		return key
+	}
+	return f
 }

@@ -295,35 +295,91 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 		return socketmap.NotFound()
 	}
 	// Each search step is asked with the key as given first, as Postfix's
-	// mysql: client sends it, then (when the key is not in NFC) with its NFC
-	// form, before the next step: a row stored decomposed (NFD) still
-	// matches its own bytes, a decomposed key still finds the precomposed
-	// row (josé against latin1, where the combining accent alone is
-	// unrepresentable), and an exact row wins over a catch-all either way.
-	var buf [8]Candidate
-	cs := m.candidates(key, buf[:0])
-	if nk := charset.Normalize(key); nk != key {
-		var nbuf [4]Candidate
-		ns := m.candidates(nk, nbuf[:0])
-		given := append([]Candidate(nil), cs...)
-		cs = cs[:0]
-		for i := 0; i < len(given) || i < len(ns); i++ {
-			if i < len(given) {
-				cs = append(cs, given[i])
+	// mysql: client sends it, then in the forms below, before the next step:
+	//   - the key's NFC form (when the key is not in NFC): a row stored
+	//     decomposed still matches its own bytes, and a decomposed key still
+	//     finds the precomposed row (josé against latin1, where the
+	//     combining accent alone is unrepresentable);
+	//   - its full Unicode case folding (when it differs from lower-casing):
+	//     what Postfix with smtputf8_enable sends a mysql: table ("ß" →
+	//     "ss"), so those rows are found as Postfix found them.
+	// An exact row wins over a catch-all either way, since the forms are
+	// interleaved per step.
+	var buf [4]Candidate
+	cs := m.candidates(key, charset.Fold, buf[:0])
+	if !isASCII(key) {
+		nk := charset.Normalize(key)
+		lists := [][]Candidate{cs}
+		if nk != key {
+			lists = append(lists, m.candidates(nk, charset.Fold, nil))
+		}
+		if !m.Opts.NoFold {
+			if cf := m.candidates(nk, charset.CaseFold, nil); !sameKeys(cf, lists[len(lists)-1]) {
+				lists = append(lists, cf)
 			}
-			if i < len(ns) && (i >= len(given) || ns[i].Key != given[i].Key) {
-				cs = append(cs, ns[i])
-			}
+		}
+		if len(lists) > 1 {
+			cs = interleave(lists)
 		}
 	}
 	return m.search(ctx, cs)
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func sameKeys(a, b []Candidate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key {
+			return false
+		}
+	}
+	return true
+}
+
+// interleave merges the search steps of several forms of a key: step 1 of
+// each form, then step 2 of each, ...; a key already asked at a step is not
+// asked again.
+func interleave(lists [][]Candidate) []Candidate {
+	var out []Candidate
+	for i := 0; ; i++ {
+		more := false
+		for _, l := range lists {
+			if i >= len(l) {
+				continue
+			}
+			more = true
+			dup := false
+			for _, c := range out {
+				if c.Key == l[i].Key {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				out = append(out, l[i])
+			}
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
 // candidates returns the search steps for one form of the key. They are cut
-// from the key as given, and only their lookup keys are folded: like
-// Postfix, an unmatched extension is propagated into the result with its
-// case (Carol+Tag@ → carol+Tag@dest).
-func (m *Map) candidates(key string, dst []Candidate) []Candidate {
+// from the key as given, and only their lookup keys are folded (with fold,
+// unless the map keeps case): like Postfix, an unmatched extension is
+// propagated into the result with its case (Carol+Tag@ → carol+Tag@dest).
+func (m *Map) candidates(key string, fold func(string) string, dst []Candidate) []Candidate {
 	start := len(dst)
 	if m.Opts.AddressSearch {
 		dst = SearchKeys(key, m.Opts.RecipientDelimiter, dst)
@@ -332,7 +388,7 @@ func (m *Map) candidates(key string, dst []Candidate) []Candidate {
 	}
 	if !m.Opts.NoFold {
 		for i := start; i < len(dst); i++ {
-			dst[i].Key = charset.Fold(dst[i].Key)
+			dst[i].Key = fold(dst[i].Key)
 		}
 	}
 	return dst

@@ -410,3 +410,15 @@ func TestNormalisationBeforeCatchAll(t *testing.T) {
 	assert.Equal(t, socketmap.OK("zoe@example.jp"), lookupReply(t, s, "virtual_alias", "zoe\u0301@example.org"))
 	assert.Equal(t, socketmap.OK("org-catchall@example.jp"), lookupReply(t, s, "virtual_alias", "nobody\u0301@example.org"))
 }
+
+// TestFullCaseFolding: the forms Postfix itself would send are asked too:
+// with smtputf8, Postfix folds "Straße" to "strasse" for a mysql: table.
+func TestFullCaseFolding(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, "REPLACE INTO postfix.alias (address, goto, domain) VALUES ('strasse@example.de','strasse-ss@example.jp','example.de'), ('weiß@example.de','weiss-sz@example.jp','example.de')")
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil, mapDef{name: "virtual_alias", db: "postfix", body: qAlias})
+	assert.Equal(t, socketmap.OK("strasse-ss@example.jp"), lookupReply(t, s, "virtual_alias", "Straße@example.de"))
+	assert.Equal(t, socketmap.OK("weiss-sz@example.jp"), lookupReply(t, s, "virtual_alias", "Weiß@example.de"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "virtual_alias", "Gruß@example.de"))
+}
