@@ -136,16 +136,7 @@ func (t *textWriter) file(f *FileReport) {
 	}
 	if len(f.Columns) > 0 {
 		t.printf("\n")
-		rows := [][]string{{"column", "charset/collation", "type", "indexed", "stored data"}}
-		var examples []string
-		for _, c := range f.Columns {
-			rows = append(rows, columnRow(c, false))
-			examples = append(examples, exampleLines(c)...)
-		}
-		t.table(rows, "  ")
-		for _, e := range examples {
-			t.printf("    %s\n", e)
-		}
+		t.columns([]string{"column", "charset/collation", "type", "indexed", "stored data"}, f.Columns, false)
 	}
 	if len(f.Probes) > 0 {
 		t.printf("\n  probe keys, each sent through this query in a read-only transaction:\n")
@@ -195,6 +186,21 @@ func probeSample(p *Probe) string {
 		}
 	}
 	return p.Key
+}
+
+// columns prints a table of columns under header, then their escaped
+// example rows.
+func (t *textWriter) columns(header []string, cols []*Column, withBreaks bool) {
+	rows := [][]string{header}
+	var examples []string
+	for _, c := range cols {
+		rows = append(rows, columnRow(c, withBreaks))
+		examples = append(examples, exampleLines(c)...)
+	}
+	t.table(rows, "  ")
+	for _, e := range examples {
+		t.printf("    %s\n", e)
+	}
 }
 
 func columnRow(c *Column, withBreaks bool) []string {
@@ -286,16 +292,7 @@ func (t *textWriter) schema(s *SchemaReport) {
 	}
 	if len(s.Columns) > 0 {
 		t.printf("\n  every text column, probed with EXPLAIN SELECT 1 FROM table WHERE column = ?:\n")
-		rows := [][]string{{"column", "charset/collation", "type", "indexed", "keys that break it", "stored data"}}
-		var examples []string
-		for _, c := range s.Columns {
-			rows = append(rows, columnRow(c, true))
-			examples = append(examples, exampleLines(c)...)
-		}
-		t.table(rows, "  ")
-		for _, e := range examples {
-			t.printf("    %s\n", e)
-		}
+		t.columns([]string{"column", "charset/collation", "type", "indexed", "keys that break it", "stored data"}, s.Columns, true)
 	}
 	if len(s.Findings) > 0 {
 		t.printf("\n")

@@ -179,21 +179,12 @@ func eofUnexpected(err error) error {
 
 // AppendNetstring appends one netstring whose payload is the concatenation
 // of parts, and returns the extended slice.
-func AppendNetstring(dst []byte, parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	dst = strconv.AppendInt(dst, int64(n), 10)
-	dst = append(dst, ':')
-	for _, p := range parts {
-		dst = append(dst, p...)
-	}
-	return append(dst, ',')
-}
+func AppendNetstring(dst []byte, parts ...[]byte) []byte { return appendNetstring(dst, parts) }
 
 // AppendNetstringString is AppendNetstring for string parts.
-func AppendNetstringString(dst []byte, parts ...string) []byte {
+func AppendNetstringString(dst []byte, parts ...string) []byte { return appendNetstring(dst, parts) }
+
+func appendNetstring[T string | []byte](dst []byte, parts []T) []byte {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
