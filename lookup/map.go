@@ -445,9 +445,13 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 	// columns cannot cause one: such an error means the query or schema is
 	// broken, and is TEMP, never NOTFOUND.
 	suspect := !t.vouched(args) && argsSuspect(args)
-	value, class, err := m.query(ctx, t, c.Key, suspect, args)
+	values, class, err := m.query(ctx, t, suspect, args)
 	switch class {
 	case ClassNone:
+		// The rows may have been fetched for another lookup with the same
+		// bound values: they are formatted here, with this lookup's own key
+		// (result_format's %S %U %D %1-%9 are the key's).
+		value = t.cf.ResultFormat.Format(c.Key, values)
 		if value == "" {
 			return "", r, false // no rows (or only skipped values)
 		}
@@ -574,13 +578,17 @@ const errLimitClass = Class(250)
 var errExpansionLimit = errors.New("expansion_limit exceeded")
 
 // query runs the table's statement on the first host that can answer,
-// failing over on host faults. It returns the formatted result ("" for no
-// rows).
-func (m *Map) query(ctx context.Context, t *table, key string, suspect bool, args []any) (string, Class, error) {
+// failing over on host faults. It returns the non-NULL column values of
+// the rows, in order (none for no rows), unformatted: they depend only on
+// the bound values, and may be shared with other lookups.
+func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]string, Class, error) {
 	// Lookups that need the very same query at the same moment share one
 	// (the catch-all step of a flood of keys in one domain, say): the
-	// database answers once. The arguments are the whole query, so the
-	// answer is the same for each; nothing is kept after it returns.
+	// database answers once. What is shared is what the database returned
+	// for these bound values, never an answer formatted for one key: two
+	// keys with the same bound values (a query on %d alone) can format the
+	// same rows differently (result_format = %U@%s). Nothing is kept after
+	// the query returns.
 	sfKey := flightKey(suspect, args)
 	// The leader runs the query in its own goroutine (Do, not DoChan: a
 	// goroutine per query costs as much as the query on a small machine);
@@ -589,19 +597,19 @@ func (m *Map) query(ctx context.Context, t *table, key string, suspect bool, arg
 	// does not die with the lookup that happened to start it.
 	qctx := context.WithoutCancel(ctx)
 	res, err, _ := t.flight.Do(sfKey, func() (any, error) {
-		v, class, err := m.queryHosts(qctx, t, key, suspect, args)
+		v, class, err := m.queryHosts(qctx, t, suspect, args)
 		return flightResult{v, class}, err
 	})
 	fr := res.(flightResult)
 	if ctx.Err() != nil && fr.class != ClassNone {
-		return "", ClassUnknown, ctx.Err()
+		return nil, ClassUnknown, ctx.Err()
 	}
-	return fr.value, fr.class, err
+	return fr.values, fr.class, err
 }
 
 type flightResult struct {
-	value string
-	class Class
+	values []string
+	class  Class
 }
 
 // flightKey identifies a query by its bound values (and how its errors
@@ -626,7 +634,7 @@ func flightKey(suspect bool, args []any) string {
 
 // queryHosts runs the table's statement on the first host that can answer,
 // failing over on host faults.
-func (m *Map) queryHosts(ctx context.Context, t *table, key string, suspect bool, args []any) (string, Class, error) {
+func (m *Map) queryHosts(ctx context.Context, t *table, suspect bool, args []any) ([]string, Class, error) {
 	var lastErr error = errAllHostsDown
 	now := time.Now()
 	// First pass: hosts out of quarantine. Second pass, only when the first
@@ -640,7 +648,7 @@ func (m *Map) queryHosts(ctx context.Context, t *table, key string, suspect bool
 		}
 		for _, tg := range t.targets {
 			if ctx.Err() != nil {
-				return "", ClassUnknown, ctx.Err()
+				return nil, ClassUnknown, ctx.Err()
 			}
 			if pass == 0 && tg.host.quarantined(now) {
 				continue
@@ -653,32 +661,34 @@ func (m *Map) queryHosts(ctx context.Context, t *table, key string, suspect bool
 				continue // breaker open, or its probe slot is taken
 			}
 			tried = true
-			value, class, err, next := m.attempt(ctx, t, tg, done, key, suspect, args)
+			values, class, next, err := m.attempt(ctx, t, tg, done, suspect, args)
 			if !next {
-				return value, class, err
+				return values, class, err
 			}
 			lastErr = err
 		}
 	}
 	if errors.Is(lastErr, errAllHostsDown) {
-		return "", ClassHost, lastErr
+		return nil, ClassHost, lastErr
 	}
-	return "", ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
+	return nil, ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
 }
 
 // attempt runs one query on one host; next=true means a host fault: try
 // the next host.
-func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error), key string, suspect bool, args []any) (value string, class Class, err error, next bool) {
+func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error), suspect bool, args []any) (values []string, class Class, next bool, err error) {
 	cf := t.cf
-	var buf []byte
 	n := 0
 	start := time.Now()
 	err = tg.run(ctx, cf.RequireResultSet, args, func(v []byte) error {
-		var skipped bool
-		buf, skipped = cf.ResultFormat.Append(buf, key, string(v))
-		if !skipped {
+		s := string(v)
+		values = append(values, s)
+		// Which values make a result element does not depend on the key
+		// (its own requirements were met before the query ran), so the
+		// limit is checked here, once for every lookup sharing the rows.
+		if cf.ResultFormat.Element(s) {
 			n++
-			if cf.ExpansionLimit > 0 && n > cf.ExpansionLimit {
+			if cf.ExpansionLimitExceeded(n) {
 				return errExpansionLimit
 			}
 		}
@@ -704,16 +714,16 @@ func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error
 	switch class {
 	case ClassNone:
 		done(nil)
-		return string(buf), ClassNone, nil, false
+		return values, ClassNone, false, nil
 	case ClassHost:
 		done(err)
 		if n, ok := m.hostLimit.allowN(); ok {
 			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err, "suppressed_since_last", n)
 		}
-		return "", class, err, true
+		return nil, class, true, err
 	default:
 		done(excluded{err})
-		return "", class, err, false
+		return nil, class, false, err
 	}
 }
 

@@ -72,6 +72,28 @@ func ParseResultFormat(f string) (*ResultFormat, error) {
 	return rf, nil
 }
 
+// Element reports whether value yields a result element whatever the key:
+// false for an empty value, for a value without a localpart under %u, and
+// for a value without a domain under %d. (The key's own requirements are
+// checked before the query runs, so they never skip single values.)
+func (f *ResultFormat) Element(value string) bool {
+	if value == "" {
+		return false
+	}
+	v := splitKey(value)
+	return !(f.vdom && (v.at < 0 || v.at == len(value)-1) || f.vuser && v.at == 0)
+}
+
+// Format formats the values a query returned for key and joins them with
+// ",", as Postfix does; "" when every value is skipped.
+func (f *ResultFormat) Format(key string, values []string) string {
+	var buf []byte
+	for _, v := range values {
+		buf, _ = f.Append(buf, key, v)
+	}
+	return string(buf)
+}
+
 // String returns the template as written.
 func (f *ResultFormat) String() string { return f.text }
 
@@ -87,13 +109,10 @@ func (f *ResultFormat) String() string { return f.text }
 // CF.ExpansionLimitExceeded). If no element is produced the lookup is "not
 // found".
 func (f *ResultFormat) Append(dst []byte, key, value string) (out []byte, skipped bool) {
-	if value == "" {
+	if !f.Element(value) {
 		return dst, true
 	}
 	v := splitKey(value)
-	if f.vdom && (v.at < 0 || v.at == len(value)-1) || f.vuser && v.at == 0 {
-		return dst, true
-	}
 	k := splitKey(key)
 	if !f.key.ok(key, k.at) {
 		return dst, true
