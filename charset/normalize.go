@@ -2,7 +2,6 @@ package charset
 
 import (
 	"strconv"
-	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -60,44 +59,22 @@ func isNFC(s string) bool {
 	return pos == len(s)
 }
 
-// Fold lower-cases key as Postfix's mysql: client receives keys: ASCII
-// letters always; for valid UTF-8, also Unicode simple lower-casing
-// ([strings.ToLower] semantics, rune by rune, so "ß" stays "ß" and "İ"
-// becomes "i"). For invalid UTF-8 only ASCII letters are folded and every
-// other byte is left untouched (strings.ToLower would turn each bad byte
-// into U+FFFD).
+// ASCIIFold lower-cases the ASCII letters of key and leaves every other
+// byte as it is: Postfix's lowercase(), what its casefold() does for an
+// all-ASCII key or with smtputf8_enable = no.
 //
-// Fold returns key itself, without allocating, when nothing changes.
-// Invariant: Fold(Fold(s)) == Fold(s).
-func Fold(key string) string {
-	upper := false
+// It returns key itself, without allocating, when nothing changes.
+func ASCIIFold(key string) string {
 	i := 0
-	for ; i < len(key); i++ {
-		b := key[i]
-		if b >= utf8.RuneSelf {
-			break
-		}
-		if 'A' <= b && b <= 'Z' {
-			upper = true
-		}
+	for i < len(key) && !('A' <= key[i] && key[i] <= 'Z') {
+		i++
 	}
-	if i < len(key) && utf8.ValidString(key[i:]) {
-		return strings.ToLower(key) // returns key when nothing changes
-	}
-	if !upper {
-		for j := i; j < len(key); j++ {
-			if b := key[j]; 'A' <= b && b <= 'Z' {
-				upper = true
-				break
-			}
-		}
-		if !upper {
-			return key
-		}
+	if i == len(key) {
+		return key
 	}
 	b := []byte(key)
-	for j, c := range b {
-		if 'A' <= c && c <= 'Z' {
+	for j := i; j < len(b); j++ {
+		if c := b[j]; 'A' <= c && c <= 'Z' {
 			b[j] = c + ('a' - 'A')
 		}
 	}
@@ -128,18 +105,25 @@ func Escape(s string) string {
 	return strconv.QuoteToASCII(s[:cut]) + "...(" + strconv.Itoa(len(s)-cut) + " more bytes)"
 }
 
-// CaseFold applies full Unicode case folding (Unicode's CaseFolding.txt,
-// status C and F: "ß" → "ss", "ﬁ" → "fi"), which is what Postfix does to a
-// key for a mysql: table when smtputf8_enable = yes (util_utf8_enable;
-// ICU's default case folding). Invalid UTF-8 gets Fold's treatment. It
-// returns key itself when nothing changes.
-func CaseFold(key string) string {
-	if !utf8.ValidString(key) {
-		return Fold(key)
+// PostfixFold folds a lookup key as Postfix's casefold() does for a
+// mysql: table opened with DICT_FLAG_FOLD_FIX (postfix/src/util/casefold.c,
+// dict_utf8.c): with utf8 (smtputf8_enable = yes), full Unicode case
+// folding for a key that is not all ASCII (CaseFolding.txt status C and F,
+// as ICU's default: "ß" → "ss", "İ" → "i\u0307", never a plain "i");
+// otherwise, and for a key that is not valid UTF-8 (which Postfix does not
+// look up at all with utf8), ASCII letters only.
+//
+// It returns key itself when nothing changes.
+func PostfixFold(key string, utf8Enabled bool) string {
+	i := 0
+	for i < len(key) && key[i] < utf8.RuneSelf {
+		i++
 	}
-	f := cases.Fold().String(key)
-	if f == key {
-		return key
+	if !utf8Enabled || i == len(key) || !utf8.ValidString(key[i:]) {
+		return ASCIIFold(key)
 	}
-	return f
+	if f := cases.Fold().String(key); f != key {
+		return f
+	}
+	return key
 }

@@ -64,7 +64,7 @@ func TestE2ESMTPD(t *testing.T) {
 	db := startDB(t, `INSERT INTO alias (address, goto, domain) VALUES ('carol@example.jp','carol@dest.example','example.jp'),
  ('@example.net','net-catchall@dest.example','example.net');`)
 	cf := writeCF(t, cfDir(t), "alias", db, qAlias)
-	mg := startMapgate(t, map[string]string{"virtual_alias": cf}, "--set", "recipient_delimiter=+")
+	mg := startMapgate(t, map[string]string{"virtual_alias": cf}, "--set", "recipient_delimiter=+", "--set", "virtual_alias_propagate_extension=yes")
 
 	viaMapgate := pfinst.New(t, pfinst.Options{
 		VirtualAliasMaps: "socketmap:inet:" + mg.Addr + ":virtual_alias", Extra: smtpdMainCF})
@@ -216,7 +216,7 @@ func TestE2ESendmailLoop(t *testing.T) {
 	const rounds = 20
 	db := startDB(t, `INSERT INTO alias (address, goto, domain) VALUES ('carol@example.jp','carol@dest.example','example.jp');`)
 	cf := writeCF(t, cfDir(t), "alias", db, qAlias)
-	mg := startMapgate(t, map[string]string{"virtual_alias": cf}, "--set", "recipient_delimiter=+")
+	mg := startMapgate(t, map[string]string{"virtual_alias": cf}, "--set", "recipient_delimiter=+", "--set", "virtual_alias_propagate_extension=yes")
 
 	loop := func(t *testing.T, in *pfinst.Instance) {
 		tick := time.NewTicker(time.Second)

@@ -56,9 +56,12 @@ func TestClassifyByNumber(t *testing.T) {
 }
 
 // TestKeyCausedErrorsFromTheServer: where discovery cannot tell the column
-// (a shape it does not understand), the key goes to the database; the
-// server's own charset errors (1267/1270/1271) for a non-ASCII key are that
-// key's NOTFOUND, count against no host, and change no other key's answer.
+// (a shape it does not understand), the key goes to the database. The
+// server's own charset errors (1267/1270/1271) for a non-ASCII key count
+// against no host and change no other key's answer. They are that key's
+// NOTFOUND only where the comparison is one every row needs (required);
+// in a shape that proves nothing (opaque) a row could still match, and
+// the answer is TEMP.
 func TestKeyCausedErrorsFromTheServer(t *testing.T) {
 	srv := sharedServer(t)
 	hosts := []string{"inet:" + srv.Addr()}
@@ -68,10 +71,17 @@ func TestKeyCausedErrorsFromTheServer(t *testing.T) {
 			body: "query = SELECT goto FROM alias WHERE address = IF(active = 1, '%s', NULL)"},
 		mapDef{name: "inlist", db: "postfix", opts: &MapOptions{},
 			body: "query = SELECT goto FROM alias WHERE address IN (IF(1, '%s', ''), '%u', '%d')"},
+		mapDef{name: "required", db: "postfix", opts: &MapOptions{},
+			body: "query = SELECT goto FROM alias WHERE address COLLATE latin1_general_ci = '%s'"},
 	)
-	for _, m := range []string{"opaque", "inlist"} {
+	want := map[string]socketmap.Reply{
+		"opaque":   socketmap.Temp("key cannot be compared by this query (see mapgate log)"),
+		"inlist":   socketmap.Temp("key cannot be compared by this query (see mapgate log)"),
+		"required": socketmap.NotFound(),
+	}
+	for _, m := range []string{"opaque", "inlist", "required"} {
 		for i := 0; i < 3; i++ {
-			assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, m, "ほげ@example.jp"), m)
+			assert.Equal(t, want[m], lookupReply(t, s, m, "ほげ@example.jp"), m)
 			assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, m, "bob@example.jp"), m)
 		}
 	}

@@ -77,6 +77,10 @@ type ParamUse struct {
 	// it (utf8mb4_general_ci: 'ā' = 'a'). The column's repertoire proves
 	// nothing then, and no key is rejected on it.
 	Converted bool
+	// Role says what a comparison of this parameter that no stored value
+	// can satisfy (a key the column cannot hold, or longer than it) proves
+	// about the whole statement. It is worked out from the query alone.
+	Role Role
 	// Known is false when the shape was not understood: the caller logs Why
 	// and relies on error classification alone for this parameter.
 	Known bool
@@ -89,6 +93,43 @@ type ParamUse struct {
 	pending []pendingColumn
 	// needsDB: Known is false only because of pending columns.
 	needsDB bool
+}
+
+// Role is what a parameter's comparison, known to be false for every row,
+// proves about the statement.
+type Role uint8
+
+const (
+	// RoleOpaque: nothing. The comparison is negated, in a CASE, an IF(),
+	// the select list, a non-equality comparison or a shape not understood:
+	// the statement is sent as it is, and a charset error it causes is
+	// TEMP, never NOTFOUND.
+	RoleOpaque Role = iota
+	// RoleFilter: the comparison only filters rows in (=, IN or LIKE, joined
+	// to its WHERE, ON or HAVING clause through AND and OR alone, at any
+	// depth of subqueries), and the parameter reaches it through functions
+	// that return NULL for a NULL argument. Bound as NULL it filters exactly
+	// like a false comparison (three-valued logic under AND and OR), so the
+	// other branches of the statement are still asked.
+	RoleFilter
+	// RoleRequired: every row the statement returns needs the comparison
+	// true (=, <=>, a one-element IN or LIKE, joined to the WHERE clause,
+	// the ON of an inner join or HAVING through AND alone, in the
+	// statement's only SELECT, which does not aggregate without GROUP BY).
+	// A false comparison means no row: the search step is a miss, answered
+	// without a query.
+	RoleRequired
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleRequired:
+		return "required"
+	case RoleFilter:
+		return "filter"
+	default:
+		return "opaque"
+	}
 }
 
 // pendingColumn is an unqualified column DiscoverColumns must place.
@@ -440,8 +481,23 @@ type sqlNode struct {
 	parent *sqlNode
 	parts  []string  // nColumn
 	scope  *sqlScope // nColumn: where the column was written
-	ctx    string    // root nodes: the clause ("select", "where", "on", ...)
-	nested bool      // select-list root of a subquery or a UNION
+	ctx    string     // root nodes: the clause ("select", "where", "on", ...)
+	nested bool       // select-list root of a subquery or a UNION
+	sel    *sqlSelect // root nodes: the SELECT the clause belongs to
+	outer  bool       // an ON root: the condition of an outer join
+}
+
+// sqlSelect is what the analysis needs to know of one SELECT core.
+type sqlSelect struct {
+	// alone: the statement's only SELECT (not a subquery, a derived table
+	// or a branch of a UNION).
+	alone bool
+	// grouped: it has a GROUP BY.
+	grouped bool
+	// aggregates: its select list may aggregate (COUNT, or a call the
+	// parser does not know); without GROUP BY it then returns one row even
+	// when its WHERE matches none.
+	aggregates bool
 }
 
 // sqlTable is one table of a FROM clause.
@@ -462,6 +518,7 @@ type sqlParser struct {
 	i       int
 	params  []*sqlNode     // by placeholder ordinal; nil when skipped
 	skipped map[int]string // why a placeholder was skipped
+	sel     *sqlSelect     // the SELECT being parsed
 }
 
 // sqlSyntaxError is raised (as a panic) by the parser and recovered in
@@ -570,7 +627,7 @@ func (p *sqlParser) parseStatement() (err error) {
 // parseQuery parses SELECT ... [UNION|EXCEPT|INTERSECT [ALL|DISTINCT] SELECT ...].
 // top is false for subqueries and derived tables.
 func (p *sqlParser) parseQuery(outer *sqlScope, top bool) {
-	items := p.parseSelect(outer)
+	items, first := p.parseSelect(outer)
 	union := false
 	for p.isKw(0, "UNION") || p.isKw(0, "EXCEPT") || p.isKw(0, "INTERSECT") {
 		p.next()
@@ -580,9 +637,11 @@ func (p *sqlParser) parseQuery(outer *sqlScope, top bool) {
 		if !p.isKw(0, "SELECT") {
 			p.fail("expected SELECT after UNION")
 		}
-		items = append(items, p.parseSelect(outer)...)
+		more, _ := p.parseSelect(outer)
+		items = append(items, more...)
 		union = true
 	}
+	first.alone = top && !union
 	// The select list of a subquery or a UNION is compared or merged
 	// with more than this query shows.
 	if !top || union {
@@ -592,13 +651,18 @@ func (p *sqlParser) parseQuery(outer *sqlScope, top bool) {
 	}
 }
 
-func (p *sqlParser) root(n *sqlNode, ctx string) { n.ctx = ctx }
+func (p *sqlParser) root(n *sqlNode, ctx string) { n.ctx, n.sel = ctx, p.sel }
 
 // parseSelect parses one SELECT core with its own scope. It returns the
-// expressions of the select list.
-func (p *sqlParser) parseSelect(outer *sqlScope) (items []*sqlNode) {
+// expressions of the select list, and what the analysis needs to know of
+// it.
+func (p *sqlParser) parseSelect(outer *sqlScope) (items []*sqlNode, sel *sqlSelect) {
 	p.expectKw("SELECT")
 	sc := &sqlScope{parent: outer}
+	sel = &sqlSelect{}
+	saved := p.sel
+	p.sel = sel
+	defer func() { p.sel = saved }()
 	for {
 		t := p.peek()
 		if t.kind != tkIdent {
@@ -638,8 +702,14 @@ func (p *sqlParser) parseSelect(outer *sqlScope) (items []*sqlNode) {
 	if p.acceptKw("WHERE") {
 		p.root(p.parseExpr(sc), "where")
 	}
+	for _, n := range items {
+		if mayAggregate(n) {
+			sel.aggregates = true
+		}
+	}
 	if p.isKw(0, "GROUP") && p.isKw(1, "BY") {
 		p.i += 2
+		sel.grouped = true
 		p.parseExprList(sc, "GROUP BY")
 		if p.isKw(0, "WITH") && p.isKw(1, "ROLLUP") {
 			p.i += 2
@@ -666,7 +736,30 @@ func (p *sqlParser) parseSelect(outer *sqlScope) (items []*sqlNode) {
 		p.expectKw("SHARE")
 		p.expectKw("MODE")
 	}
-	return items
+	return items, sel
+}
+
+// sqlAggregates are the aggregate functions that return a value (not NULL)
+// over no rows, or may.
+var sqlAggregates = map[string]bool{
+	"COUNT": true, "SUM": true, "MIN": true, "MAX": true, "AVG": true, "GROUP_CONCAT": true,
+	"JSON_ARRAYAGG": true, "JSON_OBJECTAGG": true, "BIT_AND": true, "BIT_OR": true, "BIT_XOR": true,
+	"STD": true, "STDDEV": true, "STDDEV_POP": true, "STDDEV_SAMP": true, "VARIANCE": true,
+	"VAR_POP": true, "VAR_SAMP": true,
+}
+
+// mayAggregate reports whether expression n may hold an aggregate call: a
+// known aggregate, or any node the parser kept opaque.
+func mayAggregate(n *sqlNode) bool {
+	if n.kind == nOther || n.kind == nFunc && sqlAggregates[n.op] {
+		return true
+	}
+	for _, a := range n.args {
+		if mayAggregate(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // parseExprList parses expr [ASC|DESC] {, expr [ASC|DESC]}.
@@ -692,10 +785,12 @@ func (p *sqlParser) parseFrom(sc *sqlScope) {
 		}
 		start := p.i
 		p.acceptKw("NATURAL")
+		outer := false
 		switch {
 		case p.acceptKw("INNER"), p.acceptKw("CROSS"):
 		case p.acceptKw("LEFT"), p.acceptKw("RIGHT"), p.acceptKw("FULL"):
 			p.acceptKw("OUTER")
+			outer = true
 		}
 		if !p.acceptKw("JOIN") && !p.acceptKw("STRAIGHT_JOIN") {
 			if p.i != start {
@@ -705,7 +800,9 @@ func (p *sqlParser) parseFrom(sc *sqlScope) {
 		}
 		p.parseTableRef(sc)
 		if p.acceptKw("ON") {
-			p.root(p.parseExpr(sc), "ON")
+			on := p.parseExpr(sc)
+			p.root(on, "ON")
+			on.outer = outer
 		} else if p.acceptKw("USING") {
 			p.expectOp("(")
 			for {
@@ -1335,6 +1432,10 @@ type collector struct {
 	failed bool
 	binary bool // a binary operand: no charset applies from here up
 	depth  int  // levels walked up from the parameter
+	// nullStop: the parameter reaches its comparison through a function
+	// that does not return NULL for a NULL argument (COALESCE, IFNULL,
+	// CONCAT_WS).
+	nullStop bool
 	cols   []foundColumn
 }
 
@@ -1450,6 +1551,9 @@ func analyseParam(param *sqlNode) ParamUse {
 		}
 		switch f, ok := stringFunc(par); {
 		case ok:
+			if sqlNullStops[par.op] {
+				c.nullStop = true
+			}
 			i := argIndex(par, cur)
 			if !f(i) {
 				c.unknown("parameter is a non-string argument of %s", describe(par))
@@ -1560,6 +1664,53 @@ func (c *collector) comparison(cmp *sqlNode, ops []*sqlNode, cur, param *sqlNode
 	case "=", "<=>", "IN":
 		c.u.Direct = cur == param && !c.binary && bare == 1 && len(c.cols) == 1
 	}
+	c.u.Role = filterRole(cmp, cur, c.nullStop)
+}
+
+// sqlNullStops are the charset-keeping functions that can return a value
+// for a NULL argument.
+var sqlNullStops = map[string]bool{"COALESCE": true, "IFNULL": true, "CONCAT_WS": true}
+
+// filterRole works out what comparison cmp, false for every row, proves
+// about the statement (see Role); cur is the operand holding the parameter.
+func filterRole(cmp, cur *sqlNode, nullStop bool) Role {
+	switch cmp.op {
+	case "=", "<=>", "IN", "LIKE":
+	default:
+		// <>, <, BETWEEN, REGEXP, NOT ...: a key no column can hold can
+		// still compare true.
+		return RoleOpaque
+	}
+	// Every row needs the comparison true, unless it is one of several
+	// alternatives: an element of a longer IN list, or under an OR.
+	alone := cmp.op != "IN" || len(cmp.args) == 2 || cur == cmp.args[0]
+	n := cmp
+	for n.parent != nil {
+		switch p := n.parent; {
+		case p.kind == nOp && p.op == "AND":
+		case p.kind == nOp && p.op == "OR":
+			alone = false
+		default:
+			return RoleOpaque // NOT, XOR, CASE, IF(), IS NULL, a comparison of truth values ...
+		}
+		n = n.parent
+	}
+	switch n.ctx {
+	case "where", "HAVING":
+	case "ON":
+		if n.outer {
+			alone = false // the outer table's rows stay
+		}
+	default:
+		return RoleOpaque // the select list, ORDER BY, ...
+	}
+	if alone && n.sel != nil && n.sel.alone && (n.sel.grouped || !n.sel.aggregates) {
+		return RoleRequired
+	}
+	if cmp.op == "<=>" || nullStop {
+		return RoleOpaque // NULL <=> NULL is true; COALESCE(NULL, x) is x
+	}
+	return RoleFilter
 }
 
 // result lists the columns outermost first: the column the parameter is

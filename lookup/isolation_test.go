@@ -48,3 +48,18 @@ func TestSharedQueryFormatsPerKey(t *testing.T) {
 	// The queries were shared: fewer round trips than lookups.
 	require.Less(t, obs.count(obs.queries, "none"), clients*rounds, "the test needs overlapping lookups")
 }
+
+// A key with a NUL is never found, whatever the query binds: a map whose
+// query uses only %d would not see the NUL in its bound value.
+func TestNULKeyNeverFound(t *testing.T) {
+	srv := sharedServer(t)
+	hosts := []string{"inet:" + srv.Addr()}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "domain_only", db: "postfix", body: "query = SELECT target_domain FROM alias_domain WHERE alias_domain='%d'"},
+		mapDef{name: "virtual_alias", db: "postfix", body: qAlias})
+	for _, key := range []string{"bob\x00@example.net", "\x00@example.net", "bob@example.net\x00"} {
+		assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "domain_only", key), "%q", key)
+		assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "virtual_alias", key), "%q (no catch-all either)", key)
+	}
+	assert.Equal(t, socketmap.OK("example.jp"), lookupReply(t, s, "domain_only", "bob@example.net"))
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sync/singleflight"
 
@@ -25,26 +26,36 @@ type MapOptions struct {
 	// keys are not addresses or must match exactly.
 	AddressSearch bool
 	// PropagateExtension inserts the unmatched address extension into each
-	// address of the result, as Postfix does for virtual aliases
-	// (propagate_unmatched_extensions = canonical, virtual).
+	// address of the result, as Postfix does for the tables named in
+	// propagate_unmatched_extensions (canonical and virtual alias maps by
+	// default). Never guessed: a result that is not an address (a maildir
+	// path, a transport) must not get one. migrate sets it where Postfix
+	// propagates.
 	PropagateExtension bool
 	// RecipientDelimiter holds the delimiter characters (postconf -h
 	// recipient_delimiter); empty: no extension stripping.
 	RecipientDelimiter string
-	// NoFold keeps keys' case (Postfix folds keys to lower case for mysql:
-	// tables).
-	NoFold bool
+	// FoldCase folds each lookup key as Postfix folds a mysql: table's key
+	// (DICT_FLAG_FOLD_FIX): see SMTPUTF8.
+	FoldCase bool
+	// SMTPUTF8 is Postfix's smtputf8_enable. On (Postfix's default), keys
+	// are folded with Postfix's casefold() (Unicode full case folding), and
+	// a key that is not valid UTF-8 is not found, as dict_utf8 does. Off,
+	// only ASCII letters are folded and other bytes are looked up as they
+	// are.
+	SMTPUTF8 bool
 }
 
-// DefaultMapOptions returns the options a Postfix admin expects for a map
-// named name: address search on; extensions propagated into results for
-// alias and canonical maps (whose results are addresses).
-func DefaultMapOptions(name, delimiter string) MapOptions {
-	n := strings.ToLower(name)
+// DefaultMapOptions returns the options a Postfix admin expects of a map:
+// address search on, keys folded as Postfix folds them with
+// smtputf8_enable = yes, no extension propagation (whatever the map's
+// name: it is set per map, see MapOptions.PropagateExtension).
+func DefaultMapOptions(delimiter string) MapOptions {
 	return MapOptions{
 		AddressSearch:      true,
-		PropagateExtension: strings.Contains(n, "alias") || strings.Contains(n, "canonical"),
 		RecipientDelimiter: delimiter,
+		FoldCase:           true,
+		SMTPUTF8:           true,
 	}
 }
 
@@ -89,6 +100,9 @@ type table struct {
 	connOK  bool            // conn is a charset the charset package knows
 	domains *domainFilter
 	log     *slog.Logger
+	// roles holds what a false comparison of each query parameter proves
+	// (from the query text alone, so it is there before discovery).
+	roles []Role
 
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
@@ -125,6 +139,9 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 			return nil, err
 		}
 		t := &table{cf: cf, targets: ts, log: m.log}
+		for _, u := range ParamUses(cf.Query.SQL) {
+			t.roles = append(t.roles, u.Role)
+		}
 		if len(cfs) > 1 {
 			t.log = m.log.With("file", cf.Path)
 		}
@@ -294,101 +311,41 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 	if key == "" {
 		return socketmap.NotFound()
 	}
-	// Each search step is asked with the key as given first, as Postfix's
-	// mysql: client sends it, then in the forms below, before the next step:
-	//   - the key's NFC form (when the key is not in NFC): a row stored
-	//     decomposed still matches its own bytes, and a decomposed key still
-	//     finds the precomposed row (josé against latin1, where the
-	//     combining accent alone is unrepresentable);
-	//   - its full Unicode case folding (when it differs from lower-casing):
-	//     what Postfix with smtputf8_enable sends a mysql: table ("ß" →
-	//     "ss"), so those rows are found as Postfix found them.
-	// An exact row wins over a catch-all either way, since the forms are
-	// interleaved per step.
+	// A key with a NUL is never found, whatever the map's query binds
+	// (%d alone would not see it): Postfix's own clients cannot look one
+	// up.
+	if strings.IndexByte(key, 0) >= 0 {
+		m.rejected(key, charset.ReasonNUL.String(), nil)
+		return socketmap.NotFound()
+	}
+	// With smtputf8_enable, Postfix's dict_utf8 layer answers "not found"
+	// for a key that is not valid UTF-8, before any table sees it.
+	if m.Opts.SMTPUTF8 && !utf8.ValidString(key) {
+		m.rejected(key, charset.ReasonInvalidUTF8.String(), nil)
+		return socketmap.NotFound()
+	}
 	var buf [4]Candidate
-	cs := m.candidates(key, charset.Fold, buf[:0])
-	if !isASCII(key) {
-		nk := charset.Normalize(key)
-		lists := [][]Candidate{cs}
-		if nk != key {
-			lists = append(lists, m.candidates(nk, charset.Fold, nil))
-		}
-		if !m.Opts.NoFold {
-			if cf := m.candidates(nk, charset.CaseFold, nil); !sameKeys(cf, lists[len(lists)-1]) {
-				lists = append(lists, cf)
-			}
-		}
-		if len(lists) > 1 {
-			cs = interleave(lists)
-		}
-	}
-	return m.search(ctx, cs)
+	return m.search(ctx, m.candidates(key, buf[:0]))
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-func sameKeys(a, b []Candidate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Key != b[i].Key {
-			return false
-		}
-	}
-	return true
-}
-
-// interleave merges the search steps of several forms of a key: step 1 of
-// each form, then step 2 of each, ...; a key already asked at a step is not
-// asked again.
-func interleave(lists [][]Candidate) []Candidate {
-	var out []Candidate
-	for i := 0; ; i++ {
-		more := false
-		for _, l := range lists {
-			if i >= len(l) {
-				continue
-			}
-			more = true
-			dup := false
-			for _, c := range out {
-				if c.Key == l[i].Key {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				out = append(out, l[i])
-			}
-		}
-		if !more {
-			return out
-		}
-	}
-}
-
-// candidates returns the search steps for one form of the key. They are cut
-// from the key as given, and only their lookup keys are folded (with fold,
-// unless the map keeps case): like Postfix, an unmatched extension is
-// propagated into the result with its case (Carol+Tag@ → carol+Tag@dest).
-func (m *Map) candidates(key string, fold func(string) string, dst []Candidate) []Candidate {
+// candidates returns the search steps for the key: one form per step, the
+// one Postfix's mysql: client would send. They are cut from the key as
+// given, and only their lookup keys are folded: like Postfix, an unmatched
+// extension is propagated into the result with its case (Carol+Tag@ →
+// carol+Tag@dest).
+//
+// No other forms (NFC, other foldings) are asked: each could find a row
+// that Postfix would not find for the same key.
+func (m *Map) candidates(key string, dst []Candidate) []Candidate {
 	start := len(dst)
 	if m.Opts.AddressSearch {
 		dst = SearchKeys(key, m.Opts.RecipientDelimiter, dst)
 	} else {
 		dst = append(dst, Candidate{Key: key})
 	}
-	if !m.Opts.NoFold {
+	if m.Opts.FoldCase {
 		for i := start; i < len(dst); i++ {
-			dst[i].Key = fold(dst[i].Key)
+			dst[i].Key = charset.PostfixFold(dst[i].Key, m.Opts.SMTPUTF8)
 		}
 	}
 	return dst
@@ -435,16 +392,20 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 		m.rejected(c.Key, "suppressed", nil)
 		return "", r, false
 	}
-	if cerr := t.check(args); cerr != nil {
-		m.rejected(c.Key, cerr.Reason.String(), cerr)
+	plan := t.plan(args)
+	if plan.Miss != nil {
+		m.rejected(c.Key, plan.Miss.Reason.String(), plan.Miss)
 		return "", r, false
 	}
-	// A charset or collation error can be the key's doing only when a bound
-	// value is not plain ASCII and the check above could not vouch for it
-	// (its column is unknown). A value the check passed against known
-	// columns cannot cause one: such an error means the query or schema is
-	// broken, and is TEMP, never NOTFOUND.
-	suspect := !t.vouched(args) && argsSuspect(args)
+	for _, i := range plan.Null {
+		args[i] = nil // its comparison is false for every row: see RoleFilter
+	}
+	// A charset or collation error from the query can be the key's doing
+	// only when a bound value is not plain ASCII and the check could not
+	// vouch for it; otherwise the query or schema is broken (TEMP). Even
+	// the key's error is a miss only where it proves that no row matches
+	// (keyErrorIsMiss).
+	suspect := plan.Unproven || t.keyErrorMayBe(args)
 	values, class, err := m.query(ctx, t, suspect, args)
 	switch class {
 	case ClassNone:
@@ -457,8 +418,15 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 		}
 		return value, socketmap.OK(value), true
 	case ClassKey:
-		m.rejected(c.Key, "key_error", err)
-		return "", r, false
+		if !plan.Unproven && t.keyErrorIsMiss(args) {
+			m.rejected(c.Key, "key_error", err)
+			return "", r, false
+		}
+		if m.queryLimit.allow() {
+			t.log.Warn("the key's characters made the query fail where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP",
+				"key", logKey(c.Key), "err", err)
+		}
+		return "", socketmap.Temp("key cannot be compared by this query (see mapgate log)"), true
 	case ClassQuery:
 		if m.queryLimit.allow() {
 			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
@@ -480,90 +448,160 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 	}
 }
 
-// vouched reports whether check knew the column charset of every bound
-// value (so a value it passed cannot cause a charset error).
-func (t *table) vouched(args []any) bool {
-	pc := t.columns.Load()
-	if pc == nil || !t.connOK {
-		return false
+// keyErrorMayBe reports whether a charset or collation error from the
+// query, run with args, can be the key's doing: some bound value is not
+// plain ASCII and the check could not vouch for it.
+func (t *table) keyErrorMayBe(args []any) bool {
+	var cols []ParamColumns
+	if pc := t.columns.Load(); pc != nil {
+		cols = *pc
 	}
-	cols := *pc
 	for i, a := range args {
-		if _, ok := a.(string); !ok {
+		s, ok := a.(string)
+		if !ok || !keySuspect(s) {
 			continue
 		}
-		if i >= len(cols) || !cols[i].Known || cols[i].Converted {
-			return false
-		}
-		for _, ci := range cols[i].Infos {
-			if ci.Charset == "" {
-				continue // not a text column
-			}
-			if _, ok := charset.Lookup(ci.Charset); !ok {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// argsSuspect reports whether any bound value holds anything but printable
-// ASCII.
-func argsSuspect(args []any) bool {
-	for _, a := range args {
-		if s, ok := a.(string); ok && keySuspect(s) {
+		if !t.connOK || i >= len(cols) || !vouched(cols[i]) {
 			return true
 		}
 	}
 	return false
 }
 
-// check validates the bound values against the columns they are compared
-// with. nil means: send the query.
-func (t *table) check(args []any) *charset.Error {
+// keyErrorIsMiss reports whether a charset or collation error from the
+// query, run with args, proves that no row matches: some bound value is
+// not plain ASCII, and every such value that the check could not vouch
+// for sits in a comparison every returned row needs (RoleRequired). A value
+// the check passed against known columns cannot cause such an error.
+func (t *table) keyErrorIsMiss(args []any) bool {
 	var cols []ParamColumns
 	if pc := t.columns.Load(); pc != nil {
 		cols = *pc
 	}
-	return CheckArgs(args, cols, t.conn, t.connOK)
+	blamed := false
+	for i, a := range args {
+		s, ok := a.(string)
+		if !ok || !keySuspect(s) {
+			continue
+		}
+		if t.connOK && i < len(cols) && vouched(cols[i]) {
+			continue
+		}
+		if i >= len(t.roles) || t.roles[i] != RoleRequired {
+			return false
+		}
+		blamed = true
+	}
+	return blamed
 }
 
-// CheckArgs is mapgate's check before a query: can each bound value, sent
-// over a connection of charset conn, be compared with the columns discovery
-// found for it (cols, nil when unknown)? nil means: send the query. A
-// *charset.Error means no stored value can equal it: the search step is a
-// miss, answered without a query. A NUL is rejected whatever the columns
-// (Postfix's own clients can never look one up); unknown columns and
-// charsets are left to the database.
+// vouched reports whether the check knew the character set of every column
+// parameter p is compared with (so a value it passed cannot cause a
+// charset error).
+func vouched(p ParamColumns) bool {
+	if !p.Known || p.Converted {
+		return false
+	}
+	for _, ci := range p.Infos {
+		if ci.Charset == "" {
+			continue // not a text column
+		}
+		if _, ok := charset.Lookup(ci.Charset); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// plan checks the bound values against the columns they are compared
+// with: see PlanArgs.
+func (t *table) plan(args []any) ArgsPlan {
+	var cols []ParamColumns
+	if pc := t.columns.Load(); pc != nil {
+		cols = *pc
+	}
+	return PlanArgs(args, cols, t.conn, t.connOK)
+}
+
+// ArgsPlan is what the check before a query decided for one search step.
+type ArgsPlan struct {
+	// Miss, when not nil, says why no row can match: the step is a miss,
+	// answered without a query.
+	Miss *charset.Error
+	// Null lists the parameters (0-based) to bind as NULL: no stored value
+	// can satisfy their comparison, and NULL filters rows exactly as that
+	// false comparison would (RoleFilter), so the statement's other
+	// branches are still asked.
+	Null []int
+	// Unproven: a value failed the check in a comparison whose falseness
+	// proves nothing (RoleOpaque). The statement is sent as it is; a
+	// charset error it causes is not the key's to answer NOTFOUND for.
+	Unproven bool
+}
+
+// CheckArgs reports why a search step with these bound values is answered
+// without a query (see PlanArgs), or nil when the query is sent.
 func CheckArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) *charset.Error {
+	return PlanArgs(args, cols, conn, connKnown).Miss
+}
+
+// PlanArgs is mapgate's check before a query: can each bound value, sent
+// over a connection of charset conn, equal a value of the columns
+// discovery found for it (cols, nil when unknown)? A value that cannot (a
+// character the column's charset lacks, or longer than the column where
+// that proves a mismatch) makes its comparison false for every row, and
+// what follows depends on the parameter's Role: a miss without a query
+// (required), a NULL bound in its place (filter), or the statement sent as
+// it is (opaque). Unknown columns and charsets, and comparisons through
+// COLLATE or CONVERT, are left to the database.
+func PlanArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) ArgsPlan {
+	var plan ArgsPlan
 	for i, a := range args {
 		s, ok := a.(string)
 		if !ok {
 			continue
 		}
 		if j := strings.IndexByte(s, 0); j >= 0 {
-			return &charset.Error{Reason: charset.ReasonNUL, Offset: j}
+			// Postfix's own clients can never look one up.
+			return ArgsPlan{Miss: &charset.Error{Reason: charset.ReasonNUL, Offset: j}}
 		}
 		if !connKnown || i >= len(cols) || !cols[i].Known || cols[i].Converted {
 			continue
 		}
-		p := cols[i]
-		for _, ci := range p.Infos {
-			if ci.Charset == "" {
-				continue
-			}
-			col, ok := charset.Lookup(ci.Charset)
-			if !ok {
-				continue
-			}
-			max := 0
-			if p.Direct && lengthSafeCollation(ci.Collation) {
-				max = ci.MaxChars
-			}
-			if err := charset.Check(s, conn, col, max); err != nil {
-				err.Column = ci.Table + "." + ci.Column
-				return err
-			}
+		err := checkParam(s, cols[i], conn)
+		if err == nil {
+			continue
+		}
+		switch cols[i].Role {
+		case RoleRequired:
+			return ArgsPlan{Miss: err}
+		case RoleFilter:
+			plan.Null = append(plan.Null, i)
+		default:
+			plan.Unproven = true
+		}
+	}
+	return plan
+}
+
+// checkParam checks one value against every column its parameter is
+// compared with.
+func checkParam(s string, p ParamColumns, conn charset.Charset) *charset.Error {
+	for _, ci := range p.Infos {
+		if ci.Charset == "" {
+			continue
+		}
+		col, ok := charset.Lookup(ci.Charset)
+		if !ok {
+			continue
+		}
+		max := 0
+		if p.Direct && lengthSafeCollation(ci.Collation) {
+			max = ci.MaxChars
+		}
+		if err := charset.Check(s, conn, col, max); err != nil {
+			err.Column = ci.Table + "." + ci.Column
+			return err
 		}
 	}
 	return nil
@@ -622,11 +660,18 @@ func flightKey(suspect bool, args []any) string {
 		b.WriteByte('a')
 	}
 	for _, a := range args {
-		b.WriteByte(0)
-		if s, ok := a.(string); ok {
-			b.WriteString(s)
-		} else {
-			fmt.Fprint(&b, a)
+		// A type mark before each value: a NULL bound in place of a value
+		// (ArgsPlan.Null) must never share a query with the string
+		// "<nil>".
+		switch v := a.(type) {
+		case nil:
+			b.WriteString("\x00n")
+		case string:
+			b.WriteString("\x00s")
+			b.WriteString(v)
+		default:
+			b.WriteString("\x00o")
+			fmt.Fprint(&b, v)
 		}
 	}
 	return b.String()

@@ -107,6 +107,14 @@ func (o *countingObserver) count(m map[string]int, k string) int {
 	return m[k]
 }
 
+// aliasOpts are the options migrate gives a virtual_alias_maps table:
+// the defaults, with extensions propagated into results.
+func aliasOpts() *MapOptions {
+	o := DefaultMapOptions("+")
+	o.PropagateExtension = true
+	return &o
+}
+
 type mapDef struct {
 	name, db, body string
 	opts           *MapOptions
@@ -117,7 +125,7 @@ func loadSet(t *testing.T, hosts []string, po PoolOptions, obs Observer, defs ..
 	t.Helper()
 	var specs []MapSpec
 	for _, d := range defs {
-		o := DefaultMapOptions(d.name, "+")
+		o := DefaultMapOptions("+")
 		if d.opts != nil {
 			o = *d.opts
 		}
@@ -142,12 +150,13 @@ func lookupReply(t *testing.T, s *Set, name, key string) socketmap.Reply {
 // PostfixAdmin's published queries (DOCUMENTS/POSTFIX_CONF.txt), as admins
 // have them in their .cf files.
 const (
-	qAlias         = "query = SELECT goto FROM alias WHERE address='%s' AND active = '1'"
-	qAliasDomain   = "query = SELECT goto FROM alias,alias_domain WHERE alias_domain.alias_domain = '%d' and alias.address = CONCAT('%u', '@', alias_domain.target_domain) AND alias.active = 1 AND alias_domain.active='1'"
-	qCatchall      = "query = SELECT goto FROM alias,alias_domain WHERE alias_domain.alias_domain = '%d' and alias.address = CONCAT('@', alias_domain.target_domain) AND alias.active = 1 AND alias_domain.active='1'"
-	qMailbox       = "query = SELECT maildir FROM mailbox WHERE username='%s' AND active = '1'"
-	qMailboxConcat = "query = SELECT CONCAT(domain,'/',maildir) FROM mailbox WHERE username='%s' AND active = '1'"
-	qDomains       = "query = SELECT domain FROM domain WHERE domain='%s' AND active = '1'"
+	qAlias              = "query = SELECT goto FROM alias WHERE address='%s' AND active = '1'"
+	qAliasDomain        = "query = SELECT goto FROM alias,alias_domain WHERE alias_domain.alias_domain = '%d' and alias.address = CONCAT('%u', '@', alias_domain.target_domain) AND alias.active = 1 AND alias_domain.active='1'"
+	qCatchall           = "query = SELECT goto FROM alias,alias_domain WHERE alias_domain.alias_domain = '%d' and alias.address = CONCAT('@', alias_domain.target_domain) AND alias.active = 1 AND alias_domain.active='1'"
+	qAliasDomainMailbox = "query = SELECT maildir FROM mailbox,alias_domain WHERE alias_domain.alias_domain = '%d' and mailbox.username = CONCAT('%u', '@', alias_domain.target_domain) AND mailbox.active = 1 AND alias_domain.active='1'"
+	qMailbox            = "query = SELECT maildir FROM mailbox WHERE username='%s' AND active = '1'"
+	qMailboxConcat      = "query = SELECT CONCAT(domain,'/',maildir) FROM mailbox WHERE username='%s' AND active = '1'"
+	qDomains            = "query = SELECT domain FROM domain WHERE domain='%s' AND active = '1'"
 )
 
 func TestPostfixAdminMapsOnLatin1(t *testing.T) {
@@ -155,8 +164,9 @@ func TestPostfixAdminMapsOnLatin1(t *testing.T) {
 	obs := newCounting()
 	hosts := []string{"inet:" + srv.Addr()}
 	s := loadSet(t, hosts, PoolOptions{}, obs,
-		mapDef{name: "virtual_alias", db: "postfix", body: qAlias},
+		mapDef{name: "virtual_alias", db: "postfix", body: qAlias, opts: aliasOpts()},
 		mapDef{name: "virtual_alias_domain", db: "postfix", body: qAliasDomain},
+		mapDef{name: "alias_domain_mailbox", db: "postfix", body: qAliasDomainMailbox},
 		mapDef{name: "virtual_alias_domain_catchall", db: "postfix", body: qCatchall},
 		mapDef{name: "virtual_mailbox", db: "postfix", body: qMailbox},
 		mapDef{name: "virtual_mailbox_concat", db: "postfix", body: qMailboxConcat},
@@ -197,6 +207,9 @@ func TestPostfixAdminMapsOnLatin1(t *testing.T) {
 		{"virtual_alias_domain", "ほげ@example.net", nf},
 		{"virtual_alias_domain", "bob", nf}, // %d without a domain: suppressed
 		{"virtual_alias_domain_catchall", "anyone@example.net", nf},
+		// Propagation is per map, never guessed from the name: a maildir
+		// path gets no extension.
+		{"alias_domain_mailbox", "bob+tag@example.net", ok("example.jp/bob/")},
 		{"virtual_mailbox", "bob@example.jp", ok("example.jp/bob/")},
 		{"virtual_mailbox", "bob+x@example.jp", ok("example.jp/bob/")},
 		{"virtual_mailbox_concat", "alice@example.jp", ok("example.jp/example.jp/alice/")},
@@ -330,7 +343,7 @@ func TestSeveralTablesInPostfixOrder(t *testing.T) {
 	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('someone@example.com','someone-pf4@example.jp','example.com')")
 	hosts := []string{"inet:" + srv.Addr()}
 	var specs []MapSpec
-	specs = append(specs, MapSpec{Name: "virtual_alias", Opts: DefaultMapOptions("virtual_alias", "+"),
+	specs = append(specs, MapSpec{Name: "virtual_alias", Opts: DefaultMapOptions("+"),
 		Paths: []string{writeCF(t, hosts, "postfix", qAlias), writeCF(t, hosts, "pf4", qAlias)}})
 	s, err := Load(specs, PoolOptions{}, testLogger(t), nil)
 	require.NoError(t, err)
@@ -384,41 +397,48 @@ INSERT INTO conv.alias (address, goto, domain) VALUES ('ほげ@example.jp', 'hog
 	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "m", "bob@example.jp"))
 }
 
-// TestNormalisationKeepsExactMatches: the key as given is looked up first,
-// then its NFC form: a decomposed (NFD) row still matches a decomposed key,
-// and a decomposed key still finds the precomposed row.
-func TestNormalisationKeepsExactMatches(t *testing.T) {
+// TestKeyFormsFollowPostfix: each search step is asked with the one form
+// Postfix's mysql: client sends (its casefold() with smtputf8), never an
+// NFC or lower-cased variant that could find a row Postfix would not find.
+// A decomposed key matches a decomposed row only; against latin1, whose
+// repertoire lacks the combining accent, it provably cannot match.
+func TestKeyFormsFollowPostfix(t *testing.T) {
 	srv := sharedServer(t)
-	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('rene\u0301@example.jp','rene-nfd@example.jp','example.jp')")
+	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('rene\u0301@example.jp','rene-nfd@example.jp','example.jp'), ('zoé@example.org','zoe@example.jp','example.org'), ('@example.org','org-catchall@example.jp','example.org')")
 	hosts := []string{"inet:" + srv.Addr()}
 	s := loadSet(t, hosts, PoolOptions{}, nil,
-		mapDef{name: "latin1", db: "postfix", body: qAlias, opts: &MapOptions{}},
-		mapDef{name: "mb4", db: "pf4", body: qAlias, opts: &MapOptions{}},
+		mapDef{name: "latin1", db: "postfix", body: qAlias, opts: &MapOptions{FoldCase: true, SMTPUTF8: true}},
+		mapDef{name: "mb4", db: "pf4", body: qAlias, opts: &MapOptions{FoldCase: true, SMTPUTF8: true}},
+		mapDef{name: "virtual_alias", db: "pf4", body: qAlias},
 	)
-	assert.Equal(t, socketmap.OK("jose@example.jp"), lookupReply(t, s, "latin1", "jose\u0301@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "latin1", "jose\u0301@example.jp"))
 	assert.Equal(t, socketmap.OK("rene-nfd@example.jp"), lookupReply(t, s, "mb4", "rene\u0301@example.jp"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "mb4", "rené@example.jp"), "a precomposed key does not find the decomposed row (nor does Postfix)")
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "mb4", "nobody\u0301@example.jp"))
+	// Postfix asks 'zoe\u0301@example.org' (no row), then '@example.org'.
+	assert.Equal(t, socketmap.OK("org-catchall@example.jp"), lookupReply(t, s, "virtual_alias", "zoe\u0301@example.org"))
+	assert.Equal(t, socketmap.OK("zoe@example.jp"), lookupReply(t, s, "virtual_alias", "ZOÉ@example.org"))
 }
 
-// TestNormalisationBeforeCatchAll: a decomposed key finds its exact
-// (precomposed) row before the domain's catch-all.
-func TestNormalisationBeforeCatchAll(t *testing.T) {
+// TestCaseFoldingFollowsPostfix: with smtputf8, Postfix folds "Straße" to
+// "strasse" and "İ" to "i\u0307" (never a plain "i"); without it, only
+// ASCII letters are folded.
+func TestCaseFoldingFollowsPostfix(t *testing.T) {
 	srv := sharedServer(t)
-	srv.MustExec(t, "REPLACE INTO pf4.alias (address, goto, domain) VALUES ('zoé@example.org','zoe@example.jp','example.org'), ('@example.org','org-catchall@example.jp','example.org')")
+	srv.MustExec(t, "REPLACE INTO postfix.alias (address, goto, domain) VALUES ('strasse@example.de','strasse-ss@example.jp','example.de'), ('i@example.de','plain-i@example.jp','example.de'), ('josé@example.de','jose-de@example.jp','example.de')")
 	hosts := []string{"inet:" + srv.Addr()}
-	s := loadSet(t, hosts, PoolOptions{}, nil, mapDef{name: "virtual_alias", db: "pf4", body: qAlias})
-	assert.Equal(t, socketmap.OK("zoe@example.jp"), lookupReply(t, s, "virtual_alias", "zoe\u0301@example.org"))
-	assert.Equal(t, socketmap.OK("org-catchall@example.jp"), lookupReply(t, s, "virtual_alias", "nobody\u0301@example.org"))
-}
-
-// TestFullCaseFolding: the forms Postfix itself would send are asked too:
-// with smtputf8, Postfix folds "Straße" to "strasse" for a mysql: table.
-func TestFullCaseFolding(t *testing.T) {
-	srv := sharedServer(t)
-	srv.MustExec(t, "REPLACE INTO postfix.alias (address, goto, domain) VALUES ('strasse@example.de','strasse-ss@example.jp','example.de'), ('weiß@example.de','weiss-sz@example.jp','example.de')")
-	hosts := []string{"inet:" + srv.Addr()}
-	s := loadSet(t, hosts, PoolOptions{}, nil, mapDef{name: "virtual_alias", db: "postfix", body: qAlias})
-	assert.Equal(t, socketmap.OK("strasse-ss@example.jp"), lookupReply(t, s, "virtual_alias", "Straße@example.de"))
-	assert.Equal(t, socketmap.OK("weiss-sz@example.jp"), lookupReply(t, s, "virtual_alias", "Weiß@example.de"))
-	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "virtual_alias", "Gruß@example.de"))
+	utf8on := &MapOptions{FoldCase: true, SMTPUTF8: true}
+	utf8off := &MapOptions{FoldCase: true}
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "on", db: "postfix", body: qAlias, opts: utf8on},
+		mapDef{name: "off", db: "postfix", body: qAlias, opts: utf8off},
+	)
+	assert.Equal(t, socketmap.OK("strasse-ss@example.jp"), lookupReply(t, s, "on", "Straße@example.de"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "on", "Gruß@example.de"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "on", "\u0130@example.de"), "U+0130 folds to i + U+0307, not to i")
+	assert.Equal(t, socketmap.OK("jose-de@example.jp"), lookupReply(t, s, "on", "JOSÉ@Example.DE"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "on", "bob\xff@example.de"), "not UTF-8: dict_utf8 finds nothing")
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "off", "Straße@example.de"), "ASCII folding only")
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "off", "\u0130@example.de"))
+	assert.Equal(t, socketmap.OK("strasse-ss@example.jp"), lookupReply(t, s, "off", "STRASSE@example.de"))
 }

@@ -93,7 +93,7 @@ query = SELECT goto FROM alias WHERE address='%%s' AND active = '1'
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, "serve", "--listen", "inet:"+addr, "--map", "virtual_alias="+cf, "--set", "recipient_delimiter=+")
+	cmd := exec.Command(bin, "serve", "--listen", "inet:"+addr, "--map", "virtual_alias="+cf, "--set", "recipient_delimiter=+", "--set", "virtual_alias_propagate_extension=yes")
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w (run 'make build')", bin, err)

@@ -51,6 +51,7 @@ var knownSettings = map[string]string{
 	"socket_owner":        "unix socket owner (name or uid)",
 	"socket_group":        "unix socket group (name or gid)",
 	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
+	"smtputf8_enable":     "as Postfix's: yes folds keys with Unicode case folding and finds no key that is not UTF-8; no folds ASCII only; default yes",
 	"pool_size":           "connections per database host and account, default 8",
 	"dial_timeout":        "connect timeout per host, default 1s",
 	"query_timeout":       "one query attempt on one host, default 2s",
@@ -198,8 +199,17 @@ func (s *settings) build() (*Config, error) {
 	} else {
 		c.Delimiter = postfixDelimiter()
 	}
+	smtputf8 := true
+	if v, ok := s.vals["smtputf8_enable"]; ok {
+		b, err := lookup.ParseBool(v)
+		if err != nil {
+			bad("smtputf8_enable", err)
+		}
+		smtputf8 = b
+	}
 	for _, n := range s.order {
-		o := lookup.DefaultMapOptions(n, c.Delimiter)
+		o := lookup.DefaultMapOptions(c.Delimiter)
+		o.SMTPUTF8 = smtputf8
 		flag := func(setting string, dst *bool, invert bool) {
 			key := n + "_" + setting
 			if v, ok := s.vals[key]; ok {
@@ -213,7 +223,7 @@ func (s *settings) build() (*Config, error) {
 		}
 		flag("address_search", &o.AddressSearch, false)
 		flag("propagate_extension", &o.PropagateExtension, false)
-		flag("fold_case", &o.NoFold, true)
+		flag("fold_case", &o.FoldCase, false)
 		c.Maps = append(c.Maps, lookup.MapSpec{Name: n, Paths: s.maps[n], Opts: o})
 	}
 	for name := range s.vals {

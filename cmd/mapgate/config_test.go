@@ -29,6 +29,7 @@ maps = virtual_alias=/etc/postfix/a.cf, virtual_alias=/etc/postfix/b.cf,
     virtual_mailbox_domains=/etc/postfix/d.cf
 virtual_mailbox_domains_address_search = no
 virtual_alias_fold_case = no
+virtual_alias_propagate_extension = yes
 recipient_delimiter = +-
 query_timeout = 500ms
 lookup_timeout = 3
@@ -42,9 +43,12 @@ log_format = json
 	assert.Equal(t, []string{"/etc/postfix/a.cf", "/etc/postfix/b.cf"}, c.Maps[0].Paths)
 	assert.True(t, c.Maps[0].Opts.AddressSearch)
 	assert.True(t, c.Maps[0].Opts.PropagateExtension)
-	assert.True(t, c.Maps[0].Opts.NoFold)
+	assert.False(t, c.Maps[0].Opts.FoldCase)
 	assert.Equal(t, "+-", c.Maps[0].Opts.RecipientDelimiter)
+	assert.True(t, c.Maps[0].Opts.SMTPUTF8)
 	assert.False(t, c.Maps[1].Opts.AddressSearch)
+	assert.False(t, c.Maps[1].Opts.PropagateExtension, "never guessed from a name")
+	assert.True(t, c.Maps[1].Opts.FoldCase)
 	assert.Equal(t, 500*time.Millisecond, c.Pool.QueryTimeout)
 	assert.Equal(t, 3*time.Second, c.LookupTimeout)
 	assert.Equal(t, os.FileMode(0o660), c.Unix.Mode)

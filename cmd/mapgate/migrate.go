@@ -25,6 +25,28 @@ var addressSearchParams = map[string]bool{
 	"sender_bcc_maps": true, "recipient_bcc_maps": true, "relay_recipient_maps": true,
 }
 
+// propagatingParams returns the parameters whose tables Postfix gives an
+// unmatched address extension to (propagate_unmatched_extensions, default
+// "canonical, virtual": cleanup's canonical maps and virtual_alias_maps).
+// mapgate propagates for exactly these maps; never for one whose result is
+// a maildir path or a transport.
+func propagatingParams(vals map[string]string) map[string]bool {
+	classes, ok := vals["propagate_unmatched_extensions"]
+	if !ok {
+		classes = "canonical, virtual"
+	}
+	out := map[string]bool{}
+	for _, c := range splitList(expand(classes, vals, 0)) {
+		switch c {
+		case "canonical":
+			out["canonical_maps"], out["sender_canonical_maps"], out["recipient_canonical_maps"] = true, true, true
+		case "virtual":
+			out["virtual_alias_maps"] = true
+		}
+	}
+	return out
+}
+
 // domainParams hold domain lists: Postfix looks up the whole domain, which
 // a socketmap table receives too. No address search.
 var domainParams = map[string]bool{
@@ -64,6 +86,7 @@ type migratedMap struct {
 	name          string
 	paths         []string
 	addressSearch bool
+	propagate     bool
 	usedBy        []string
 }
 
@@ -204,6 +227,7 @@ func planMigration(vals map[string]string) *migration {
 	}
 	sort.Strings(names)
 	used := map[string]bool{}
+	propagating := propagatingParams(vals)
 	for _, param := range names {
 		if param == "proxy_read_maps" || param == "proxy_write_maps" {
 			continue // lists of tables proxymap may open, not lookups
@@ -236,7 +260,7 @@ func planMigration(vals map[string]string) *migration {
 			if len(run) == 0 {
 				return
 			}
-			key := strings.Join(run, "\x00")
+			key := fmt.Sprint(strings.Join(run, "\x00"), propagating[param])
 			name, ok := m.byTables[key]
 			if !ok {
 				base := mapNameFor(param)
@@ -246,7 +270,7 @@ func planMigration(vals map[string]string) *migration {
 				}
 				used[name] = true
 				m.byTables[key] = name
-				m.maps = append(m.maps, migratedMap{name: name, paths: append([]string(nil), run...), addressSearch: search})
+				m.maps = append(m.maps, migratedMap{name: name, paths: append([]string(nil), run...), addressSearch: search, propagate: propagating[param]})
 			}
 			for i := range m.maps {
 				if m.maps[i].name == name {
@@ -295,6 +319,10 @@ func (m *migration) write(w io.Writer, src, socket string) {
 	}
 	fmt.Fprintln(w, strings.Join(lines, ",\n"))
 	for _, mm := range m.maps {
+		if mm.propagate {
+			fmt.Fprintf(w, "# %s: Postfix propagates unmatched extensions into its results (propagate_unmatched_extensions)\n", strings.Join(mm.usedBy, ", "))
+			fmt.Fprintf(w, "%s_propagate_extension = yes\n", mm.name)
+		}
 		if !mm.addressSearch {
 			fmt.Fprintf(w, "# %s holds domains (%s): no address search\n", mm.name, strings.Join(mm.usedBy, ", "))
 			fmt.Fprintf(w, "%s_address_search = no\n", mm.name)
