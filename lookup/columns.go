@@ -18,6 +18,7 @@ package lookup
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -75,8 +76,14 @@ type ParamUse struct {
 	// then happens in another character set or collation, where a character
 	// outside the column's own repertoire may compare equal to one inside
 	// it (utf8mb4_general_ci: 'ā' = 'a'). The column's repertoire proves
-	// nothing then, and no key is rejected on it.
+	// nothing then, and no key is rejected on it. The same holds when a
+	// function that can drop or change characters (SUBSTRING_INDEX, LEFT,
+	// REPLACE, LOWER, ...) stands between the parameter and its comparison.
 	Converted bool
+	// Transforms are the functions the parameter goes through on its way
+	// to the comparison that mapgate computes itself (innermost first):
+	// the check applies to their result.
+	Transforms []Transform
 	// Role says what a comparison of this parameter that no stored value
 	// can satisfy (a key the column cannot hold, or longer than it) proves
 	// about the whole statement. It is worked out from the query alone.
@@ -479,8 +486,8 @@ type sqlNode struct {
 	text   string
 	args   []*sqlNode
 	parent *sqlNode
-	parts  []string  // nColumn
-	scope  *sqlScope // nColumn: where the column was written
+	parts  []string   // nColumn
+	scope  *sqlScope  // nColumn: where the column was written
 	ctx    string     // root nodes: the clause ("select", "where", "on", ...)
 	nested bool       // select-list root of a subquery or a UNION
 	sel    *sqlSelect // root nodes: the SELECT the clause belongs to
@@ -1436,7 +1443,11 @@ type collector struct {
 	// that does not return NULL for a NULL argument (COALESCE, IFNULL,
 	// CONCAT_WS).
 	nullStop bool
-	cols   []foundColumn
+	// wrapped: a function other than a Transform stands between the
+	// parameter and the current level (a Transform above it would see
+	// more than the parameter).
+	wrapped bool
+	cols    []foundColumn
 }
 
 // foundColumn is a column met at some level above the parameter.
@@ -1554,6 +1565,16 @@ func analyseParam(param *sqlNode) ParamUse {
 			if sqlNullStops[par.op] {
 				c.nullStop = true
 			}
+			if tr, ok := substringIndex(par, argIndex(par, cur)); ok && !c.wrapped {
+				// Computed by mapgate: the check sees what reaches
+				// the comparison.
+				c.u.Transforms = append(c.u.Transforms, tr)
+			} else if c.wrapped = true; ok || sqlLossy[par.op] {
+				// The key's characters may not all reach the
+				// comparison, or may reach it changed: no check on the
+				// column's repertoire proves anything.
+				c.u.Converted = true
+			}
 			i := argIndex(par, cur)
 			if !f(i) {
 				c.unknown("parameter is a non-string argument of %s", describe(par))
@@ -1665,6 +1686,76 @@ func (c *collector) comparison(cmp *sqlNode, ops []*sqlNode, cur, param *sqlNode
 		c.u.Direct = cur == param && !c.binary && bare == 1 && len(c.cols) == 1
 	}
 	c.u.Role = filterRole(cmp, cur, c.nullStop)
+}
+
+// Transform is SUBSTRING_INDEX(value, Delim, Count) with literal
+// arguments, the one character-dropping function published .cf files put
+// around a key ('%u' before its '+', the domain after '@').
+type Transform struct {
+	Delim string
+	Count int
+}
+
+// Apply computes the function as MySQL does for a one-character
+// delimiter: the part before the Count-th delimiter from the left (Count >
+// 0) or after the -Count-th from the right (Count < 0); the whole value when
+// it has fewer; "" for Count 0.
+func (t Transform) Apply(v string) string {
+	switch {
+	case t.Count == 0:
+		return ""
+	case t.Count > 0:
+		i := -1
+		for n := 0; n < t.Count; n++ {
+			j := strings.Index(v[i+1:], t.Delim)
+			if j < 0 {
+				return v
+			}
+			i += 1 + j
+		}
+		return v[:i]
+	default:
+		i := len(v)
+		for n := 0; n < -t.Count; n++ {
+			j := strings.LastIndex(v[:i], t.Delim)
+			if j < 0 {
+				return v
+			}
+			i = j
+		}
+		return v[i+len(t.Delim):]
+	}
+}
+
+// substringIndex recognises SUBSTRING_INDEX(param-side, 'c', n) with a
+// one-character (ASCII) delimiter and an integer count, the parameter's
+// side being argument arg.
+func substringIndex(n *sqlNode, arg int) (Transform, bool) {
+	if n.op != "SUBSTRING_INDEX" || arg != 0 || len(n.args) != 3 {
+		return Transform{}, false
+	}
+	d, c := n.args[1], n.args[2]
+	if d.kind != nLiteral || c.kind != nLiteral {
+		return Transform{}, false
+	}
+	lit := d.text
+	if len(lit) != 3 || lit[0] != '\'' || lit[2] != '\'' || lit[1] == '\'' || lit[1] == '\\' || lit[1] >= 0x80 {
+		return Transform{}, false
+	}
+	count, err := strconv.Atoi(c.text)
+	if err != nil {
+		return Transform{}, false
+	}
+	return Transform{Delim: lit[1:2], Count: count}, true
+}
+
+// sqlLossy are the charset-keeping functions whose result can lose
+// characters of a string argument (SUBSTRING_INDEX('ほげ@d', '@', -1) is
+// 'd'), or map them to others (LOWER('\u212a') is 'k', which latin1 holds).
+var sqlLossy = map[string]bool{
+	"LEFT": true, "RIGHT": true, "SUBSTRING": true, "SUBSTR": true, "MID": true,
+	"SUBSTRING_INDEX": true, "REPLACE": true, "LPAD": true, "RPAD": true,
+	"LOWER": true, "LCASE": true, "UPPER": true, "UCASE": true,
 }
 
 // sqlNullStops are the charset-keeping functions that can return a value

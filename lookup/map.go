@@ -568,6 +568,9 @@ func PlanArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown b
 		if !connKnown || i >= len(cols) || !cols[i].Known || cols[i].Converted {
 			continue
 		}
+		for _, tr := range cols[i].Transforms {
+			s = tr.Apply(s)
+		}
 		err := checkParam(s, cols[i], conn)
 		if err == nil {
 			continue

@@ -14,7 +14,7 @@ func TestQueryCommand(t *testing.T) {
 	f := newFixture(t)
 	q := func(key string) (int, string, string) {
 		var out, errb bytes.Buffer
-		code := run([]string{"query", "--map", "virtual_alias=" + f.cf, "--recipient-delimiter", "+", "virtual_alias", key}, &out, &errb)
+		code := run([]string{"query", "--map", "virtual_alias=" + f.cf, "--recipient-delimiter", "+", "--set", "virtual_alias_propagate_extension=yes", "virtual_alias", key}, &out, &errb)
 		return code, out.String(), errb.String()
 	}
 	code, out, _ := q("bob+tag@example.jp")
