@@ -111,6 +111,11 @@ type table struct {
 	discoverMu sync.Mutex
 	// nextDiscover is when discovery runs again (unix nanoseconds).
 	nextDiscover atomic.Int64
+	// confirmedAt is when the columns were last found as described (unix
+	// nanoseconds); see confirmed.
+	confirmedAt   atomic.Int64
+	confirmFlight singleflight.Group
+	queryTimeout  time.Duration
 }
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
@@ -138,7 +143,7 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 		if err != nil {
 			return nil, err
 		}
-		t := &table{cf: cf, targets: ts, log: m.log}
+		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout}
 		for _, u := range ParamUses(cf.Query.SQL) {
 			t.roles = append(t.roles, u.Role)
 		}
@@ -219,6 +224,7 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 		}
 		t.nextDiscover.Store(time.Now().Add(every).UnixNano())
 	}()
+	start := time.Now()
 	for _, tg := range t.targets {
 		pc, err := DiscoverColumns(ctx, tg.db, t.cf.DBName, t.cf.Query.SQL)
 		if err != nil {
@@ -226,6 +232,7 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 			continue
 		}
 		if old != nil && sameColumns(*old, pc) {
+			t.confirmedAt.Store(start.UnixNano())
 			return nil
 		}
 		if old != nil {
@@ -239,6 +246,7 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 			}
 		}
 		t.columns.Store(&pc)
+		t.confirmedAt.Store(start.UnixNano())
 		return nil
 	}
 	return errors.Join(errs...)
@@ -386,16 +394,39 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 		m.rejected(c.Key, "domain", nil)
 		return "", r, false
 	}
-	args, ok := t.cf.Query.Expand(c.Key, (*argsp)[:0])
-	*argsp = args
-	if !ok {
-		m.rejected(c.Key, "suppressed", nil)
-		return "", r, false
+	for retry := false; ; retry = true {
+		args, ok := t.cf.Query.Expand(c.Key, (*argsp)[:0])
+		*argsp = args
+		if !ok {
+			m.rejected(c.Key, "suppressed", nil)
+			return "", r, false
+		}
+		value, r, done, again := m.ask(ctx, t, c, args, retry)
+		if !again {
+			return value, r, done
+		}
 	}
+}
+
+// ask runs one search step with its bound values. again=true means the
+// database contradicted the column facts, which have been refreshed: ask
+// once more (only when retried is false).
+func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retried bool) (value string, r socketmap.Reply, done, again bool) {
 	plan := t.plan(args)
+	if plan.Miss != nil || len(plan.Null) > 0 {
+		// The decision rests on the column facts: they must describe the
+		// schema as it is now, not as it was a minute ago.
+		if err := t.confirmed(ctx); err != nil {
+			if m.queryLimit.allow() {
+				t.log.Warn("a key the columns cannot hold was not answered: the schema could not be confirmed; answering TEMP", "key", logKey(c.Key), "err", err)
+			}
+			return "", socketmap.Temp("database unavailable"), true, false
+		}
+		plan = t.plan(args)
+	}
 	if plan.Miss != nil {
 		m.rejected(c.Key, plan.Miss.Reason.String(), plan.Miss)
-		return "", r, false
+		return "", r, false, false
 	}
 	for _, i := range plan.Null {
 		args[i] = nil // its comparison is false for every row: see RoleFilter
@@ -414,37 +445,43 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 		// (result_format's %S %U %D %1-%9 are the key's).
 		value = t.cf.ResultFormat.Format(c.Key, values)
 		if value == "" {
-			return "", r, false // no rows (or only skipped values)
+			return "", r, false, false // no rows (or only skipped values)
 		}
-		return value, socketmap.OK(value), true
+		return value, socketmap.OK(value), true, false
 	case ClassKey:
 		if !plan.Unproven && t.keyErrorIsMiss(args) {
 			m.rejected(c.Key, "key_error", err)
-			return "", r, false
+			return "", r, false, false
 		}
 		if m.queryLimit.allow() {
 			t.log.Warn("the key's characters made the query fail where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP",
 				"key", logKey(c.Key), "err", err)
 		}
-		return "", socketmap.Temp("key cannot be compared by this query (see mapgate log)"), true
+		return "", socketmap.Temp("key cannot be compared by this query (see mapgate log)"), true, false
 	case ClassQuery:
+		// A value the column facts vouched for met a charset error: the
+		// table may have been converted since. Confirm (once a second at
+		// most) and ask again if the facts changed.
+		if !retried && isCharsetError(err) && t.refreshed(ctx) {
+			return "", r, false, true
+		}
 		if m.queryLimit.allow() {
 			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
 				"key", logKey(c.Key), "err", err)
 		}
-		return "", socketmap.Temp("lookup failed: query or schema error (see mapgate log)"), true
+		return "", socketmap.Temp("lookup failed: query or schema error (see mapgate log)"), true, false
 	case ClassCanceled:
-		return "", socketmap.Temp("lookup canceled"), true
+		return "", socketmap.Temp("lookup canceled"), true, false
 	case errLimitClass:
-		return "", socketmap.Temp("expansion_limit exceeded"), true
+		return "", socketmap.Temp("expansion_limit exceeded"), true, false
 	default:
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return "", socketmap.Timeout("database did not answer in time"), true
+			return "", socketmap.Timeout("database did not answer in time"), true, false
 		}
 		if errors.Is(err, errAllHostsDown) {
-			return "", socketmap.Temp("no database host available"), true
+			return "", socketmap.Temp("no database host available"), true, false
 		}
-		return "", socketmap.Temp("database error (see mapgate log)"), true
+		return "", socketmap.Temp("database error (see mapgate log)"), true, false
 	}
 }
 

@@ -1,0 +1,148 @@
+package lookup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// confirmEvery is how old the column facts may be when a search step is
+// decided on them without the database's word (a key rejected as
+// unrepresentable or too long, or a parameter bound as NULL). Older facts
+// are confirmed first with one query on information_schema, shared by
+// every lookup of the table that needs it: a table converted while mapgate
+// runs (the audit's own ALTER TABLE) is seen within about this long, and a
+// flood of such keys costs the database at most one query per table per
+// confirmEvery.
+const confirmEvery = time.Second
+
+// errSchemaUnconfirmed: the column facts are too old to decide on and no
+// host could confirm them.
+var errSchemaUnconfirmed = errors.New("cannot confirm the schema: no database host answered")
+
+// confirmed makes sure the column facts were confirmed within confirmEvery
+// before a decision rests on them. It returns an error, and the step must
+// answer TEMP, when no host could confirm them.
+func (t *table) confirmed(ctx context.Context) error {
+	if time.Now().UnixNano()-t.confirmedAt.Load() < int64(confirmEvery) {
+		return nil
+	}
+	_, err, _ := t.confirmFlight.Do("", func() (any, error) {
+		if time.Now().UnixNano()-t.confirmedAt.Load() < int64(confirmEvery) {
+			return nil, nil // confirmed by the flight that just ended
+		}
+		return nil, t.confirm(context.WithoutCancel(ctx))
+	})
+	return err
+}
+
+// confirm asks the first host that answers whether the columns the facts
+// describe are still as described, and rediscovers them when not.
+func (t *table) confirm(ctx context.Context) error {
+	pc := t.columns.Load()
+	if pc == nil {
+		return nil // nothing is decided on facts that are not there
+	}
+	var infos []ColumnInfo
+	for _, p := range *pc {
+		if p.Known {
+			infos = append(infos, p.Infos...)
+		}
+	}
+	lastErr := errSchemaUnconfirmed
+	now := time.Now()
+	for _, tg := range t.targets {
+		if tg.host.quarantined(now) {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, t.queryTimeout)
+		same, err := ColumnsUnchanged(qctx, tg.db, infos)
+		cancel()
+		if err != nil {
+			lastErr = fmt.Errorf("%w: %s: %v", errSchemaUnconfirmed, tg.host.name, err)
+			continue
+		}
+		if !same {
+			if err := t.rediscover(ctx, true); err != nil {
+				lastErr = fmt.Errorf("%w: %v", errSchemaUnconfirmed, err)
+				continue
+			}
+		}
+		t.confirmedAt.Store(now.UnixNano())
+		return nil
+	}
+	return lastErr
+}
+
+// ColumnsUnchanged reports whether every column in infos still has the
+// data type, character set, collation and length they record, with one
+// query on information_schema.COLUMNS.
+func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool, error) {
+	if len(infos) == 0 {
+		return true, nil
+	}
+	var cond []string
+	var args []any
+	want := map[string]ColumnInfo{}
+	for _, ci := range infos {
+		k := strings.ToLower(ci.Schema + "\x00" + ci.Table + "\x00" + ci.Column)
+		if _, dup := want[k]; dup {
+			continue
+		}
+		want[k] = ci
+		cond = append(cond, "(TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)")
+		args = append(args, ci.Schema, ci.Table, ci.Column)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE,
+ CHARACTER_SET_NAME, COLLATION_NAME, CHARACTER_MAXIMUM_LENGTH
+ FROM information_schema.COLUMNS WHERE `+strings.Join(cond, " OR "), args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var ci ColumnInfo
+		var cs, coll sql.NullString
+		var maxLen sql.NullInt64
+		if err := rows.Scan(&ci.Schema, &ci.Table, &ci.Column, &ci.DataType, &cs, &coll, &maxLen); err != nil {
+			return false, err
+		}
+		w, ok := want[strings.ToLower(ci.Schema+"\x00"+ci.Table+"\x00"+ci.Column)]
+		if !ok {
+			continue
+		}
+		seen++
+		if !strings.EqualFold(w.DataType, ci.DataType) || !strings.EqualFold(w.Charset, cs.String) ||
+			!strings.EqualFold(w.Collation, coll.String) || int64(w.MaxChars) != maxLen.Int64 && w.MaxChars != 0 {
+			return false, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return seen == len(want), nil
+}
+
+// isCharsetError reports whether err is the server's charset or collation
+// error (1267 and its kin).
+func isCharsetError(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && charsetErrors[me.Number]
+}
+
+// refreshed confirms the column facts after the database contradicted
+// them, and reports whether they changed. At most one confirmation runs
+// per confirmEvery, however many lookups meet the error.
+func (t *table) refreshed(ctx context.Context) bool {
+	before := t.columns.Load()
+	if t.confirmed(ctx) != nil {
+		return false
+	}
+	return t.columns.Load() != before
+}
