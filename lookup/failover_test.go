@@ -162,8 +162,8 @@ func TestFailoverKillAndStall(t *testing.T) {
 	assert.Equal(t, socketmap.StatusTemp, lookupReply(t, s, "virtual_alias", "ほげ@example.jp").Status)
 	// Without it, the key provably cannot match the schema as it was last
 	// seen; with every host down nobody can confirm the schema is still
-	// that one (see confirmEvery): TEMP, never a NOTFOUND on old facts.
-	time.Sleep(confirmEvery)
+	// that one (see ConfirmEvery): TEMP, never a NOTFOUND on old facts.
+	time.Sleep(ConfirmEvery)
 	assert.Equal(t, socketmap.StatusTemp, lookupReply(t, s, "exact", "ほげ@example.jp").Status)
 
 	// 5. Host B returns: lookups recover.

@@ -11,34 +11,63 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// confirmEvery is how old the column facts may be when a search step is
+// ConfirmEvery is how old the column facts may be when a search step is
 // decided on them without the database's word (a key rejected as
 // unrepresentable or too long, or a parameter bound as NULL). Older facts
 // are confirmed first with one query on information_schema, shared by
 // every lookup of the table that needs it: a table converted while mapgate
 // runs (the audit's own ALTER TABLE) is seen within about this long, and a
 // flood of such keys costs the database at most one query per table per
-// confirmEvery.
-const confirmEvery = time.Second
+// ConfirmEvery.
+const ConfirmEvery = time.Second
 
 // errSchemaUnconfirmed: the column facts are too old to decide on and no
 // host could confirm them.
 var errSchemaUnconfirmed = errors.New("cannot confirm the schema: no database host answered")
 
-// confirmed makes sure the column facts were confirmed within confirmEvery
+// confirmed makes sure the column facts were confirmed within ConfirmEvery
 // before a decision rests on them. It returns an error, and the step must
 // answer TEMP, when no host could confirm them.
 func (t *table) confirmed(ctx context.Context) error {
-	if time.Now().UnixNano()-t.confirmedAt.Load() < int64(confirmEvery) {
+	if time.Now().UnixNano()-t.confirmedAt.Load() < int64(ConfirmEvery) {
 		return nil
 	}
-	_, err, _ := t.confirmFlight.Do("", func() (any, error) {
-		if time.Now().UnixNano()-t.confirmedAt.Load() < int64(confirmEvery) {
-			return nil, nil // confirmed by the flight that just ended
+	return t.confirmedAfter(ctx, time.Now().Add(-ConfirmEvery).UnixNano())
+}
+
+// confirmedAfter makes sure the column facts were confirmed by a query that
+// started at or after since (unix nanoseconds). Confirmations start at
+// most once per ConfirmEvery per table, shared by every lookup waiting for
+// one; a lookup may wait for the next (bounded by its deadline).
+func (t *table) confirmedAfter(ctx context.Context, since int64) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		if t.confirmedAt.Load() >= since {
+			return nil
 		}
-		return nil, t.confirm(context.WithoutCancel(ctx))
-	})
-	return err
+		if wait := time.Until(time.Unix(0, t.lastConfirm.Load()).Add(ConfirmEvery)); wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			case <-timer.C:
+			}
+		}
+		_, err, _ := t.confirmFlight.Do("", func() (any, error) {
+			if t.confirmedAt.Load() >= since {
+				return nil, nil // confirmed by the flight that just ended
+			}
+			t.lastConfirm.Store(time.Now().UnixNano())
+			return nil, t.confirm(context.WithoutCancel(ctx))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if t.confirmedAt.Load() >= since {
+		return nil
+	}
+	return errSchemaUnconfirmed
 }
 
 // confirm asks the first host that answers whether the columns the facts
@@ -137,11 +166,11 @@ func isCharsetError(err error) bool {
 }
 
 // refreshed confirms the column facts after the database contradicted
-// them, and reports whether they changed. At most one confirmation runs
-// per confirmEvery, however many lookups meet the error.
-func (t *table) refreshed(ctx context.Context) bool {
-	before := t.columns.Load()
-	if t.confirmed(ctx) != nil {
+// them at errAt, with a query that starts after it, and reports whether
+// they changed. At most one confirmation runs per ConfirmEvery, however
+// many lookups meet the error: they wait for it.
+func (t *table) refreshed(ctx context.Context, before *[]ParamColumns, errAt time.Time) bool {
+	if t.confirmedAfter(ctx, errAt.UnixNano()) != nil {
 		return false
 	}
 	return t.columns.Load() != before

@@ -56,7 +56,7 @@ func TestSchemaChangeSeenSoon(t *testing.T) {
 	extra := after - before
 	t.Logf("flood: %d lookups in %v from %d clients cost %d queries (%.2f/s)", lookups.Load(), elapsed.Round(time.Millisecond), clients, extra, float64(extra)/elapsed.Seconds())
 	assert.Zero(t, wrong.Load())
-	assert.LessOrEqual(t, extra, int64(elapsed/confirmEvery)+2, "at most one confirmation a second for the table")
+	assert.LessOrEqual(t, extra, int64(elapsed/ConfirmEvery)+2, "at most one confirmation a second for the table")
 
 	// The fix, and a row it makes possible.
 	srv.MustExec(t, `ALTER TABLE fresh.alias CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;

@@ -114,6 +114,7 @@ type table struct {
 	// confirmedAt is when the columns were last found as described (unix
 	// nanoseconds); see confirmed.
 	confirmedAt   atomic.Int64
+	lastConfirm   atomic.Int64 // when the last confirmation started
 	confirmFlight singleflight.Group
 	queryTimeout  time.Duration
 }
@@ -412,6 +413,7 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 // database contradicted the column facts, which have been refreshed: ask
 // once more (only when retried is false).
 func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retried bool) (value string, r socketmap.Reply, done, again bool) {
+	facts := t.columns.Load()
 	plan := t.plan(args)
 	if plan.Miss != nil || len(plan.Null) > 0 {
 		// The decision rests on the column facts: they must describe the
@@ -462,7 +464,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 		// A value the column facts vouched for met a charset error: the
 		// table may have been converted since. Confirm (once a second at
 		// most) and ask again if the facts changed.
-		if !retried && isCharsetError(err) && t.refreshed(ctx) {
+		if !retried && isCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
 			return "", r, false, true
 		}
 		if m.queryLimit.allow() {

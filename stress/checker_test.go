@@ -1,0 +1,541 @@
+package stress
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+
+	"mapgate/internal/mgproc"
+	"mapgate/internal/testdb"
+	"mapgate/lookup"
+	"mapgate/socketmap"
+)
+
+var (
+	seedFlag     = flag.Uint64("stress.seed", 0, "replay the checker with this seed (0: a new one)")
+	durationFlag = flag.Duration("stress.duration", 0, "how long the checker runs (default 60s; -short: skipped)")
+	clientsFlag  = flag.Int("stress.clients", 16, "concurrent socketmap clients")
+)
+
+const schemaSQL = `CREATE TABLE alias (
+  address varchar(255) NOT NULL,
+  dest varchar(255) NOT NULL,
+  active tinyint(1) NOT NULL DEFAULT 1,
+  PRIMARY KEY (address)
+) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci;
+CREATE TABLE alias_domain (
+  alias_domain varchar(255) NOT NULL,
+  target_domain varchar(255) NOT NULL,
+  active tinyint(1) NOT NULL DEFAULT 1,
+  PRIMARY KEY (alias_domain)
+) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci;
+INSERT INTO alias_domain VALUES ('ad.example', 'd1.example', 1);
+`
+
+// The maps under test: an address-searched alias map with extension
+// propagation; a map whose query binds only the domain and whose result
+// carries the key's own user (result_format %U@%s: any answer shared
+// between keys shows); and a UNION with a catch-all branch.
+var maps = map[string]string{
+	"alias": "query = SELECT dest FROM alias WHERE address = '%s' AND active = 1\n",
+	"rewrite": "query = SELECT target_domain FROM alias_domain WHERE alias_domain = '%d' AND active = 1\n" +
+		"result_format = %U@%s\n",
+	"branch": "query = SELECT dest FROM alias WHERE address = '%s' AND active = 1\n" +
+		"  UNION ALL SELECT dest FROM alias WHERE address = CONCAT('@', '%d') AND active = 1\n" +
+		"  AND NOT EXISTS (SELECT 1 FROM alias WHERE address = '%s' AND active = 1)\n",
+}
+
+// schemaLag is how long after a conversion of the key column mapgate may
+// still answer on the old column facts (lookup.ConfirmEvery, and the
+// confirming query's own time).
+const schemaLag = lookup.ConfirmEvery + 500*time.Millisecond
+
+var (
+	asciiLocals   = []string{"bob", "alice", "carol", "dave", "erin", "frank"}
+	unicodeLocals = []string{"ほげ", "ふが", "😀"}
+	domains       = []string{"d1.example", "d2.example"}
+)
+
+// version is one state of the database and when the change that made it
+// ran: it began at start on the first host and ended at end on the last.
+type version struct {
+	st         state
+	start, end time.Time
+	what       string
+}
+
+// history is the writer's record of versions, read by the checker.
+type history struct {
+	mu sync.Mutex
+	vs []version
+}
+
+func (h *history) add(v version) {
+	h.mu.Lock()
+	h.vs = append(h.vs, v)
+	h.mu.Unlock()
+}
+
+// possible returns the states the database may have held at some instant
+// in [a, b]: version i holds from its change's commit (in [start_i, end_i])
+// until the next one's.
+func (h *history) possible(a, b time.Time) []version {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []version
+	for i, v := range h.vs {
+		if v.start.After(b) {
+			break
+		}
+		if i+1 < len(h.vs) && h.vs[i+1].end.Before(a) {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// record is one lookup and its reply.
+type record struct {
+	mapName, key string
+	a, b         time.Time
+	reply        socketmap.Reply
+	err          error
+}
+
+func TestConcurrentChecker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the checker needs private MariaDB servers and time (not in -short)")
+	}
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	dur := *durationFlag
+	if dur == 0 {
+		dur = 60 * time.Second
+	}
+	t.Logf("checker seed %d (replay: go test ./stress/ -run TestConcurrentChecker -stress.seed=%d -stress.duration=%v)", seed, seed, dur)
+
+	hosts := make([]*testdb.Server, 2)
+	for i := range hosts {
+		h, err := testdb.NewArgs()
+		require.NoError(t, err)
+		t.Cleanup(h.Close)
+		hosts[i] = h
+	}
+	dbs := make([]*sql.DB, len(hosts))
+	for i, h := range hosts {
+		h.MustExec(t, "CREATE DATABASE chk; USE chk;\n"+schemaSQL+testdb.Grant("chk"))
+		db, err := sql.Open("mysql", h.RootDSN("chk")+"&charset=utf8mb4&multiStatements=true")
+		require.NoError(t, err)
+		db.SetMaxOpenConns(2)
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+
+	dir := t.TempDir()
+	args := []string{"serve", "--set", "recipient_delimiter=+", "--set", "alias_propagate_extension=yes",
+		"--set", "rewrite_address_search=no", "--set", "branch_address_search=no",
+		"--set", "query_timeout=500ms", "--set", "dial_timeout=500ms", "--set", "breaker_timeout=1s",
+		"--set", "lookup_timeout=4s"}
+	for name, body := range maps {
+		p := filepath.Join(dir, name+".cf")
+		text := fmt.Sprintf("hosts = inet:%s inet:%s\nuser = %s\npassword = %s\ndbname = chk\n%s",
+			hosts[0].Addr(), hosts[1].Addr(), testdb.User, testdb.Password, body)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+		args = append(args, "--map", name+"="+p)
+	}
+	mg := mgproc.Start(t, mgproc.Build(t), args...)
+
+	hist := &history{}
+	now := time.Now()
+	hist.add(version{st: state{alias: map[string]row{}, adActive: true}, start: now, end: now, what: "initial"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	var hostMu sync.Mutex // held by a change on both hosts, or by a fault
+	var wg sync.WaitGroup
+	var writerErr, faultErr error
+	faults := map[string]int{}
+	changes := map[string]int{}
+
+	// The writer.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		writerErr = runWriter(ctx, rand.New(rand.NewPCG(seed, 1)), dbs, hist, &hostMu, changes)
+	}()
+	// The fault injector.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		faultErr = runFaults(ctx, rand.New(rand.NewPCG(seed, 2)), hosts, &hostMu, faults)
+	}()
+	// The clients.
+	recs := make([][]record, *clientsFlag)
+	for c := range recs {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			recs[c] = runClient(ctx, rand.New(rand.NewPCG(seed, uint64(100+c))), mg.Addr)
+		}(c)
+	}
+	wg.Wait()
+	require.NoError(t, writerErr, "writer")
+	require.NoError(t, faultErr, "fault injector")
+	// The checker's own premise: both hosts hold what the model says.
+	final := hist.vs[len(hist.vs)-1].st
+	for i, db := range dbs {
+		require.NoError(t, sameAsModel(db, final), "host%d", i+1)
+	}
+
+	// Check every answer.
+	checked, ok, wrong := 0, 0, 0
+	temps := map[string]int{}
+	var wrongs []string
+	for _, rs := range recs {
+		for _, r := range rs {
+			checked++
+			if r.err != nil {
+				temps["client error: "+r.err.Error()]++
+				continue
+			}
+			switch r.reply.Status {
+			case socketmap.StatusTemp, socketmap.StatusTimeout:
+				temps[r.reply.Status.String()+" "+r.reply.Text]++
+				continue
+			}
+			allowed := hist.possible(r.a, r.b)
+			if matches(r, allowed) {
+				ok++
+				continue
+			}
+			wrong++
+			if len(wrongs) < 20 {
+				var exp []string
+				for _, v := range allowed {
+					exp = append(exp, fmt.Sprintf("%+v (%s)", v.st.answer(r.mapName, r.key), v.what))
+				}
+				wrongs = append(wrongs, fmt.Sprintf("%s %q → %s; the database allowed: %s", r.mapName, r.key, r.reply, strings.Join(exp, " | ")))
+			}
+		}
+	}
+	t.Logf("checked %d lookups from %d clients in %v: %d right, %d wrong, %d TEMP/TIMEOUT", checked, len(recs), dur, ok, wrong, checked-ok-wrong)
+	t.Logf("database changes: %s", counts(changes))
+	t.Logf("faults: %s", counts(faults))
+	t.Logf("TEMP by cause: %s", counts(temps))
+	for _, w := range wrongs {
+		t.Errorf("wrong answer: %s", w)
+	}
+	if checked < 1000 {
+		t.Errorf("only %d lookups: the checker did not get going", checked)
+	}
+	if ok < checked/2 {
+		t.Errorf("only %d of %d answers were OK/NOTFOUND: mostly TEMP proves little", ok, checked)
+	}
+	if t.Failed() {
+		t.Logf("mapgate log (tail):\n%s", tail(mg.Log(), 40))
+		t.Logf("replay: go test ./stress/ -run TestConcurrentChecker -stress.seed=%d -stress.duration=%v", seed, dur)
+	}
+}
+
+// sameAsModel compares a host's alias rows with the model's.
+func sameAsModel(db *sql.DB, st state) error {
+	rows, err := db.Query("SELECT address, dest, active FROM alias")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	got := map[string]row{}
+	for rows.Next() {
+		var a string
+		var r row
+		if err := rows.Scan(&a, &r.dest, &r.active); err != nil {
+			return err
+		}
+		got[a] = r
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for a, r := range st.alias {
+		if got[a] != r {
+			return fmt.Errorf("%s: host has %+v, the model %+v", a, got[a], r)
+		}
+	}
+	if len(got) != len(st.alias) {
+		return fmt.Errorf("host has %d rows, the model %d", len(got), len(st.alias))
+	}
+	return nil
+}
+
+func matches(r record, allowed []version) bool {
+	for _, v := range allowed {
+		want := v.st.answer(r.mapName, r.key)
+		switch {
+		case want.found && r.reply == socketmap.OK(want.value):
+			return true
+		case !want.found && r.reply == socketmap.NotFound():
+			return true
+		}
+	}
+	return false
+}
+
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// randomKey draws a key: existing and missing users, +extensions, catch-all
+// domains, characters latin1 cannot hold, over-long, NUL, mixed case.
+func randomKey(rng *rand.Rand) string {
+	var local string
+	switch rng.IntN(10) {
+	case 0, 1, 2, 3:
+		local = asciiLocals[rng.IntN(len(asciiLocals))]
+	case 4:
+		local = fmt.Sprintf("nobody%d", rng.IntN(1000))
+	case 5, 6:
+		local = unicodeLocals[rng.IntN(len(unicodeLocals))]
+	case 7:
+		local = strings.Repeat("a", 256+rng.IntN(100))
+	case 8:
+		local = asciiLocals[rng.IntN(len(asciiLocals))] + "\x00x"
+	default:
+		local = ""
+	}
+	if rng.IntN(4) == 0 && local != "" {
+		local += "+Tag" + fmt.Sprint(rng.IntN(3))
+	}
+	domain := domains[rng.IntN(len(domains))]
+	if rng.IntN(4) == 0 {
+		domain = "ad.example"
+	}
+	key := local + "@" + domain
+	if rng.IntN(3) == 0 {
+		key = mixCase(rng, key)
+	}
+	return key
+}
+
+func mixCase(rng *rand.Rand, s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' && rng.IntN(2) == 0 {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+func runClient(ctx context.Context, rng *rand.Rand, addr string) []record {
+	var out []record
+	c, err := socketmap.Dial("inet:" + addr)
+	if err != nil {
+		return []record{{err: err}}
+	}
+	defer func() { c.Close() }()
+	names := []string{"alias", "rewrite", "branch"}
+	for ctx.Err() == nil && len(out) < 2_000_000 {
+		r := record{mapName: names[rng.IntN(len(names))], key: randomKey(rng)}
+		r.a = time.Now()
+		r.reply, r.err = c.Lookup(r.mapName, r.key)
+		r.b = time.Now()
+		out = append(out, r)
+		if r.err != nil {
+			c.Close()
+			if c, err = socketmap.Dial("inet:" + addr); err != nil {
+				return out
+			}
+		}
+	}
+	return out
+}
+
+// runWriter changes the database on both hosts, one change at a time,
+// while no fault is injected, and records each resulting state.
+func runWriter(ctx context.Context, rng *rand.Rand, dbs []*sql.DB, hist *history, hostMu *sync.Mutex, changes map[string]int) error {
+	cur := hist.vs[0].st.clone()
+	n := 0
+	var converted time.Time // the last conversion to utf8mb4
+	for ctx.Err() == nil {
+		time.Sleep(time.Duration(20+rng.IntN(60)) * time.Millisecond)
+		next := cur.clone()
+		// mapgate's documented lag for schema facts: a row only the new
+		// character set can hold is found from lookup.ConfirmEvery after
+		// the conversion on. Before that such a key is still answered on
+		// the old facts; the writer leaves that time before adding one.
+		unicodeOK := time.Since(converted) > schemaLag
+		what, stmt := change(rng, &next, &n, unicodeOK)
+		if stmt == "" {
+			continue
+		}
+		hostMu.Lock()
+		start := time.Now()
+		var err error
+		for _, db := range dbs {
+			if _, err = db.Exec(stmt); err != nil {
+				break
+			}
+		}
+		end := time.Now()
+		hostMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("%s: %q: %w", what, stmt, err)
+		}
+		hist.add(version{st: next, start: start, end: end, what: what})
+		if what == "alter-utf8mb4" {
+			converted = end
+		}
+		changes[strings.Fields(what)[0]]++
+		cur = next
+	}
+	return nil
+}
+
+// change draws one change, applies it to st and returns its SQL.
+func change(rng *rand.Rand, st *state, n *int, unicodeOK bool) (what, stmt string) {
+	*n++
+	addrs := make([]string, 0, len(st.alias))
+	for a := range st.alias {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	pick := func() string { return addrs[rng.IntN(len(addrs))] }
+	q := func(s string) string { return "'" + s + "'" }
+	switch k := rng.IntN(100); {
+	case k < 30: // insert or replace a row
+		locals := asciiLocals
+		if st.utf8mb4 && unicodeOK && rng.IntN(2) == 0 {
+			locals = unicodeLocals
+		}
+		addr := locals[rng.IntN(len(locals))] + "@" + domains[rng.IntN(len(domains))]
+		if rng.IntN(5) == 0 {
+			addr = "@" + domains[rng.IntN(len(domains))] // a catch-all
+		}
+		dest := fmt.Sprintf("g%d@dest.example", *n)
+		active := rng.IntN(4) != 0
+		st.alias[addr] = row{dest: dest, active: active}
+		return "insert " + addr, fmt.Sprintf("REPLACE INTO alias (address, dest, active) VALUES (%s, %s, %d)", q(addr), q(dest), b2i(active))
+	case k < 45 && len(addrs) > 0:
+		a := pick()
+		delete(st.alias, a)
+		return "delete " + a, "DELETE FROM alias WHERE address = " + q(a)
+	case k < 60 && len(addrs) > 0:
+		a := pick()
+		r := st.alias[a]
+		r.dest = fmt.Sprintf("g%d@dest.example", *n)
+		st.alias[a] = r
+		return "update " + a, fmt.Sprintf("UPDATE alias SET dest = %s WHERE address = %s", q(r.dest), q(a))
+	case k < 80 && len(addrs) > 0:
+		a := pick()
+		r := st.alias[a]
+		r.active = !r.active
+		st.alias[a] = r
+		return "active " + a, fmt.Sprintf("UPDATE alias SET active = %d WHERE address = %s", b2i(r.active), q(a))
+	case k < 88:
+		st.adActive = !st.adActive
+		return "alias_domain-active", fmt.Sprintf("UPDATE alias_domain SET active = %d", b2i(st.adActive))
+	case k < 94 && !st.utf8mb4:
+		st.utf8mb4 = true
+		return "alter-utf8mb4", "ALTER TABLE alias CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+	case k < 100 && st.utf8mb4:
+		// Rows latin1 cannot hold go first, in the same statement batch.
+		var del []string
+		for _, a := range addrs {
+			if !isLatin1(a) {
+				del = append(del, q(a))
+				delete(st.alias, a)
+			}
+		}
+		st.utf8mb4 = false
+		stmt := ""
+		if len(del) > 0 {
+			stmt = "DELETE FROM alias WHERE address IN (" + strings.Join(del, ",") + "); "
+		}
+		return "alter-latin1", stmt + "ALTER TABLE alias CONVERT TO CHARACTER SET latin1 COLLATE latin1_general_ci"
+	}
+	return "", ""
+}
+
+func isLatin1(s string) bool {
+	for _, r := range s {
+		if r > 0xFF {
+			return false
+		}
+	}
+	return true
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// runFaults kills, stops and restarts one host at a time, while the
+// writer waits.
+func runFaults(ctx context.Context, rng *rand.Rand, hosts []*testdb.Server, hostMu *sync.Mutex, faults map[string]int) error {
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Duration(1500+rng.IntN(2000)) * time.Millisecond):
+		}
+		h := hosts[i%len(hosts)]
+		which := fmt.Sprintf("host%d", i%len(hosts)+1)
+		hostMu.Lock()
+		var err error
+		if rng.IntN(2) == 0 {
+			faults["kill+restart "+which]++
+			if err = h.Kill(); err == nil {
+				time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+				err = h.Start()
+			}
+		} else {
+			faults["stop+continue "+which]++
+			if err = h.Pause(); err == nil {
+				time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+				err = h.Resume()
+			}
+		}
+		hostMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("%s: %w", which, err)
+		}
+	}
+}
