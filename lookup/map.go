@@ -34,6 +34,10 @@ type MapOptions struct {
 	// NoFold keeps keys' case (Postfix folds keys to lower case for mysql:
 	// tables).
 	NoFold bool
+	// DomainSearch runs Postfix's parent-domain search of a domain list
+	// (relay_domains) for keys that are domain names; DomainExact (the zero
+	// value) asks only the key. Used only when AddressSearch is off.
+	DomainSearch DomainSearch
 }
 
 // DefaultMapOptions returns the options a Postfix admin expects for a map
@@ -381,9 +385,12 @@ func interleave(lists [][]Candidate) []Candidate {
 // propagated into the result with its case (Carol+Tag@ → carol+Tag@dest).
 func (m *Map) candidates(key string, fold func(string) string, dst []Candidate) []Candidate {
 	start := len(dst)
-	if m.Opts.AddressSearch {
+	switch {
+	case m.Opts.AddressSearch:
 		dst = SearchKeys(key, m.Opts.RecipientDelimiter, dst)
-	} else {
+	case m.Opts.DomainSearch != DomainExact:
+		dst = DomainKeys(key, m.Opts.DomainSearch, dst)
+	default:
 		dst = append(dst, Candidate{Key: key})
 	}
 	if !m.Opts.NoFold {
