@@ -550,7 +550,7 @@ func (m *migration) writeUnprotected(w io.Writer) {
 	if len(m.overrides) > 0 {
 		fmt.Fprintf(w, "#     smtpd checks recipients through mapgate, but mail submitted locally (sendmail, pickup)\n")
 		fmt.Fprintf(w, "#     or expanded by virtual_alias_maps reaches the delivery agent unchecked. A key that the\n")
-		fmt.Fprintf(w, "#     column cannot hold fails its query there: that mail is deferred (4.3.0), retried, and\n")
+		fmt.Fprintf(w, "#     column cannot hold fails its query there: that mail is deferred (4.3.5), retried, and\n")
 		fmt.Fprintf(w, "#     bounced after maximal_queue_lifetime; other deliveries go on.\n")
 	}
 	for _, l := range m.left {
