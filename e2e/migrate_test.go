@@ -18,21 +18,26 @@ import (
 )
 
 // migrateSQL adds to testdb's data set what the PostfixAdmin setup below
-// needs: a relay (backup MX) domain, and a mailbox behind the example.com
+// needs: a relay (backup MX) domain with its valid recipients (one address,
+// and a catch-all for a subdomain), and a mailbox behind the example.com
 // catch-all.
 const migrateSQL = `INSERT INTO domain (domain, backupmx) VALUES ('relay2.example', 1);
-INSERT INTO mailbox (username, maildir, local_part, domain) VALUES ('catchall@example.jp','example.jp/catchall/','catchall','example.jp');`
+INSERT INTO mailbox (username, maildir, local_part, domain) VALUES ('catchall@example.jp','example.jp/catchall/','catchall','example.jp');
+CREATE TABLE relay_recipient (address varchar(255) NOT NULL PRIMARY KEY) DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci;
+INSERT INTO relay_recipient VALUES ('u@relay2.example'), ('@sub.relay2.example');`
 
 // PostfixAdmin's mailbox, domain and relay queries (DOCUMENTS/POSTFIX_CONF.txt).
 const (
 	qMailboxDir = `query = SELECT maildir FROM mailbox WHERE username='%s' AND active = '1'`
 	qVDomains   = `query = SELECT domain FROM domain WHERE domain='%s' AND backupmx = '0' AND active = '1'`
 	qRelay      = `query = SELECT domain FROM domain WHERE domain='%s' AND backupmx = '1' AND active = '1'`
+	qRelayRcpt  = `query = SELECT address FROM relay_recipient WHERE address='%s'`
 )
 
 // compareRecipients cover every rewritten parameter: exact addresses,
-// +ext, case, catch-alls, an alias domain, a mailbox without an alias,
-// subdomains of a relay domain, and unknown users and domains. They hold no
+// +ext, case, catch-alls, an alias domain, a mailbox without an alias, a
+// relay domain's subdomains and recipients (relay_domains,
+// relay_recipient_maps), and unknown users and domains. They hold no
 // key that latin1 cannot hold, so the mysql: setup answers each without a
 // database error.
 var compareRecipients = []string{
@@ -40,7 +45,8 @@ var compareRecipients = []string{
 	"bob+tag@example.jp", "alice+x@example.jp", "BOB@EXAMPLE.JP", "Bob+Tag@Example.JP",
 	"anyone@example.com", "any+thing@example.com", "bob@example.com",
 	"bob@example.net", "bob+tag@example.net", "alice@example.net", "nobody@example.net",
-	"u@relay2.example", "u@sub.relay2.example", "u@a.b.relay2.example", "u+x@sub.relay2.example",
+	"u@relay2.example", "u+x@relay2.example", "v@relay2.example", "u@sub.relay2.example", "v+x@sub.relay2.example",
+	"u@a.b.relay2.example",
 	"u@relay2.example.org", "u@xrelay2.example", "u@sub.example.jp",
 	"nobody@example.jp", "nobody+x@example.jp", "inactive@example.jp", "postmaster@example.jp",
 	"u@unknown.example",
@@ -72,6 +78,7 @@ func newVirtualSetup(t *testing.T) *migrateSetup {
 			cf("catchall", qCatchall), cf("domain_catchall", qDomainCatchall)}, ", "),
 		"virtual_mailbox_maps": cf("mailbox", qMailboxDir) + ", " + cf("domain_mailbox", qDomainMailbox),
 		"relay_domains":        "$mydestination, " + cf("relay", qRelay),
+		"relay_recipient_maps": cf("relay_recipient", qRelayRcpt),
 		// No relaying for the client's address: relay_domains decides.
 		"smtpd_relay_restrictions": "reject_unauth_destination",
 	}})
