@@ -38,7 +38,7 @@ var servedParams = map[string]servedParam{
 	"canonical_maps":           {searchAddress, "cleanup (cleanup_init.c:376), smtpd (smtpd_check.c:826)"},
 	"sender_canonical_maps":    {searchAddress, "cleanup (cleanup_init.c:381), smtpd (smtpd_check.c:820)"},
 	"recipient_canonical_maps": {searchAddress, "cleanup (cleanup_init.c:386), smtpd (smtpd_check.c:823)"},
-	"relocated_maps":           {searchAddress, "trivial-rewrite (resolve.c:722), smtpd"},
+	"relocated_maps":           {searchAddress, "trivial-rewrite (resolve.c:722, mail_addr_find)"},
 	"smtpd_sender_login_maps":  {searchAddress, "smtpd (smtpd_check.c:859)"},
 	"sender_bcc_maps":          {searchAddress, "cleanup (cleanup_init.c:430)"},
 	"recipient_bcc_maps":       {searchAddress, "cleanup (cleanup_init.c:435)"},
@@ -50,6 +50,10 @@ var servedParams = map[string]servedParam{
 	"virtual_alias_domains":   {searchExact, "trivial-rewrite (resolve.c:820), smtpd (smtpd_check.c:841): a string list, exact name"},
 	"virtual_mailbox_domains": {searchExact, "trivial-rewrite (resolve.c:825), smtpd (smtpd_check.c:843): a string list, exact name"},
 	"mydestination":           {searchExact, "trivial-rewrite, smtpd (resolve_local.c:72): a string list, exact name"},
+	// smtp(8) asks every table, socketmap too, the next hop and then each
+	// parent domain as ".parent": plain keys, exact.
+	"smtp_tls_policy_maps": {searchExact, "smtp(8) (smtp_tls_policy.c:211, 322, 614-617): the next hop, then each parent as .parent, asked of every table"},
+	"lmtp_tls_policy_maps": {searchExact, "lmtp(8) (smtp_tls_policy.c:211, 322, 614-617): the next hop, then each parent as .parent, asked of every table"},
 	// domain_list_init: match_hostname, parent domains.
 	"relay_domains": {searchDomainList, "trivial-rewrite (resolve.c:830), smtpd (smtpd_check.c:802): a domain list with parent-domain search"},
 }
@@ -83,17 +87,17 @@ func notMigrated(param string) string {
 	case "local_recipient_maps":
 		return "smtpd asks it bare localparts of local domains (mail_addr_find with the local-part strategy), which mapgate does not know"
 	case "transport_maps":
-		return "trivial-rewrite asks a socketmap (pattern) table only the full address; the domain and parent-domain keys a transport table holds are asked of fixed tables only (transport.c)"
-	case "smtp_tls_policy_maps", "lmtp_tls_policy_maps":
-		return "the TLS policy search asks the next-hop domain and its parent domains (\".parent\") of fixed tables only"
+		return "trivial-rewrite asks a socketmap (pattern) table only the full address; the domain and parent-domain keys a transport table holds are asked of fixed tables only (transport.c:222-223)"
 	case "smtp_sasl_password_maps", "lmtp_sasl_password_maps":
-		return "the SMTP client asks it host names, [host]:port and sender addresses in its own order (smtp_sasl_glue.c); not checked against mapgate's searches"
+		return "smtp(8) asks one table the sender address with the address search, then host and next-hop names as plain keys (smtp_sasl_glue.c:190-199); mapgate's address search would also cut a host name at recipient_delimiter (mail-relay at '-'), a wrong match for a password table"
 	}
 	switch {
 	case strings.HasSuffix(param, "_transport_maps"):
 		return "a transport table: trivial-rewrite asks a socketmap (pattern) table only the full address, never the domain keys (transport.c)"
-	case strings.Contains(param, "restrictions"), strings.HasSuffix(param, "_access"), strings.HasSuffix(param, "_checks"):
-		return "access tables are searched by smtpd with domain, parent-domain and partial-address keys, asked of fixed tables only (smtpd_check.c check_*_access); a socketmap table receives only the full key"
+	case strings.HasSuffix(param, "_checks"):
+		return "content inspection: cleanup asks every table each whole header or body line as a plain key (header_body_checks.c:328, 353); mapgate could serve it exactly, but migrate does not move content filters"
+	case strings.Contains(param, "restrictions"), strings.HasSuffix(param, "_access"):
+		return "access tables are searched by smtpd with domain, parent-domain and partial-address keys, asked of fixed tables only (smtpd_check.c:2795-2796, 2880, 2936); a socketmap table receives only the full key"
 	case param == "alias_database":
 		return "newaliases builds it; not a lookup"
 	}
