@@ -506,7 +506,7 @@ func (m *migration) writeConfig(w io.Writer, src, socket string) {
 		used := strings.Join(mm.usedBy, ", ")
 		switch mm.search {
 		case searchExact:
-			fmt.Fprintf(w, "# %s holds domains (%s, a string list: exact names only): no address search\n", mm.name, used)
+			fmt.Fprintf(w, "# %s: Postfix asks every table each key as it is (%s): no address search\n", mm.name, used)
 			fmt.Fprintf(w, "%s_address_search = no\n", mm.name)
 		case searchDomainList:
 			form := "parent.example"
