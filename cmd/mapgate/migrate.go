@@ -313,8 +313,13 @@ func planMigration(vals map[string]string, services []masterService, masterKnown
 				m.left = append(m.left, leftTable{param: param, table: t, why: notMigrated(param)})
 			}
 			if agent, ok := deliveryMaps[param]; ok {
+				m.isolate(agent, vals)
+				also := ""
+				if param == "alias_maps" {
+					also = ", and smtpd's through local_recipient_maps (default: proxy:unix:passwd.byname $alias_maps)"
+				}
 				m.unprotected = append(m.unprotected, fmt.Sprintf(
-					"%s: %s(8)'s own mysql: client (left as it is)", param, agent))
+					"%s: %s(8)'s own mysql: client (left as it is; max_use=1 above)%s", param, agent, also))
 			}
 			continue
 		}
@@ -394,22 +399,32 @@ func (m *migration) mapFor(param string, sp servedParam, paths []string, vals ma
 }
 
 // keepForAgent keeps a delivery agent's map on its original tables: a
-// master.cf override for every service that runs the agent, max_use=1 so
-// that a failed query (and Postfix's 60 s host block that follows it) ends
-// with the one delivery that caused it, and one recipient per delivery so
-// that no good recipient shares that delivery.
+// master.cf override for every service that runs the agent.
 func (m *migration) keepForAgent(param, agent string, vals map[string]string) {
 	value := strings.Join(splitList(vals[param]), ",")
 	for _, svc := range agentServices(m.services, m.masterKnown, agent) {
 		m.addOverride(svc, param, value)
+	}
+	m.isolate(agent, vals)
+	m.unprotected = append(m.unprotected, fmt.Sprintf(
+		"%s: %s(8) refuses socketmap tables and keeps its own mysql: client (the master.cf override above)", param, agent))
+}
+
+// isolate confines a failed query in a delivery agent's own mysql: client
+// (and Postfix's 60 s host block that follows it) to the one delivery that
+// caused it: each process of the agent's services makes one delivery
+// (max_use=1), to one recipient (NAME_destination_recipient_limit, read by
+// qmgr from main.cf).
+func (m *migration) isolate(agent string, vals map[string]string) {
+	for _, svc := range agentServices(m.services, m.masterKnown, agent) {
 		m.addOverride(svc, "max_use", "1")
-		limit := strings.SplitN(svc, "/", 2)[0] + "_destination_recipient_limit"
-		if vals[limit] != "1" && !m.hasLimit(limit) {
+		name := strings.SplitN(svc, "/", 2)[0]
+		limit := name + "_destination_recipient_limit"
+		// local_destination_recipient_limit is 1 by default (mail_params.h).
+		if !m.hasLimit(limit) && vals[limit] != "1" && !(name == "local" && vals[limit] == "") {
 			m.limits = append(m.limits, paramPlan{name: limit, oldValue: vals[limit], newValue: "1"})
 		}
 	}
-	m.unprotected = append(m.unprotected, fmt.Sprintf(
-		"%s: %s(8) refuses socketmap tables and keeps its own mysql: client (the master.cf override above)", param, agent))
 }
 
 func (m *migration) addOverride(svc, param, value string) {
@@ -527,9 +542,9 @@ func (m *migration) writeOverrides(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\n# Delivery agents refuse socketmap tables for the maps they read as security-sensitive\n")
 	fmt.Fprintf(w, "# (DICT_FLAG_PARANOID: virtual.c:481-492, local.c:914; dict_sockmap.c:349-352), and a proxy:\n")
-	fmt.Fprintf(w, "# prefix is dropped there (dict_proxy.c:444). Their service keeps the original tables; each of\n")
-	fmt.Fprintf(w, "# its processes makes one delivery (max_use=1) to one recipient, so a failed query blocks\n")
-	fmt.Fprintf(w, "# nothing but the delivery that caused it:\n")
+	fmt.Fprintf(w, "# prefix is dropped there (dict_proxy.c:444). The services that run them keep the original\n")
+	fmt.Fprintf(w, "# tables, and each of their processes makes one delivery (max_use=1) to one recipient, so a\n")
+	fmt.Fprintf(w, "# failed query in their own mysql: client blocks nothing but the delivery that caused it:\n")
 	if !m.masterKnown {
 		fmt.Fprintf(w, "# (no master.cf was read: Postfix's stock service names are assumed)\n")
 	}

@@ -140,7 +140,11 @@ local     unix  -       n       n       -       -       local
 		assert.Contains(t, cmds, "postconf -P '"+svc+"/unix/max_use=1'")
 		assert.Contains(t, cmds, "postconf -e '"+svc+"_destination_recipient_limit = 1'")
 	}
-	assert.NotContains(t, out, "local/unix/", "local(8)'s maps are not migrated, so it needs no override")
+	// local(8)'s aliases stay on mysql:; its processes make one delivery
+	// each (local_destination_recipient_limit is 1 by default).
+	assert.Contains(t, cmds, "postconf -P 'local/unix/max_use=1'")
+	assert.NotContains(t, out, "local/unix/alias_maps")
+	assert.NotContains(t, out, "local_destination_recipient_limit")
 	assert.Contains(t, out, "Left as it is: mysql:/etc/postfix/sql/uid.cf in virtual_uid_maps:\n#   only virtual(8) reads it")
 	assert.Contains(t, out, "Left as it is: mysql:/etc/postfix/sql/aliases.cf in alias_maps:\n#   local(8) reads it as security-sensitive data")
 	assert.Contains(t, out, "What stays unprotected:")
