@@ -51,6 +51,11 @@ func editAlternates(dir string, add bool) error {
 		return err
 	}
 	if !add && !bytes.Contains(old, []byte(dir)) {
+		if string(old) == createdMarker {
+			// Created here; its last entry was removed by a program that
+			// does not remove the file.
+			return os.Remove(alternatesFile)
+		}
 		return nil
 	}
 	updated := setAlternates(string(old), dir, add)

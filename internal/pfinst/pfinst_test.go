@@ -135,6 +135,14 @@ func TestEditAlternatesLeavesNoMainCF(t *testing.T) {
 		t.Fatalf("main.cf created by pfinst is left behind after the last instance: %v", err)
 	}
 
+	// A file created here whose last entry another program removed goes
+	// with the next removal.
+	require(os.WriteFile(alternatesFile, []byte(createdMarker), 0o644))
+	require(editAlternates("/var/tmp/mgpf-c/etc", false))
+	if _, err := os.Stat(alternatesFile); !os.IsNotExist(err) {
+		t.Fatalf("main.cf with only pfinst's marker left behind: %v", err)
+	}
+
 	// An admin's main.cf stays, even when it had nothing else.
 	require(os.WriteFile(alternatesFile, nil, 0o644))
 	require(editAlternates("/var/tmp/mgpf-a/etc", true))
