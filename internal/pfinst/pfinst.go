@@ -2,15 +2,18 @@
 // end-to-end tests and the benchmark harness: its own config_directory,
 // queue_directory and data_directory under /var/tmp/mgpf-XXXX, an smtpd on a
 // free 127.0.0.1 port, the domains of internal/testdb's data set as
-// virtual_alias_domains, and every delivery to the discard transport. The
-// system's own Postfix (if any) is never touched.
+// virtual_alias_domains, and every delivery to the discard transport (or,
+// with Options.VirtualMailboxes, virtual(8) writing maildirs). The system's
+// own Postfix (if any) is never touched.
 //
 // Postfix insists on a few things for a non-default instance (see
 // ../shared/lab/REPORT.md), which New takes care of:
 //   - the config directory must be listed in alternate_config_directories of
-//     the default main.cf (/etc/postfix/main.cf): New adds it (creating the
-//     file when missing, under a lock, so that several test processes can
-//     share it) and Stop removes it again;
+//     the default main.cf (/etc/postfix/main.cf), which the set-gid postdrop
+//     and postqueue check: New adds it (under a lock, so that several test
+//     processes can share the file) and Stop removes it again. On a machine
+//     whose Postfix has no main.cf ("No configuration"), the file is created
+//     with the first instance and removed with the last;
 //   - maillog_file must be under /var (or /dev/stdout), or Postfix exits
 //     without a word;
 //   - the data directory must be owned by the postfix user and every parent
