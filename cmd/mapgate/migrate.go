@@ -323,7 +323,12 @@ func planMigration(vals map[string]string, services []masterService, masterKnown
 			}
 			continue
 		}
-		m.serve(param, sp, vals)
+		if !m.serve(param, sp, vals) {
+			for _, t := range tables {
+				m.left = append(m.left, leftTable{param: param, table: t, why: "it reaches this table through a $name reference, which stays a reference: migrate the parameter that names the table"})
+			}
+			continue
+		}
 		if agent, ok := deliveryMaps[param]; ok {
 			m.keepForAgent(param, agent, vals)
 		}
@@ -345,8 +350,18 @@ func mysqlTables(raw string, vals map[string]string) []string {
 
 // serve points param at mapgate: each run of consecutive mysql: tables
 // becomes one mapgate map (Postfix's order is kept inside it); other
-// tables and $name references stay where they are.
-func (m *migration) serve(param string, sp servedParam, vals map[string]string) {
+// tables and $name references stay where they are. It reports false, and
+// changes nothing, when the value names no mysql: table itself.
+func (m *migration) serve(param string, sp servedParam, vals map[string]string) bool {
+	served := false
+	for _, tok := range splitList(vals[param]) {
+		if _, ok := mysqlPath(expand(tok, vals, 0)); ok && !isReference(tok) {
+			served = true
+		}
+	}
+	if !served {
+		return false
+	}
 	var out, run []string
 	flush := func() {
 		if len(run) > 0 {
@@ -369,6 +384,7 @@ func (m *migration) serve(param string, sp servedParam, vals map[string]string) 
 	}
 	flush()
 	m.params = append(m.params, paramPlan{name: param, oldValue: vals[param], newValue: strings.Join(out, ", ")})
+	return true
 }
 
 // mapFor returns the mapgate map that serves these tables for param,

@@ -172,6 +172,12 @@ sender_dependent_relayhost_maps = mysql:/etc/postfix/sql/relayhost.cf
 	assert.Contains(t, cmds, "postconf -e 'sender_dependent_relayhost_maps = socketmap:unix:mapgate/mapgate.sock:sender_dependent_relayhost'")
 	assert.NotContains(t, out, "sender_dependent_relayhost_address_search = no")
 
+	// A parameter that reaches mysql: only through a reference is not
+	// rewritten (the reference stays); the reason is given.
+	out = migrateDir(t, main+"my_aliases = proxy:mysql:/etc/postfix/sql/alias.cf\nvirtual_alias_maps = $my_aliases\n", "")
+	assert.NotContains(t, out, "'virtual_alias_maps =")
+	assert.Contains(t, out, "in virtual_alias_maps:\n#   it reaches this table through a $name reference")
+
 	// Not listed in parent_domain_matches_subdomains: ".parent" keys.
 	out = migrateDir(t, main+"parent_domain_matches_subdomains = debug_peer_list\n", "")
 	assert.Contains(t, out, "\nrelay_domains_domain_search = dot\n")
