@@ -48,9 +48,8 @@ func requireTools(t *testing.T) {
 		t.Fatal("e2e: needs root to run a private Postfix instance (CI runs as root)")
 	}
 	// postfix-mysql provides the mysql: map type.
-	out, err := exec.Command(postfixBin("postconf"), "-m").Output()
-	if err != nil || !bytes.Contains(out, []byte("mysql\n")) {
-		t.Fatalf("e2e: Postfix has no mysql: map type (postfix-mysql missing; run make deps): %v", err)
+	if err := pfinst.HasMapType("mysql"); err != nil {
+		t.Fatalf("e2e: %v", err)
 	}
 }
 

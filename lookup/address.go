@@ -158,3 +158,53 @@ func propagateOne(b *strings.Builder, addr, ext string) {
 	b.WriteString(body[ins:])
 	b.WriteString(addr[len(body):])
 }
+
+// DomainSearch selects the parent-domain keys DomainKeys adds.
+type DomainSearch int
+
+// The parent-domain searches of Postfix's match_hostname().
+const (
+	// DomainExact asks only the name itself (string lists such as
+	// mydestination and virtual_mailbox_domains, or any map that is not a
+	// domain list).
+	DomainExact DomainSearch = iota
+	// DomainParent asks each parent as "parent.example" (the domain list is
+	// named in parent_domain_matches_subdomains: relay_domains by default).
+	DomainParent
+	// DomainDotParent asks each parent as ".parent.example" (a domain list
+	// not named in parent_domain_matches_subdomains).
+	DomainDotParent
+)
+
+// DomainKeys appends to dst the keys Postfix's match_hostname()
+// (src/util/match_ops.c) asks a fixed-string table such as mysql: for the
+// domain name of a domain list (relay_domains): the name, then each parent
+// domain, as "parent.example" with DomainParent or ".parent.example" with
+// DomainDotParent. A socketmap table (not fixed) is asked only the name, so
+// mapgate runs this search itself. An empty name gives no keys.
+func DomainKeys(name string, s DomainSearch, dst []Candidate) []Candidate {
+	if name == "" {
+		return dst
+	}
+	dst = append(dst, Candidate{Key: name})
+	if s == DomainExact {
+		return dst
+	}
+	// for (entry = name; *entry; entry = next): next is the next '.' after
+	// entry's first byte, one past it for DomainParent.
+	for entry := 0; ; {
+		j := strings.IndexByte(name[entry+1:], '.')
+		if j < 0 {
+			return dst
+		}
+		next := entry + 1 + j
+		if s == DomainParent {
+			next++
+		}
+		if next >= len(name) {
+			return dst
+		}
+		dst = append(dst, Candidate{Key: name[next:]})
+		entry = next
+	}
+}

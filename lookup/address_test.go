@@ -92,3 +92,35 @@ func BenchmarkSearchKeys(b *testing.B) {
 		}
 	}
 }
+
+func TestDomainKeys(t *testing.T) {
+	t.Parallel()
+	keys := func(ks ...string) []Candidate {
+		var out []Candidate
+		for _, k := range ks {
+			out = append(out, Candidate{Key: k})
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		s    DomainSearch
+		want []Candidate
+	}{
+		{"sub.relay2.example", DomainParent, keys("sub.relay2.example", "relay2.example", "example")},
+		{"sub.relay2.example", DomainDotParent, keys("sub.relay2.example", ".relay2.example", ".example")},
+		{"sub.relay2.example", DomainExact, keys("sub.relay2.example")},
+		{"relay2.example", DomainParent, keys("relay2.example", "example")},
+		{"example", DomainParent, keys("example")},
+		{"example", DomainDotParent, keys("example")},
+		{".example", DomainDotParent, keys(".example")},
+		{"a.", DomainParent, keys("a.")},
+		{"a.", DomainDotParent, keys("a.", ".")},
+		{"a..b", DomainParent, keys("a..b", ".b")},
+		{"a..b", DomainDotParent, keys("a..b", "..b", ".b")},
+		{"", DomainParent, nil},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, DomainKeys(tt.name, tt.s, nil), "%q %v", tt.name, tt.s)
+	}
+}

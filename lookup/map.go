@@ -44,6 +44,10 @@ type MapOptions struct {
 	// only ASCII letters are folded and other bytes are looked up as they
 	// are.
 	SMTPUTF8 bool
+	// DomainSearch runs Postfix's parent-domain search of a domain list
+	// (relay_domains) for keys that are domain names; DomainExact (the zero
+	// value) asks only the key. Used only when AddressSearch is off.
+	DomainSearch DomainSearch
 }
 
 // DefaultMapOptions returns the options a Postfix admin expects of a map:
@@ -347,9 +351,12 @@ func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
 // that Postfix would not find for the same key.
 func (m *Map) candidates(key string, dst []Candidate) []Candidate {
 	start := len(dst)
-	if m.Opts.AddressSearch {
+	switch {
+	case m.Opts.AddressSearch:
 		dst = SearchKeys(key, m.Opts.RecipientDelimiter, dst)
-	} else {
+	case m.Opts.DomainSearch != DomainExact:
+		dst = DomainKeys(key, m.Opts.DomainSearch, dst)
+	default:
 		dst = append(dst, Candidate{Key: key})
 	}
 	if m.Opts.FoldCase {

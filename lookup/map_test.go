@@ -442,3 +442,36 @@ func TestCaseFoldingFollowsPostfix(t *testing.T) {
 	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "off", "\u0130@example.de"))
 	assert.Equal(t, socketmap.OK("strasse-ss@example.jp"), lookupReply(t, s, "off", "STRASSE@example.de"))
 }
+
+// TestDomainListParentSearch: a domain list map (relay_domains) answers a
+// subdomain the way Postfix's match_hostname() asks a mysql: table: with
+// DomainParent the parent "relay2.example" matches; with DomainDotParent only
+// a ".relay2.example" row would; with DomainExact only the name itself.
+func TestDomainListParentSearch(t *testing.T) {
+	srv := sharedServer(t)
+	srv.MustExec(t, "REPLACE INTO postfix.domain (domain, backupmx) VALUES ('relay2.example', 1)")
+	hosts := []string{"inet:" + srv.Addr()}
+	const qRelay = "query = SELECT domain FROM domain WHERE domain='%s' AND backupmx = '1'"
+	s := loadSet(t, hosts, PoolOptions{}, nil,
+		mapDef{name: "parent", db: "postfix", body: qRelay, opts: &MapOptions{DomainSearch: DomainParent}},
+		mapDef{name: "dot", db: "postfix", body: qRelay, opts: &MapOptions{DomainSearch: DomainDotParent}},
+		mapDef{name: "exact", db: "postfix", body: qRelay, opts: &MapOptions{}},
+	)
+	for _, tt := range []struct {
+		name, key string
+		want      socketmap.Reply
+	}{
+		{"parent", "relay2.example", socketmap.OK("relay2.example")},
+		{"parent", "sub.relay2.example", socketmap.OK("relay2.example")},
+		{"parent", "a.sub.RELAY2.example", socketmap.OK("relay2.example")},
+		{"parent", "relay2.example.org", socketmap.NotFound()},
+		{"parent", "xrelay2.example", socketmap.NotFound()},
+		{"parent", "example.jp", socketmap.NotFound()}, // a domain, but not backupmx
+		{"dot", "relay2.example", socketmap.OK("relay2.example")},
+		{"dot", "sub.relay2.example", socketmap.NotFound()},
+		{"exact", "relay2.example", socketmap.OK("relay2.example")},
+		{"exact", "sub.relay2.example", socketmap.NotFound()},
+	} {
+		assert.Equal(t, tt.want, lookupReply(t, s, tt.name, tt.key), "%s %s", tt.name, tt.key)
+	}
+}

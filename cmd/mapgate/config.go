@@ -43,7 +43,8 @@ func newSettings() *settings {
 }
 
 // knownSettings are mapgate's own parameters. Per-map parameters are
-// NAME_address_search, NAME_propagate_extension, NAME_fold_case.
+// NAME_address_search, NAME_propagate_extension, NAME_fold_case,
+// NAME_domain_search.
 var knownSettings = map[string]string{
 	"listen":              "where to listen: unix:/path or inet:host:port, comma/space separated",
 	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated; a name given again adds a table asked after the earlier ones",
@@ -65,7 +66,12 @@ var knownSettings = map[string]string{
 	"log_level":           "debug, info, warn or error, default info",
 }
 
-var perMapSettings = []string{"address_search", "propagate_extension", "fold_case"}
+var perMapSettings = []string{"address_search", "propagate_extension", "fold_case", "domain_search"}
+
+// domainSearches are the values of NAME_domain_search.
+var domainSearches = map[string]lookup.DomainSearch{
+	"no": lookup.DomainExact, "parent": lookup.DomainParent, "dot": lookup.DomainDotParent,
+}
 
 func (s *settings) set(name, value, where string) error {
 	if name == "maps" {
@@ -224,6 +230,9 @@ func (s *settings) build() (*Config, error) {
 		flag("address_search", &o.AddressSearch, false)
 		flag("propagate_extension", &o.PropagateExtension, false)
 		flag("fold_case", &o.FoldCase, false)
+		if err := s.domainSearch(n, &o); err != nil {
+			bad(n+"_domain_search", err)
+		}
 		c.Maps = append(c.Maps, lookup.MapSpec{Name: n, Paths: s.maps[n], Opts: o})
 	}
 	for name := range s.vals {
@@ -245,6 +254,30 @@ func (s *settings) build() (*Config, error) {
 		bad("query_timeout", fmt.Errorf("%v is longer than lookup_timeout %v", c.Pool.QueryTimeout, c.LookupTimeout))
 	}
 	return c, errors.Join(errs...)
+}
+
+// domainSearch applies NAME_domain_search to o: a parent-domain search
+// replaces the address search, which must then not be asked for.
+func (s *settings) domainSearch(n string, o *lookup.MapOptions) error {
+	v, ok := s.vals[n+"_domain_search"]
+	if !ok {
+		return nil
+	}
+	ds, known := domainSearches[strings.TrimSpace(v)]
+	if !known {
+		return fmt.Errorf("%q: want no, parent or dot", v)
+	}
+	o.DomainSearch = ds
+	if ds == lookup.DomainExact {
+		return nil
+	}
+	if v, set := s.vals[n+"_address_search"]; set {
+		if b, err := lookup.ParseBool(v); err == nil && b {
+			return fmt.Errorf("%s_address_search = yes: a map searches addresses or domains, not both", n)
+		}
+	}
+	o.AddressSearch = false
+	return nil
 }
 
 // postfixDelimiter asks an installed Postfix for recipient_delimiter; with

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"mapgate/lookup"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -63,6 +65,8 @@ func TestConfigErrorsNameFileLineAndParameter(t *testing.T) {
 		{"maps = a=/x.cf\na_address_search = maybe\n", "a_address_search"},
 		{"maps = a\n", "is not NAME=FILE"},
 		{"maps = a=/x.cf\nsocket_mode = 999\n", "socket_mode"},
+		{"maps = a=/x.cf\na_domain_search = parents\n", "a_domain_search"},
+		{"maps = a=/x.cf\na_domain_search = parent\na_address_search = yes\n", "not both"},
 		{"maps = a=/x.cf\nquery_timeout = 10s\nlookup_timeout = 5s\n", "longer than lookup_timeout"},
 	}
 	for _, c := range cases {
@@ -70,4 +74,16 @@ func TestConfigErrorsNameFileLineAndParameter(t *testing.T) {
 		require.Error(t, err, c.text)
 		assert.Contains(t, err.Error(), c.want, c.text)
 	}
+}
+
+func TestConfigDomainSearch(t *testing.T) {
+	c, err := loadConfig(t, "maps = relay_domains=/x.cf, other=/y.cf, plain=/z.cf\nrelay_domains_domain_search = parent\nother_domain_search = dot\nplain_domain_search = no\n")
+	require.NoError(t, err)
+	require.Len(t, c.Maps, 3)
+	assert.Equal(t, lookup.DomainParent, c.Maps[0].Opts.DomainSearch)
+	assert.False(t, c.Maps[0].Opts.AddressSearch, "a domain search replaces the address search")
+	assert.Equal(t, lookup.DomainDotParent, c.Maps[1].Opts.DomainSearch)
+	assert.False(t, c.Maps[1].Opts.AddressSearch)
+	assert.Equal(t, lookup.DomainExact, c.Maps[2].Opts.DomainSearch)
+	assert.True(t, c.Maps[2].Opts.AddressSearch)
 }

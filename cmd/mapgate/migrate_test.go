@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"mapgate/lookup"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,6 +66,9 @@ func TestMigratePostfixAdminMainCF(t *testing.T) {
 			assert.Len(t, m.Paths, 2)
 			assert.True(t, m.Opts.AddressSearch)
 			assert.False(t, m.Opts.PropagateExtension)
+		case "relay_domains":
+			assert.False(t, m.Opts.AddressSearch)
+			assert.Equal(t, lookup.DomainParent, m.Opts.DomainSearch, "relay_domains keeps parent-domain matching")
 		default:
 			assert.False(t, m.Opts.AddressSearch, m.Name)
 		}
@@ -74,4 +81,125 @@ func TestMigrateNothingToDo(t *testing.T) {
 	var out, errb bytes.Buffer
 	require.Equal(t, exitOK, run([]string{"migrate", "--main-cf", p}, &out, &errb))
 	assert.Contains(t, out.String(), "no mysql: or proxy:mysql: table to migrate")
+}
+
+// migrateDir writes main.cf (and master.cf when not empty) into a
+// directory and returns migrate's output for it.
+func migrateDir(t *testing.T, mainCF, masterCF string) string {
+	t.Helper()
+	d := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(d, "main.cf"), []byte(mainCF), 0o644))
+	if masterCF != "" {
+		require.NoError(t, os.WriteFile(filepath.Join(d, "master.cf"), []byte(masterCF), 0o644))
+	}
+	var out, errb bytes.Buffer
+	require.Equal(t, exitOK, run([]string{"migrate", "--main-cf", filepath.Join(d, "main.cf")}, &out, &errb), errb.String())
+	return out.String()
+}
+
+// postconfLines returns the commands migrate tells the admin to run.
+func postconfLines(out string) []string {
+	var cmds []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "postconf ") {
+			cmds = append(cmds, l)
+		}
+	}
+	return cmds
+}
+
+// TestMigrateNeverPointsDeliveryAgentsAtSocketmap: virtual(8) refuses
+// socketmap tables for virtual_mailbox_maps, virtual_uid_maps and
+// virtual_gid_maps, local(8) for alias_maps. smtpd's virtual_mailbox_maps
+// goes to mapgate; every master.cf service that runs virtual(8) keeps the
+// original tables, one delivery per process and one recipient per delivery.
+func TestMigrateNeverPointsDeliveryAgentsAtSocketmap(t *testing.T) {
+	out := migrateDir(t, `virtual_mailbox_domains = example.jp
+virtual_mailbox_maps = proxy:mysql:/etc/postfix/sql/mailbox.cf, hash:/etc/postfix/vmailbox
+virtual_uid_maps = mysql:/etc/postfix/sql/uid.cf
+virtual_gid_maps = static:5000
+alias_maps = mysql:/etc/postfix/sql/aliases.cf
+`, `# service type private unpriv chroot wakeup maxproc command + args
+smtp      inet  n       -       y       -       -       smtpd
+virtual   unix  -       n       n       -       -       virtual
+vmail2    unix  -       n       n       -       -
+  virtual -o virtual_mailbox_base=/srv/mail2
+local     unix  -       n       n       -       -       local
+`)
+	cmds := postconfLines(out)
+	for _, c := range cmds {
+		if strings.Contains(c, "socketmap:") {
+			for _, p := range []string{"virtual_uid_maps", "virtual_gid_maps", "alias_maps", "/virtual_mailbox_maps="} {
+				assert.NotContains(t, c, p, "a delivery agent's map pointed at socketmap")
+			}
+		}
+	}
+	assert.Contains(t, cmds, "postconf -e 'virtual_mailbox_maps = socketmap:unix:mapgate/mapgate.sock:virtual_mailbox, hash:/etc/postfix/vmailbox'")
+	for _, svc := range []string{"virtual", "vmail2"} {
+		assert.Contains(t, cmds, "postconf -P '"+svc+"/unix/virtual_mailbox_maps=proxy:mysql:/etc/postfix/sql/mailbox.cf,hash:/etc/postfix/vmailbox'")
+		assert.Contains(t, cmds, "postconf -P '"+svc+"/unix/max_use=1'")
+		assert.Contains(t, cmds, "postconf -e '"+svc+"_destination_recipient_limit = 1'")
+	}
+	// local(8)'s aliases stay on mysql:; its processes make one delivery
+	// each (local_destination_recipient_limit is 1 by default).
+	assert.Contains(t, cmds, "postconf -P 'local/unix/max_use=1'")
+	assert.NotContains(t, out, "local/unix/alias_maps")
+	assert.NotContains(t, out, "local_destination_recipient_limit")
+	assert.Contains(t, out, "Left as it is: mysql:/etc/postfix/sql/uid.cf in virtual_uid_maps:\n#   only virtual(8) reads it")
+	assert.Contains(t, out, "Left as it is: mysql:/etc/postfix/sql/aliases.cf in alias_maps:\n#   local(8) reads it as security-sensitive data")
+	assert.Contains(t, out, "What stays unprotected:")
+	assert.Contains(t, out, "mail submitted locally (sendmail, pickup)")
+	assert.Contains(t, out, "virtual_uid_maps: virtual(8)'s own mysql: client")
+	assert.Contains(t, out, "alias_maps: local(8)'s own mysql: client")
+}
+
+// TestMigrateDomainListsReferencesAndQueueDirectory: relay_domains keeps
+// parent-domain matching (mapgate runs the search, in the style
+// parent_domain_matches_subdomains gives it); $name references stay
+// references; sender_dependent_relayhost_maps is served with the address
+// search; the socket is named relative to a non-default queue_directory.
+func TestMigrateDomainListsReferencesAndQueueDirectory(t *testing.T) {
+	main := `queue_directory = /srv/postfix-queue
+mydestination = $myhostname, localhost
+relay_domains = $mydestination, proxy:mysql:/etc/postfix/sql/relay.cf
+sender_dependent_relayhost_maps = mysql:/etc/postfix/sql/relayhost.cf
+`
+	out := migrateDir(t, main, "")
+	cmds := postconfLines(out)
+	assert.Contains(t, out, "listen = unix:/srv/postfix-queue/mapgate/mapgate.sock\n")
+	assert.Contains(t, cmds, "postconf -e 'relay_domains = $mydestination, socketmap:unix:mapgate/mapgate.sock:relay_domains'")
+	assert.Contains(t, out, "\nrelay_domains_domain_search = parent\n")
+	assert.Contains(t, cmds, "postconf -e 'sender_dependent_relayhost_maps = socketmap:unix:mapgate/mapgate.sock:sender_dependent_relayhost'")
+	assert.NotContains(t, out, "sender_dependent_relayhost_address_search = no")
+
+	// A parameter that reaches mysql: only through a reference is not
+	// rewritten (the reference stays); the reason is given.
+	out = migrateDir(t, main+"my_aliases = proxy:mysql:/etc/postfix/sql/alias.cf\nvirtual_alias_maps = $my_aliases\n", "")
+	assert.NotContains(t, out, "'virtual_alias_maps =")
+	assert.Contains(t, out, "in virtual_alias_maps:\n#   it reaches this table through a $name reference")
+
+	// Not listed in parent_domain_matches_subdomains: ".parent" keys.
+	out = migrateDir(t, main+"parent_domain_matches_subdomains = debug_peer_list\n", "")
+	assert.Contains(t, out, "\nrelay_domains_domain_search = dot\n")
+
+	// A socket outside the queue directory is named as it is, with a warning.
+	var o, e bytes.Buffer
+	d := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(d, "main.cf"), []byte(main), 0o644))
+	require.Equal(t, exitOK, run([]string{"migrate", "--main-cf", filepath.Join(d, "main.cf"), "--socket", "unix:/run/mapgate.sock"}, &o, &e))
+	assert.Contains(t, o.String(), "socketmap:unix:/run/mapgate.sock:relay_domains")
+	assert.Contains(t, o.String(), "outside queue_directory (/srv/postfix-queue)")
+}
+
+// TestMigrateNamesPostconfsError: with no main.cf (Postfix installed with
+// "No configuration"), migrate passes on postconf's own reason.
+func TestMigrateNamesPostconfsError(t *testing.T) {
+	if _, err := exec.LookPath(postfixProgram("postconf")); err != nil {
+		t.Skip("postconf not installed")
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"migrate", "--config-dir", t.TempDir()}, &out, &errb)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errb.String(), "main.cf: No such file or directory")
+	assert.Contains(t, errb.String(), "--main-cf FILE")
 }

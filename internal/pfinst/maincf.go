@@ -11,14 +11,25 @@ import (
 
 const alternatesParam = "alternate_config_directories"
 
+// alternatesFile is the main.cf editAlternates edits: DefaultMainCF (tests
+// of the edit itself point it elsewhere).
+var alternatesFile = DefaultMainCF
+
+// createdMarker heads a DefaultMainCF that editAlternates created because
+// there was none (Postfix installed with "No configuration"). Such a file
+// is removed again when its last entry goes, so that the tests leave the
+// machine as they found it.
+const createdMarker = "# Created by mapgate's internal/pfinst for private test instances; removed when the last one stops.\n"
+
 // editAlternates adds dir to (add) or removes it from (!add) the
-// alternate_config_directories of DefaultMainCF, creating the file when it is
-// missing. Other settings and other directories in the list are kept. The
-// edit holds an exclusive flock on the file's directory, so concurrent test
-// processes do not lose each other's entries, and replaces the file
-// atomically.
+// alternate_config_directories of DefaultMainCF, creating the file (with
+// createdMarker) when it is missing, and removing a file it created once no
+// directory is left in it. Other settings and other directories in the
+// list are kept. The edit holds an exclusive flock on the file's directory,
+// so concurrent test processes do not lose each other's entries, and
+// replaces the file atomically.
 func editAlternates(dir string, add bool) error {
-	etc := filepath.Dir(DefaultMainCF)
+	etc := filepath.Dir(alternatesFile)
 	if err := os.MkdirAll(etc, 0o755); err != nil {
 		return err
 	}
@@ -32,23 +43,34 @@ func editAlternates(dir string, add bool) error {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
-	old, err := os.ReadFile(DefaultMainCF)
-	if err != nil && !os.IsNotExist(err) {
+	old, err := os.ReadFile(alternatesFile)
+	switch {
+	case os.IsNotExist(err) && add:
+		old = []byte(createdMarker)
+	case err != nil && !os.IsNotExist(err):
 		return err
 	}
 	if !add && !bytes.Contains(old, []byte(dir)) {
+		if string(old) == createdMarker {
+			// Created here; its last entry was removed by a program that
+			// does not remove the file.
+			return os.Remove(alternatesFile)
+		}
 		return nil
 	}
+	updated := setAlternates(string(old), dir, add)
+	if !add && updated == createdMarker {
+		return os.Remove(alternatesFile)
+	}
 	mode := os.FileMode(0o644)
-	if st, err := os.Stat(DefaultMainCF); err == nil {
+	if st, err := os.Stat(alternatesFile); err == nil {
 		mode = st.Mode().Perm()
 	}
-	updated := setAlternates(string(old), dir, add)
-	tmp := DefaultMainCF + ".pfinst-tmp"
+	tmp := alternatesFile + ".pfinst-tmp"
 	if err := os.WriteFile(tmp, []byte(updated), mode); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, DefaultMainCF); err != nil {
+	if err := os.Rename(tmp, alternatesFile); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -2,15 +2,18 @@
 // end-to-end tests and the benchmark harness: its own config_directory,
 // queue_directory and data_directory under /var/tmp/mgpf-XXXX, an smtpd on a
 // free 127.0.0.1 port, the domains of internal/testdb's data set as
-// virtual_alias_domains, and every delivery to the discard transport. The
-// system's own Postfix (if any) is never touched.
+// virtual_alias_domains, and every delivery to the discard transport (or,
+// with Options.VirtualMailboxes, virtual(8) writing maildirs). The system's
+// own Postfix (if any) is never touched.
 //
 // Postfix insists on a few things for a non-default instance (see
 // ../shared/lab/REPORT.md), which New takes care of:
 //   - the config directory must be listed in alternate_config_directories of
-//     the default main.cf (/etc/postfix/main.cf): New adds it (creating the
-//     file when missing, under a lock, so that several test processes can
-//     share it) and Stop removes it again;
+//     the default main.cf (/etc/postfix/main.cf), which the set-gid postdrop
+//     and postqueue check: New adds it (under a lock, so that several test
+//     processes can share the file) and Stop removes it again. On a machine
+//     whose Postfix has no main.cf ("No configuration"), the file is created
+//     with the first instance and removed with the last;
 //   - maillog_file must be under /var (or /dev/stdout), or Postfix exits
 //     without a word;
 //   - the data directory must be owned by the postfix user and every parent
@@ -78,10 +81,20 @@ type Options struct {
 	// "proxy:mysql:/path/alias.cf" or "socketmap:inet:127.0.0.1:PORT:virtual_alias".
 	// Empty: none.
 	VirtualAliasMaps string
+	// VirtualMailboxes makes virtual(8) deliver for real: a maildir base
+	// MailDir owned by the nobody user, virtual_transport = virtual, and
+	// virtual_uid_maps/virtual_gid_maps static:65534 (nobody/nogroup).
+	// The caller sets virtual_mailbox_domains and virtual_mailbox_maps in
+	// Extra. False: everything is discarded.
+	VirtualMailboxes bool
 	// Extra main.cf parameters, applied after the defaults (so they override
 	// them). Nil: none.
 	Extra map[string]string
 }
+
+// mailboxUID owns the maildirs virtual(8) writes (nobody; virtual(8)
+// refuses uids below virtual_minimum_uid, 100).
+const mailboxUID = 65534
 
 // Instance is one running private Postfix.
 type Instance struct {
@@ -90,6 +103,8 @@ type Instance struct {
 	QueueDir  string // queue_directory
 	DataDir   string // data_directory
 	MailLog   string // maillog_file
+	// MailDir is virtual_mailbox_base with Options.VirtualMailboxes, else "".
+	MailDir string
 	// Addr is the smtpd listener, "127.0.0.1:PORT".
 	Addr string
 
@@ -220,6 +235,15 @@ func start(opts Options) (*Instance, error) {
 	if err := os.Chown(in.DataDir, uid, gid); err != nil {
 		return in, err
 	}
+	if opts.VirtualMailboxes {
+		in.MailDir = filepath.Join(dir, "mail")
+		if err := os.Mkdir(in.MailDir, 0o755); err != nil {
+			return in, err
+		}
+		if err := os.Chown(in.MailDir, mailboxUID, mailboxUID); err != nil {
+			return in, err
+		}
+	}
 	port, err := testdb.FreePort()
 	if err != nil {
 		return in, err
@@ -242,7 +266,7 @@ func start(opts Options) (*Instance, error) {
 
 // params are the instance's main.cf defaults, in order.
 func (in *Instance) params(opts Options) [][2]string {
-	return [][2]string{
+	ps := [][2]string{
 		{"compatibility_level", "3.6"},
 		{"queue_directory", in.QueueDir},
 		{"data_directory", in.DataDir},
@@ -272,6 +296,25 @@ func (in *Instance) params(opts Options) [][2]string {
 		{"virtual_transport", "discard"},
 		{"local_transport", "discard"},
 	}
+	if opts.VirtualMailboxes {
+		ps = setParam(ps, "virtual_alias_domains", "")
+		ps = setParam(ps, "virtual_transport", "virtual")
+		ps = setParam(ps, "virtual_mailbox_base", in.MailDir)
+		ps = setParam(ps, "virtual_uid_maps", fmt.Sprintf("static:%d", mailboxUID))
+		ps = setParam(ps, "virtual_gid_maps", fmt.Sprintf("static:%d", mailboxUID))
+	}
+	return ps
+}
+
+// setParam replaces name's value in ps, or appends it.
+func setParam(ps [][2]string, name, value string) [][2]string {
+	for i := range ps {
+		if ps[i][0] == name {
+			ps[i][1] = value
+			return ps
+		}
+	}
+	return append(ps, [2]string{name, value})
 }
 
 func (in *Instance) mainCF(opts Options) []byte {
@@ -318,6 +361,7 @@ showq     unix  n - n -  - showq
 error     unix  - - n -  - error
 retry     unix  - - n -  - error
 discard   unix  - - n -  - discard
+virtual   unix  - n n -  - virtual
 anvil     unix  - - n -  1 anvil
 scache    unix  - - n -  1 scache
 postlog   unix-dgram n - n - 1 postlogd
@@ -395,6 +439,19 @@ func (in *Instance) Postmap(stdin string, args ...string) (stdout, stderr string
 // rejected: ..."). Code 0 means the session failed before a RCPT reply; the
 // line then says why.
 func (in *Instance) RCPT(rcpt string) (code int, line string) {
+	return in.session(rcpt, "")
+}
+
+// Send is RCPT followed, when the recipient is accepted, by DATA with a
+// short message (Subject: and body). It returns the RCPT reply when that is
+// not 250, else the reply to the end of DATA ("250 2.0.0 Ok: queued as
+// ...").
+func (in *Instance) Send(rcpt, body string) (code int, line string) {
+	return in.session(rcpt, body)
+}
+
+// session runs one SMTP transaction; with body "" it stops after RCPT.
+func (in *Instance) session(rcpt, body string) (code int, line string) {
 	nc, err := net.DialTimeout("tcp", in.Addr, 10*time.Second)
 	if err != nil {
 		return 0, "connect: " + err.Error()
@@ -427,15 +484,55 @@ func (in *Instance) RCPT(rcpt string) (code int, line string) {
 	if err := c.PrintfLine("RCPT TO:<%s>", rcpt); err != nil {
 		return 0, "RCPT: " + err.Error()
 	}
+	code, line = readReply(c, "RCPT")
+	if code == 250 && body != "" {
+		code, line = sendData(c, step, rcpt, body)
+	}
+	_ = step(221, "QUIT")
+	return code, line
+}
+
+// readReply reads one reply and returns its code and "CODE last-line".
+func readReply(c *textproto.Conn, what string) (int, string) {
 	code, msg, err := c.ReadResponse(0)
 	if code == 0 {
-		return 0, fmt.Sprintf("RCPT: %v", err)
+		return 0, fmt.Sprintf("%s: %v", what, err)
 	}
 	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 		msg = msg[i+1:]
 	}
-	_ = step(221, "QUIT")
 	return code, fmt.Sprintf("%d %s", code, msg)
+}
+
+// sendData sends DATA and a short message, and returns the final reply.
+func sendData(c *textproto.Conn, step func(int, string, ...any) error, rcpt, body string) (int, string) {
+	if err := step(354, "DATA"); err != nil {
+		return 0, "DATA: " + err.Error()
+	}
+	w := c.DotWriter()
+	fmt.Fprintf(w, "From: root@example.org\r\nTo: %s\r\nSubject: pfinst test\r\n\r\n%s\r\n", rcpt, body)
+	if err := w.Close(); err != nil {
+		return 0, "DATA: " + err.Error()
+	}
+	return readReply(c, "end of DATA")
+}
+
+// Restart stops and starts the instance's Postfix, so that every daemon
+// reads main.cf and master.cf again (after `postfix reload`, running
+// processes may still serve one more client with the old settings).
+func (in *Instance) Restart() error {
+	if pid := in.masterPID(); pid > 0 && alive(pid) {
+		if out, err := in.run(nil, "postfix", "stop"); err != nil {
+			return fmt.Errorf("postfix -c %s stop: %v\n%s", in.ConfigDir, err, out)
+		}
+		if !waitGone(pid, stopTimeout) {
+			return fmt.Errorf("postfix -c %s stop: master %d still runs after %v", in.ConfigDir, pid, stopTimeout)
+		}
+	}
+	if out, err := in.run(nil, "postfix", "start"); err != nil {
+		return fmt.Errorf("postfix -c %s start: %v\n%s", in.ConfigDir, err, out)
+	}
+	return in.waitReady()
 }
 
 func isASCII(s string) bool {
@@ -666,4 +763,39 @@ func sweep() {
 		_ = editAlternates(in.ConfigDir, false)
 		_ = os.RemoveAll(d)
 	}
+}
+
+// HasMapType reports whether Postfix supports the lookup table type (such
+// as "mysql", from postfix-mysql). It asks `postconf -c DIR -m` with a
+// private, empty main.cf: without -c, postconf reads /etc/postfix/main.cf,
+// which a Postfix installed with "No configuration" does not have.
+func HasMapType(typ string) error {
+	postconf, err := lookPath("postconf")
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "pfinst-postconf-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "main.cf"), nil, 0o644); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, postconf, "-c", dir, "-m")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("postconf -c %s -m: %v: %s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	for _, t := range strings.Fields(string(out)) {
+		if t == typ {
+			return nil
+		}
+	}
+	return fmt.Errorf("Postfix has no %s: map type (postconf -m lists %s; install postfix-%s: run make deps)",
+		typ, strings.Join(strings.Fields(string(out)), " "), typ)
 }

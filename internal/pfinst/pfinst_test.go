@@ -2,6 +2,7 @@ package pfinst
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,68 @@ func TestInstance(t *testing.T) {
 	main, _ = os.ReadFile(DefaultMainCF)
 	if strings.Contains(string(main), in.ConfigDir) {
 		t.Errorf("%s still lists %s after Stop", DefaultMainCF, in.ConfigDir)
+	}
+}
+
+// TestEditAlternatesLeavesNoMainCF: on a machine whose Postfix has no
+// main.cf ("No configuration"), the file that instances need is created with
+// the first instance and removed with the last; an admin's own main.cf is
+// only edited, never removed.
+func TestEditAlternatesLeavesNoMainCF(t *testing.T) {
+	saved := alternatesFile
+	t.Cleanup(func() { alternatesFile = saved })
+	alternatesFile = filepath.Join(t.TempDir(), "etc", "main.cf")
+
+	require := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	require(editAlternates("/var/tmp/mgpf-a/etc", true))
+	require(editAlternates("/var/tmp/mgpf-b/etc", true))
+	b, err := os.ReadFile(alternatesFile)
+	require(err)
+	if !strings.Contains(string(b), "alternate_config_directories = /var/tmp/mgpf-a/etc /var/tmp/mgpf-b/etc") {
+		t.Fatalf("created main.cf:\n%s", b)
+	}
+	require(editAlternates("/var/tmp/mgpf-a/etc", false))
+	if _, err := os.Stat(alternatesFile); err != nil {
+		t.Fatalf("removed while an instance still needs it: %v", err)
+	}
+	require(editAlternates("/var/tmp/mgpf-b/etc", false))
+	if _, err := os.Stat(alternatesFile); !os.IsNotExist(err) {
+		t.Fatalf("main.cf created by pfinst is left behind after the last instance: %v", err)
+	}
+
+	// A file created here whose last entry another program removed goes
+	// with the next removal.
+	require(os.WriteFile(alternatesFile, []byte(createdMarker), 0o644))
+	require(editAlternates("/var/tmp/mgpf-c/etc", false))
+	if _, err := os.Stat(alternatesFile); !os.IsNotExist(err) {
+		t.Fatalf("main.cf with only pfinst's marker left behind: %v", err)
+	}
+
+	// An admin's main.cf stays, even when it had nothing else.
+	require(os.WriteFile(alternatesFile, nil, 0o644))
+	require(editAlternates("/var/tmp/mgpf-a/etc", true))
+	require(editAlternates("/var/tmp/mgpf-a/etc", false))
+	if b, err := os.ReadFile(alternatesFile); err != nil || len(b) != 0 {
+		t.Fatalf("admin's empty main.cf: %q, %v", b, err)
+	}
+}
+
+// TestHasMapType works whether or not /etc/postfix/main.cf exists (a fresh
+// machine has none), and names a missing type.
+func TestHasMapType(t *testing.T) {
+	if err := Installed(); err != nil {
+		t.Skip(err)
+	}
+	if err := HasMapType("static"); err != nil {
+		t.Errorf("static: %v", err)
+	}
+	err := HasMapType("no-such-type")
+	if err == nil || !strings.Contains(err.Error(), "no no-such-type: map type") {
+		t.Errorf("no-such-type: %v", err)
 	}
 }
