@@ -47,9 +47,9 @@ func newSettings() *settings {
 var knownSettings = map[string]string{
 	"listen":              "where to listen: unix:/path or inet:host:port, comma/space separated",
 	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated; a name given again adds a table asked after the earlier ones",
-	"socket_mode":         "unix socket file mode (octal), default 0666",
+	"socket_mode":         "unix socket file mode (octal), default 0660: owner and group only",
 	"socket_owner":        "unix socket owner (name or uid)",
-	"socket_group":        "unix socket group (name or gid)",
+	"socket_group":        "unix socket group (name or gid), default: the group Postfix's daemons run as (mail_owner's)",
 	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
 	"pool_size":           "connections per database host and account, default 8",
 	"dial_timeout":        "connect timeout per host, default 1s",

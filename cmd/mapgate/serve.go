@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -94,6 +96,9 @@ func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), lo
 		for _, l := range listeners {
 			l.Close()
 		}
+	}
+	if cfg.Unix.Group == "" && slices.ContainsFunc(cfg.Listen, func(s string) bool { return strings.HasPrefix(s, "unix:") }) {
+		cfg.Unix.Group = postfixGroup(log)
 	}
 	for _, spec := range cfg.Listen {
 		l, err := socketmap.Listen(spec, cfg.Unix)
