@@ -58,7 +58,8 @@ demo: deps build
 install: build
 	@getent passwd mapgate >/dev/null || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group mapgate
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mapgate
-	install -D -m 0644 contrib/mapgate.service $(DESTDIR)/etc/systemd/system/mapgate.service
+	sed 's|/usr/bin/mapgate|$(PREFIX)/bin/mapgate|' contrib/mapgate.service | install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/mapgate.service
+	install -D -m 0644 contrib/mapgate.socket $(DESTDIR)/etc/systemd/system/mapgate.socket
 	@[ -e $(DESTDIR)/etc/mapgate/mapgate.cf ] || install -D -m 0640 contrib/mapgate.cf $(DESTDIR)/etc/mapgate/mapgate.cf
 
 clean:

@@ -88,7 +88,7 @@ changed: it is a dry run; review the output, then apply it.
 	mainCF := fs.String("main-cf", "", "read this main.cf instead of running postconf -n")
 	postconfOut := fs.String("postconf", "", "read saved 'postconf -n' output from this file")
 	configDir := fs.String("config-dir", "", "Postfix configuration directory for postconf -c")
-	socket := fs.String("socket", "unix:/var/spool/postfix/mapgate/mapgate.sock", "where mapgate will listen (contrib/mapgate.service's default)")
+	socket := fs.String("socket", "unix:/var/spool/postfix/mapgate/mapgate.sock", "where mapgate will listen (contrib/mapgate.socket's)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}

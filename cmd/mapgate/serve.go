@@ -55,28 +55,55 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 		return s.build()
 	}
+	// Before anything else runs a child process: the environment variables
+	// of socket activation are removed here.
+	inh, err := inheritedListeners()
+	if err != nil {
+		fmt.Fprintf(stderr, "mapgate serve: %v\n", err)
+		return exitFailure
+	}
+	closeInherited := func() {
+		for _, in := range inh {
+			in.l.Close()
+		}
+	}
 	cfg, err := load()
 	if err != nil {
+		closeInherited()
 		fmt.Fprintf(stderr, "mapgate serve: %v\n", err)
 		return exitUsage
 	}
-	if len(cfg.Listen) == 0 || len(cfg.Maps) == 0 {
-		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen and one --map (or listen/maps in --config)")
+	if len(cfg.Listen) == 0 && len(inh) == 0 || len(cfg.Maps) == 0 {
+		closeInherited()
+		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen (or sockets from systemd) and one --map (or listen/maps in --config)")
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
-	if err := serve(cf, cfg, load, log); err != nil {
+	if err := serve(cfg, inh, load, log); err != nil {
 		log.Error("mapgate stopped", "err", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), log *slog.Logger) error {
+// serve runs the server until a signal stops it. It serves the listeners
+// inherited from systemd when there are any (cfg.Listen is then not used),
+// else it opens cfg.Listen itself.
+func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), log *slog.Logger) error {
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, in := range inh {
+		listeners = append(listeners, in.l)
+	}
 	met := newMetrics()
 	cfg.Pool.OnBreaker = met.Breaker
 	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, met)
 	if err != nil {
+		closeAll()
 		return err
 	}
 	met.watch(set)
@@ -91,24 +118,27 @@ func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), lo
 	}
 	met.server = srv
 
-	var listeners []net.Listener
-	closeAll := func() {
-		for _, l := range listeners {
-			l.Close()
+	if len(inh) > 0 {
+		for _, in := range inh {
+			log.Info("listening on a socket from systemd", "name", in.name, "addr", in.l.Addr().Network()+":"+in.l.Addr().String())
 		}
-	}
-	if cfg.Unix.Group == "" && slices.ContainsFunc(cfg.Listen, func(s string) bool { return strings.HasPrefix(s, "unix:") }) {
-		cfg.Unix.Group = postfixGroup(log)
-	}
-	for _, spec := range cfg.Listen {
-		l, err := socketmap.Listen(spec, cfg.Unix)
-		if err != nil {
-			closeAll()
-			set.Close()
-			return fmt.Errorf("listen %s: %w", spec, err)
+		if len(cfg.Listen) > 0 {
+			log.Info("socket-activated: the listen setting is not used; the .socket unit decides where mapgate listens", "listen", strings.Join(cfg.Listen, " "))
 		}
-		listeners = append(listeners, l)
-		log.Info("listening", "addr", spec)
+	} else {
+		if cfg.Unix.Group == "" && slices.ContainsFunc(cfg.Listen, func(s string) bool { return strings.HasPrefix(s, "unix:") }) {
+			cfg.Unix.Group = postfixGroup(log)
+		}
+		for _, spec := range cfg.Listen {
+			l, err := socketmap.Listen(spec, cfg.Unix)
+			if err != nil {
+				closeAll()
+				set.Close()
+				return fmt.Errorf("listen %s: %w", spec, err)
+			}
+			listeners = append(listeners, l)
+			log.Info("listening", "addr", spec)
+		}
 	}
 
 	ready := &atomic.Bool{}
