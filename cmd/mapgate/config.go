@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -65,6 +66,34 @@ var knownSettings = map[string]string{
 }
 
 var perMapSettings = []string{"address_search", "propagate_extension", "fold_case"}
+
+// perMapHelp describes the per-map parameters, NAME_setting.
+var perMapHelp = map[string]string{
+	"address_search":      "run Postfix's address search for map NAME (full address, without +extension, @domain), default yes",
+	"propagate_extension": "put an unmatched +extension into the result's addresses, default yes for names containing alias or canonical",
+	"fold_case":           "fold keys to lower case, as Postfix does for mysql: tables, default yes",
+}
+
+// configHelp lists the configuration parameters (mapgate help config); the
+// manual page is made from the same tables.
+func configHelp(w io.Writer) {
+	fmt.Fprint(w, "Configuration parameters, in --config FILE (Postfix's name = value syntax) or as --set name=value:\n\n")
+	for _, n := range sortedKeys(knownSettings) {
+		fmt.Fprintf(w, "  %s\n    \t%s\n", n, knownSettings[n])
+	}
+	for _, n := range perMapSettings {
+		fmt.Fprintf(w, "  NAME_%s\n    \t%s\n", n, perMapHelp[n])
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
 
 func (s *settings) set(name, value, where string) error {
 	if name == "maps" {

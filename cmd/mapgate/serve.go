@@ -35,6 +35,19 @@ func (h *liveSet) Lookup(ctx context.Context, name, key string) socketmap.Reply 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: mapgate serve [--config FILE] [--listen unix:/PATH | inet:HOST:PORT ...] [--map NAME=FILE ...] [--set name=value ...]
+
+Serves mysql_table(5) files over Postfix's socketmap protocol. Started by
+systemd with the sockets of a .socket unit (socket activation: LISTEN_FDS),
+it serves those and does not use --listen; a restart then loses no lookup.
+SIGHUP reloads the configuration and the maps; SIGTERM or SIGINT lets the
+lookups in flight finish and stops.
+
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nEvery configuration parameter: mapgate help config.\n")
+	}
 	var cf commonFlags
 	cf.register(fs, true)
 	metrics := fs.String("metrics-listen", "", "host:port to serve /metrics, /healthz and /readyz (overrides metrics_listen)")
