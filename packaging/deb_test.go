@@ -68,6 +68,26 @@ func TestDebInstallPurge(t *testing.T) {
 	})
 	out, err := dpkg("-i", deb)
 	require.NoError(t, err, "dpkg -i:\n%s", out)
+	// Again: the upgrade path of the maintainer scripts (postinst
+	// configure with the old version), the conffile kept, the user reused.
+	out, err = dpkg("-i", deb)
+	require.NoError(t, err, "dpkg -i, a second time (upgrade path):\n%s", out)
+
+	t.Run("lintian", func(t *testing.T) {
+		lintian, err := exec.LookPath("lintian")
+		if err != nil {
+			t.Skip("lintian not installed (apt-get install lintian; make deb-lint)")
+		}
+		out, err := exec.Command(lintian, "-I", "-E", "--pedantic", deb).CombinedOutput()
+		var tags []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l != "" && !strings.Contains(l, "running with root privileges") {
+				tags = append(tags, l)
+			}
+		}
+		assert.NoError(t, err, "%s", out)
+		assert.Empty(t, tags, "lintian tags (explain each in packaging/lintian-overrides, or fix it)")
+	})
 
 	t.Run("files", func(t *testing.T) {
 		for _, f := range files {
@@ -135,7 +155,7 @@ func TestDebInstallPurge(t *testing.T) {
 		abbrev := strings.TrimSpace(string(st))
 		assert.True(t, abbrev == "" || strings.HasPrefix(abbrev, "un") || strings.HasPrefix(abbrev, "pn"),
 			"dpkg status after purge: %q", abbrev)
-		for _, f := range append(files, "/etc/mapgate", "/usr/share/doc/mapgate") {
+		for _, f := range append(files, "/etc/mapgate", "/usr/share/doc/mapgate", "/var/spool/postfix/mapgate") {
 			_, err := os.Lstat(f)
 			assert.ErrorIs(t, err, os.ErrNotExist, "left behind: %s", f)
 		}

@@ -1,6 +1,7 @@
 // Package mgproc builds the mapgate binary once per test process and runs it
-// as a subprocess on a free 127.0.0.1 port, for end-to-end tests and the
-// benchmark harness.
+// as a subprocess on a free 127.0.0.1 port, or socket-activated on sockets
+// the caller owns (StartActivated), for end-to-end tests and the benchmark
+// harness.
 //
 // A started Proc is always stopped by its cleanup (SIGTERM, then SIGKILL after
 // a bound), even when the test fails; the binary is built into a temporary
