@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -240,4 +241,34 @@ func dial0(t *testing.T, spec string) *socketmap.Client {
 	require.NoError(t, err)
 	c.Timeout = 10 * time.Second
 	return c
+}
+
+// TestServeInheritedDatagramSocketRefused: systemd passed something that is
+// not a listening stream socket (ListenDatagram= by mistake); mapgate says
+// so and exits instead of serving nothing.
+func TestServeInheritedDatagramSocketRefused(t *testing.T) {
+	bin := mgproc.Build(t)
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer pc.Close()
+	pf, err := pc.File()
+	require.NoError(t, err)
+	defer pf.Close()
+	cmd := mgproc.ActivatedCommand(bin, []mgproc.Inherited{{Name: "wrong", File: pf}},
+		"serve", "--map", "virtual_alias=/nonexistent.cf")
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("mapgate did not exit")
+	}
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "%s", out)
+	assert.Equal(t, exitFailure, ee.ExitCode(), "%s", out)
+	assert.Contains(t, string(out), "inherited socket wrong")
+	assert.Contains(t, string(out), "want a listening stream socket")
 }

@@ -276,6 +276,23 @@ type Inherited struct {
 	File *os.File // the listening socket; the caller keeps it open
 }
 
+// ActivatedCommand is the command StartActivated runs: `bin args...` with
+// socks as fds 3, 4, … and LISTEN_FDS, LISTEN_FDNAMES and (set by an
+// exec'ing shell, so that it is the pid mapgate runs as) LISTEN_PID.
+func ActivatedCommand(bin string, socks []Inherited, args ...string) *exec.Cmd {
+	names := make([]string, len(socks))
+	files := make([]*os.File, len(socks))
+	for i, s := range socks {
+		names[i], files[i] = s.Name, s.File
+	}
+	sh := append([]string{"-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`, bin}, args...)
+	cmd := exec.Command("/bin/sh", sh...)
+	cmd.Env = append(os.Environ(), "LISTEN_FDS="+strconv.Itoa(len(socks)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	cmd.ExtraFiles = files
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
 // activatedMsg is the log line mapgate serve writes per inherited socket.
 const activatedMsg = `msg="listening on a socket from systemd"`
 
@@ -288,18 +305,9 @@ const activatedMsg = `msg="listening on a socket from systemd"`
 // Stop as a cleanup. Proc.Addr is empty: the caller owns the sockets.
 func StartActivated(tb testing.TB, bin string, socks []Inherited, args ...string) *Proc {
 	tb.Helper()
-	names := make([]string, len(socks))
-	files := make([]*os.File, len(socks))
-	for i, s := range socks {
-		names[i], files[i] = s.Name, s.File
-	}
-	sh := append([]string{"-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`, bin}, args...)
-	cmd := exec.Command("/bin/sh", sh...)
-	cmd.Env = append(os.Environ(), "LISTEN_FDS="+strconv.Itoa(len(socks)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
-	cmd.ExtraFiles = files
+	cmd := ActivatedCommand(bin, socks, args...)
 	buf := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("mgproc: start %s: %v", bin, err)
 	}
