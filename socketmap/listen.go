@@ -14,9 +14,11 @@ import (
 )
 
 // DefaultSocketMode is the mode given to a unix socket when
-// UnixOptions.Mode is zero: any local user may connect, as Postfix's
-// processes run under their own accounts.
-const DefaultSocketMode os.FileMode = 0o666
+// UnixOptions.Mode is zero: the socket's owner and group may connect,
+// nobody else. Give the socket the group Postfix's daemons run as
+// (UnixOptions.Group) so that they can reach it; any other local user
+// cannot ask which addresses exist.
+const DefaultSocketMode os.FileMode = 0o660
 
 // ErrSocketInUse is returned by Listen when a server already answers on the
 // unix socket path.
@@ -26,7 +28,7 @@ var ErrSocketInUse = errors.New("socketmap: unix socket in use by a running serv
 // by Listen. It is ignored for TCP.
 type UnixOptions struct {
 	// Mode is applied with chmod after the socket is bound. Zero means
-	// DefaultSocketMode (0666). Clients need write permission to connect.
+	// DefaultSocketMode (0660). Clients need write permission to connect.
 	Mode os.FileMode
 	// Owner and Group are user and group names or numeric ids applied with
 	// chown. Empty leaves that id unchanged.

@@ -16,8 +16,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/width"
 
 	"mapgate/internal/testdb"
 	"mapgate/socketmap"
@@ -73,7 +78,7 @@ query = SELECT goto FROM alias WHERE address='%%s' AND active = '1'
 		step("Postfix's own mysql: client, before mapgate")
 		for _, k := range []string{"bob@example.jp", "ほげ@example.jp"} {
 			out, err := exec.Command(postmap, "-c", dir, "-q", k, "mysql:"+cf).CombinedOutput()
-			fmt.Printf("    postmap -q %-18s mysql:...  → %s%s\n", quote(k), oneLine(out), exitNote(err))
+			fmt.Printf("    postmap -q %s mysql:...  → %s%s\n", shown(k, 18), oneLine(out), exitNote(err))
 		}
 		fmt.Println("    In smtpd or proxymap that query error marks the host down for 60 s: every recipient,")
 		fmt.Println("    bob included, gets '451 4.3.0 Temporary lookup failure' until it expires.")
@@ -125,19 +130,23 @@ query = SELECT goto FROM alias WHERE address='%%s' AND active = '1'
 	for _, k := range keys {
 		if postmap != "" {
 			out, err := exec.Command(postmap, "-c", dir, "-q", k, target).CombinedOutput()
-			fmt.Printf("    postmap -q %-22s socketmap:... → %s%s\n", quote(k), oneLine(out), exitNote(err))
+			fmt.Printf("    postmap -q %s socketmap:... → %s%s\n", shown(k, 22), oneLine(out), exitNote(err))
 			continue
 		}
 		r, err := c.Lookup("virtual_alias", k)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("    %-22s → %s\n", quote(k), r)
+		fmt.Printf("    %s → %s\n", shown(k, 22), r)
 	}
 
-	step("the attack: %d unrepresentable keys interleaved with bob, on one connection", flood)
-	before, _ := db.GlobalStatus("Com_stmt_execute")
 	bad := []string{"ほげ@example.jp", "😀@example.jp", "\xff\xfe@example.jp", "ｂｏｂ@example.jp", "Ω@example.jp"}
+	var shownBad []string
+	for _, k := range bad {
+		shownBad = append(shownBad, shown(k, 0))
+	}
+	step("the attack: %d unrepresentable keys (%s) interleaved with bob, on one connection", flood, strings.Join(shownBad, ", "))
+	before, _ := db.GlobalStatus("Com_stmt_execute")
 	var in bytes.Buffer
 	var goodSent int
 	for i := 0; i < flood; i++ {
@@ -183,7 +192,7 @@ query = SELECT goto FROM alias WHERE address='%%s' AND active = '1'
 	fmt.Printf("    statements the database executed: %d (bob's %d lookups, plus one @example.jp catch-all\n", after-before, goodSent)
 	fmt.Printf("    check per attack key; the attack keys themselves never reached it)\n")
 
-	step("what mapgate logged (rate-limited: one line per 10 s per map, with counts)")
+	step("what mapgate logged (rate-limited: one line per 10 s per map, with counts; keys escaped, so a log never carries raw bytes)")
 	logf.Sync()
 	data, _ := os.ReadFile(logf.Name())
 	for _, line := range strings.Split(string(data), "\n") {
@@ -236,7 +245,35 @@ func exitNote(err error) string {
 	return "  [" + err.Error() + "]"
 }
 
-func quote(s string) string {
-	q := fmt.Sprintf("%+q", s)
-	return strings.Trim(q, `"`)
+// shown is a key as a person at a terminal would type it: printable
+// characters as themselves (ほげ@example.jp), only what cannot be typed or
+// shown (invalid UTF-8, control characters) escaped, padded to n terminal
+// columns (wide characters take two). mapgate's own log lines stay escaped.
+func shown(k string, n int) string {
+	var b strings.Builder
+	cols := 0
+	for i := 0; i < len(k); {
+		r, size := utf8.DecodeRuneInString(k[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			e := fmt.Sprintf(`\x%02x`, k[i])
+			b.WriteString(e)
+			cols += len(e)
+		case !unicode.IsPrint(r):
+			e := strings.Trim(strconv.QuoteRune(r), "'")
+			b.WriteString(e)
+			cols += len(e)
+		default:
+			b.WriteRune(r)
+			cols++
+			if w := width.LookupRune(r).Kind(); w == width.EastAsianWide || w == width.EastAsianFullwidth {
+				cols++
+			}
+		}
+		i += size
+	}
+	for ; cols < n; cols++ {
+		b.WriteByte(' ')
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -48,9 +49,9 @@ func newSettings() *settings {
 var knownSettings = map[string]string{
 	"listen":              "where to listen: unix:/path or inet:host:port, comma/space separated",
 	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated; a name given again adds a table asked after the earlier ones",
-	"socket_mode":         "unix socket file mode (octal), default 0666",
+	"socket_mode":         "unix socket file mode (octal), default 0660: owner and group only",
 	"socket_owner":        "unix socket owner (name or uid)",
-	"socket_group":        "unix socket group (name or gid)",
+	"socket_group":        "unix socket group (name or gid), default: the group Postfix's daemons run as (mail_owner's)",
 	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
 	"smtputf8_enable":     "as Postfix's: yes folds keys with Unicode case folding and finds no key that is not UTF-8; no folds ASCII only; default yes",
 	"pool_size":           "connections per database host and account, default 8",
@@ -71,6 +72,34 @@ var perMapSettings = []string{"address_search", "propagate_extension", "fold_cas
 // domainSearches are the values of NAME_domain_search.
 var domainSearches = map[string]lookup.DomainSearch{
 	"no": lookup.DomainExact, "parent": lookup.DomainParent, "dot": lookup.DomainDotParent,
+}
+
+// perMapHelp describes the per-map parameters, NAME_setting.
+var perMapHelp = map[string]string{
+	"address_search":      "run Postfix's address search for map NAME (full address, without +extension, @domain), default yes",
+	"propagate_extension": "put an unmatched +extension into the result's addresses, default yes for names containing alias or canonical",
+	"fold_case":           "fold keys to lower case, as Postfix does for mysql: tables, default yes",
+}
+
+// configHelp lists the configuration parameters (mapgate help config); the
+// manual page is made from the same tables.
+func configHelp(w io.Writer) {
+	fmt.Fprint(w, "Configuration parameters, in --config FILE (Postfix's name = value syntax) or as --set name=value:\n\n")
+	for _, n := range sortedKeys(knownSettings) {
+		fmt.Fprintf(w, "  %s\n    \t%s\n", n, knownSettings[n])
+	}
+	for _, n := range perMapSettings {
+		fmt.Fprintf(w, "  NAME_%s\n    \t%s\n", n, perMapHelp[n])
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func (s *settings) set(name, value, where string) error {

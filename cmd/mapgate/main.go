@@ -49,8 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "mapgate", versionString())
 		return exitOK
 	case "help", "-h", "--help":
-		usage(stdout)
-		return exitOK
+		return cmdHelp(rest, stdout, stderr)
 	default:
 		if h, ok := extraCommands[cmd]; ok {
 			return h(rest, stdout, stderr)
@@ -64,19 +63,39 @@ func run(args []string, stdout, stderr io.Writer) int {
 // extraCommands are subcommands registered by other files of this package.
 var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
 
+// commands are mapgate's subcommands, for usage and the manual page.
+var commands = []struct{ name, summary string }{
+	{"serve", "serve mysql_table(5) maps over Postfix's socketmap protocol"},
+	{"query", "look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)"},
+	{"audit", "check the schemas behind the maps for keys that will break them"},
+	{"bench", "load-test a running mapgate over the socketmap protocol"},
+	{"migrate", "turn a Postfix main.cf's mysql: maps into a mapgate configuration"},
+	{"version", "print the version"},
+	{"help", "this text; 'help config': the configuration parameters; 'help man': the manual page mapgate(8), as roff"},
+}
+
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: mapgate COMMAND [flags]
+	fmt.Fprint(w, "usage: mapgate COMMAND [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'mapgate COMMAND -h' for a command's flags.\n")
+}
 
-commands:
-  serve    serve mysql_table(5) maps over Postfix's socketmap protocol
-  query    look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)
-  audit    check the schemas behind the maps for keys that will break them
-  bench    load-test a running mapgate over the socketmap protocol
-  migrate  turn a Postfix main.cf's mysql: maps into a mapgate configuration
-  version  print the version
-
-Run 'mapgate COMMAND -h' for a command's flags.
-`)
+// cmdHelp prints the usage, the configuration parameters or the manual page.
+func cmdHelp(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		usage(stdout)
+	case len(args) == 1 && args[0] == "config":
+		configHelp(stdout)
+	case len(args) == 1 && args[0] == "man":
+		writeMan(stdout)
+	default:
+		fmt.Fprintf(stderr, "mapgate help: want no argument, 'config' or 'man', not %q\n", strings.Join(args, " "))
+		return exitUsage
+	}
+	return exitOK
 }
 
 func versionString() string {

@@ -90,7 +90,7 @@ apply it.
 	fs.StringVar(&src.mainCF, "main-cf", "", "read this main.cf (and the master.cf beside it) instead of running postconf -n")
 	fs.StringVar(&src.postconfOut, "postconf", "", "read saved 'postconf -n' output from this file")
 	fs.StringVar(&src.configDir, "config-dir", "", "Postfix configuration directory: postconf -c DIR -n, and DIR/master.cf")
-	socket := fs.String("socket", "", "where mapgate will listen (default: unix:QUEUE_DIRECTORY/mapgate/mapgate.sock, contrib/mapgate.service's)")
+	socket := fs.String("socket", "", "where mapgate will listen (default: unix:QUEUE_DIRECTORY/mapgate/mapgate.sock, contrib/mapgate.socket's)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}

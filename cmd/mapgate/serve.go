@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,6 +35,19 @@ func (h *liveSet) Lookup(ctx context.Context, name, key string) socketmap.Reply 
 func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: mapgate serve [--config FILE] [--listen unix:/PATH | inet:HOST:PORT ...] [--map NAME=FILE ...] [--set name=value ...]
+
+Serves mysql_table(5) files over Postfix's socketmap protocol. Started by
+systemd with the sockets of a .socket unit (socket activation: LISTEN_FDS),
+it serves those and does not use --listen; a restart then loses no lookup.
+SIGHUP reloads the configuration and the maps; SIGTERM or SIGINT lets the
+lookups in flight finish and stops.
+
+`)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, "\nEvery configuration parameter: mapgate help config.\n")
+	}
 	var cf commonFlags
 	cf.register(fs, true)
 	metrics := fs.String("metrics-listen", "", "host:port to serve /metrics, /healthz and /readyz (overrides metrics_listen)")
@@ -53,28 +68,55 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 		return s.build()
 	}
+	// Before anything else runs a child process: the environment variables
+	// of socket activation are removed here.
+	inh, err := inheritedListeners()
+	if err != nil {
+		fmt.Fprintf(stderr, "mapgate serve: %v\n", err)
+		return exitFailure
+	}
+	closeInherited := func() {
+		for _, in := range inh {
+			in.l.Close()
+		}
+	}
 	cfg, err := load()
 	if err != nil {
+		closeInherited()
 		fmt.Fprintf(stderr, "mapgate serve: %v\n", err)
 		return exitUsage
 	}
-	if len(cfg.Listen) == 0 || len(cfg.Maps) == 0 {
-		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen and one --map (or listen/maps in --config)")
+	if len(cfg.Listen) == 0 && len(inh) == 0 || len(cfg.Maps) == 0 {
+		closeInherited()
+		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen (or sockets from systemd) and one --map (or listen/maps in --config)")
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
-	if err := serve(cf, cfg, load, log); err != nil {
+	if err := serve(cfg, inh, load, log); err != nil {
 		log.Error("mapgate stopped", "err", err)
 		return exitFailure
 	}
 	return exitOK
 }
 
-func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), log *slog.Logger) error {
+// serve runs the server until a signal stops it. It serves the listeners
+// inherited from systemd when there are any (cfg.Listen is then not used),
+// else it opens cfg.Listen itself.
+func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), log *slog.Logger) error {
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, in := range inh {
+		listeners = append(listeners, in.l)
+	}
 	met := newMetrics()
 	cfg.Pool.OnBreaker = met.Breaker
 	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, met)
 	if err != nil {
+		closeAll()
 		return err
 	}
 	met.watch(set)
@@ -89,21 +131,27 @@ func serve(cf commonFlags, cfg *Config, reloadConfig func() (*Config, error), lo
 	}
 	met.server = srv
 
-	var listeners []net.Listener
-	closeAll := func() {
-		for _, l := range listeners {
-			l.Close()
+	if len(inh) > 0 {
+		for _, in := range inh {
+			log.Info("listening on a socket from systemd", "name", in.name, "addr", in.l.Addr().Network()+":"+in.l.Addr().String())
 		}
-	}
-	for _, spec := range cfg.Listen {
-		l, err := socketmap.Listen(spec, cfg.Unix)
-		if err != nil {
-			closeAll()
-			set.Close()
-			return fmt.Errorf("listen %s: %w", spec, err)
+		if len(cfg.Listen) > 0 {
+			log.Info("socket-activated: the listen setting is not used; the .socket unit decides where mapgate listens", "listen", strings.Join(cfg.Listen, " "))
 		}
-		listeners = append(listeners, l)
-		log.Info("listening", "addr", spec)
+	} else {
+		if cfg.Unix.Group == "" && slices.ContainsFunc(cfg.Listen, func(s string) bool { return strings.HasPrefix(s, "unix:") }) {
+			cfg.Unix.Group = postfixGroup(log)
+		}
+		for _, spec := range cfg.Listen {
+			l, err := socketmap.Listen(spec, cfg.Unix)
+			if err != nil {
+				closeAll()
+				set.Close()
+				return fmt.Errorf("listen %s: %w", spec, err)
+			}
+			listeners = append(listeners, l)
+			log.Info("listening", "addr", spec)
+		}
 	}
 
 	ready := &atomic.Bool{}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -298,6 +299,15 @@ func TestServeUnixSocketWithPostmap(t *testing.T) {
 	_, err = os.Stat(sock)
 	require.NoError(t, err, "a crash leaves the socket file behind")
 	mgproc.Start(t, f.bin, "serve", "--map", "virtual_alias="+f.cf, "--listen", "unix:"+sock)
+	// Without socket_mode and socket_group: 0660, and the group of
+	// Postfix's mail_owner (postfix; postmap installs it) when this process
+	// may give it (root here in CI).
+	st, err = os.Stat(sock)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o660), st.Mode().Perm(), "default socket mode")
+	if pf, err := user.Lookup("postfix"); err == nil && os.Geteuid() == 0 {
+		assert.Equal(t, pf.Gid, strconv.Itoa(int(st.Sys().(*syscall.Stat_t).Gid)), "default socket group: postfix's")
+	}
 	out, code = q("bob@example.jp")
 	assert.Equal(t, 0, code)
 	assert.Equal(t, "bob@example.jp", out)

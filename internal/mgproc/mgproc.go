@@ -1,6 +1,7 @@
 // Package mgproc builds the mapgate binary once per test process and runs it
-// as a subprocess on a free 127.0.0.1 port, for end-to-end tests and the
-// benchmark harness.
+// as a subprocess on a free 127.0.0.1 port, or socket-activated on sockets
+// the caller owns (StartActivated), for end-to-end tests and the benchmark
+// harness.
 //
 // A started Proc is always stopped by its cleanup (SIGTERM, then SIGKILL after
 // a bound), even when the test fails; the binary is built into a temporary
@@ -267,4 +268,73 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Inherited is a listening socket passed to a socket-activated mapgate.
+type Inherited struct {
+	Name string   // LISTEN_FDNAMES entry (FileDescriptorName= in a .socket unit)
+	File *os.File // the listening socket; the caller keeps it open
+}
+
+// ActivatedCommand is the command StartActivated runs: `bin args...` with
+// socks as fds 3, 4, … and LISTEN_FDS, LISTEN_FDNAMES and (set by an
+// exec'ing shell, so that it is the pid mapgate runs as) LISTEN_PID.
+func ActivatedCommand(bin string, socks []Inherited, args ...string) *exec.Cmd {
+	names := make([]string, len(socks))
+	files := make([]*os.File, len(socks))
+	for i, s := range socks {
+		names[i], files[i] = s.Name, s.File
+	}
+	sh := append([]string{"-c", `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`, bin}, args...)
+	cmd := exec.Command("/bin/sh", sh...)
+	cmd.Env = append(os.Environ(), "LISTEN_FDS="+strconv.Itoa(len(socks)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	cmd.ExtraFiles = files
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// activatedMsg is the log line mapgate serve writes per inherited socket.
+const activatedMsg = `msg="listening on a socket from systemd"`
+
+// StartActivated runs `bin args...` as systemd runs a socket-activated
+// service (sd_listen_fds(3)): the sockets as fds 3, 4, … and LISTEN_FDS,
+// LISTEN_FDNAMES and LISTEN_PID set to the process's own pid. LISTEN_PID can
+// only be known after the fork, so a shell sets it to its own pid ($$) and
+// execs mapgate, which keeps that pid, as systemd does between fork and
+// exec. It waits (at most ReadyTimeout) for "mapgate ready" and registers
+// Stop as a cleanup. Proc.Addr is empty: the caller owns the sockets.
+func StartActivated(tb testing.TB, bin string, socks []Inherited, args ...string) *Proc {
+	tb.Helper()
+	cmd := ActivatedCommand(bin, socks, args...)
+	buf := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("mgproc: start %s: %v", bin, err)
+	}
+	p := &Proc{Cmd: cmd, log: buf, exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		p.state, p.werr = cmd.ProcessState, err
+		close(p.exited)
+	}()
+	tb.Cleanup(p.Stop)
+	deadline := time.Now().Add(ReadyTimeout)
+	for {
+		select {
+		case <-p.exited:
+			tb.Fatalf("mgproc: socket-activated mapgate exited before it was ready (%v); its log:\n%s", p.werr, buf.String())
+		default:
+		}
+		if l := buf.String(); strings.Contains(l, readyMsg) {
+			if n := strings.Count(l, activatedMsg); n != len(socks) {
+				tb.Fatalf("mgproc: mapgate took %d of %d inherited sockets; its log:\n%s", n, len(socks), l)
+			}
+			return p
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			tb.Fatalf("mgproc: socket-activated mapgate not ready after %v; its log:\n%s", ReadyTimeout, buf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
