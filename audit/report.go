@@ -7,8 +7,13 @@ type Report struct {
 	// Schema is the audited schema in --dsn mode; nil otherwise.
 	Schema *SchemaReport `json:"schema,omitempty"`
 	// Fix holds the statements for every table that needs converting,
-	// once per table, in the order the tables were met.
+	// once per table, group by group.
 	Fix []*TableFix `json:"fix,omitempty"`
+	// Groups are the sets of tables converted together, to one collation,
+	// with their preflight and the foreign keys dropped and added back.
+	Groups []*FixGroup `json:"fix_groups,omitempty"`
+	// PlanFailure is set when the fix could not be planned.
+	PlanFailure *Failure `json:"plan_failure,omitempty"`
 }
 
 // AtRisk reports whether some map (or the schema) breaks on some key.
@@ -34,6 +39,9 @@ func (r *Report) Failures() []*Failure {
 	}
 	if r.Schema != nil && r.Schema.Failure != nil {
 		out = append(out, r.Schema.Failure)
+	}
+	if r.PlanFailure != nil {
+		out = append(out, r.PlanFailure)
 	}
 	return out
 }
@@ -86,6 +94,9 @@ type FileReport struct {
 	Columns []*Column `json:"columns,omitempty"`
 	// Probes are the probe keys sent through the query.
 	Probes []*Probe `json:"probes,omitempty"`
+	// Mixed are the pairs of columns the query names that cannot be
+	// compared (set when even the ASCII probe fails).
+	Mixed []MixedPair `json:"mixed_collations,omitempty"`
 	// Scans are the tables EXPLAIN says are read in full.
 	Scans []Scan `json:"full_scans,omitempty"`
 	// Findings are the conclusions, most severe first.
@@ -241,6 +252,8 @@ type TableFix struct {
 	Bytes int64 `json:"bytes"`
 	// Why says what the conversion fixes.
 	Why string `json:"why"`
+	// Group is the index of the table's group in Report.Groups.
+	Group int `json:"group"`
 	// Statements are the SQL to run, in order.
 	Statements []string `json:"statements"`
 	// Caveats are the table's own caveats (index length, data to repair).
