@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -71,8 +72,13 @@ func loadForeignKeys(ctx context.Context, db *sql.DB, schema string, tables map[
 	for _, f := range fks {
 		seen[f.Schema+"."+f.Table+"."+f.Name] = true
 	}
-	for _, t := range tables {
-		more, err := showCreateForeignKeys(ctx, db, t)
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		more, err := showCreateForeignKeys(ctx, db, tables[n])
 		if err != nil {
 			return nil, err
 		}
