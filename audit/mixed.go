@@ -290,7 +290,11 @@ func (a *auditor) mixedPairs(ctx context.Context, db *sql.DB, host, database, qu
 					return nil, err
 				}
 				if p.Breaks {
-					out = append(out, MixedPair{A: infoColumn(x), B: infoColumn(y), Server: p.Server})
+					a, b := infoColumn(x), infoColumn(y)
+					if b.Name() < a.Name() {
+						a, b = b, a
+					}
+					out = append(out, MixedPair{A: a, B: b, Server: p.Server})
 				}
 			}
 		}

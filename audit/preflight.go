@@ -217,8 +217,9 @@ func collisions(ctx context.Context, db *sql.DB, convert []*want, collation stri
 			for _, cn := range u.cols {
 				shown = append(shown, quoteIdent(cn))
 			}
-			q := fmt.Sprintf("SELECT HEX(CONVERT(GROUP_CONCAT(CONCAT_WS(' / ', %s) SEPARATOR ' | ') USING utf8mb4)) FROM %s GROUP BY %s HAVING COUNT(*) > 1",
-				strings.Join(shown, ", "), w.t.qualified(), groupExprs(w.t, u.cols, collation))
+			row := "CONCAT_WS(' / ', " + strings.Join(shown, ", ") + ")"
+			q := fmt.Sprintf("SELECT HEX(CONVERT(GROUP_CONCAT(%s ORDER BY CAST(%s AS BINARY) SEPARATOR ' | ') USING utf8mb4)) FROM %s GROUP BY %s HAVING COUNT(*) > 1 ORDER BY 1",
+				row, row, w.t.qualified(), groupExprs(w.t, u.cols, collation))
 			c := collision{table: w.t.schema + "." + w.t.name, index: u.name}
 			err := runRows(ctx, db, q, func(rows *sql.Rows) error {
 				var h sql.NullString

@@ -171,6 +171,7 @@ func (s *Server) Start() error {
 		"--datadir="+filepath.Join(s.Dir, "data"), "--socket="+s.Socket,
 		"--port="+strconv.Itoa(s.Port), "--bind-address=127.0.0.1",
 		"--pid-file="+filepath.Join(s.Dir, "pid"), "--log-error="+filepath.Join(s.Dir, "err.log"),
+		"--tmpdir="+s.Dir, // private: nothing else cleaning the system temp directory can take its temporary tables
 		"--skip-log-bin", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
 		"--innodb-log-file-size=16M", "--max-connections=500",
 		"--character-set-server=latin1", "--collation-server=latin1_swedish_ci")
