@@ -162,13 +162,18 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		return fail(failureFor(path, err))
 	}
 
-	// Parameters and the columns they meet.
+	// Parameters and the columns they meet, as the query really has them
+	// (pcs stays mapgate's own view, for the pre-check's predictions).
+	shown, notes, err := readParams(qctx, db, fr.Database, cf.Query.SQL, pcs)
+	if err != nil {
+		return fail(failureFor(path, err))
+	}
 	type colKey struct{ schema, table, column string }
 	seen := map[colKey]bool{}
 	var keyCols []lookup.ColumnInfo
 	maxChars := 0
-	for i, pc := range pcs {
-		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why}
+	for i, pc := range shown {
+		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why, Note: notes[i]}
 		if i < len(cf.Query.Params) {
 			p.Expansion = cf.Query.Params[i].Expansion
 			pcs[i].Expansion = p.Expansion
@@ -216,7 +221,9 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		}
 		pr := &Probe{Class: c.id, Label: c.label, Key: displayKey(c, key)}
 		pr.Predicted = predict(args, pcs, conn, connKnown)
-		if err := pr.verdict(runReadOnly(qctx, db, cf.Query.SQL, args...)); err != nil {
+		var err error
+		pr.Rows, err = runReadOnly(qctx, db, cf.Query.SQL, args...)
+		if err := pr.verdict(err); err != nil {
 			fr.Probes = append(fr.Probes, pr)
 			return fail(failureFor(path, err))
 		}
@@ -348,6 +355,17 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 				"mapgate rejects each of these keys before querying (NOTFOUND), as the server's answers confirm."})
 		}
 	}
+	var missed []string
+	for _, p := range fr.Probes {
+		if p.WrongNotFound {
+			missed = append(missed, fmt.Sprintf("%s (%d %s)", p.Label, p.Rows, plural(p.Rows, "row", "rows")))
+		}
+	}
+	if len(missed) > 0 {
+		fr.Findings = append(fr.Findings, Finding{SevWarning, "wrong_notfound",
+			fmt.Sprintf("The server returns rows for the %s probe keys, but mapgate answers NOTFOUND for them without a query (its pre-check rejects the key; see the mapgate column). Postfix's own mysql: client gets those rows: a wrong NOTFOUND. The query matches rows whatever the key holds in some branch (a wildcard or catch-all row).",
+				joinAnd(missed))})
+	}
 	if len(unprotected) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "prediction_mismatch",
 			fmt.Sprintf("mapgate's pre-check lets %s keys through although the server refuses them: only the schema fix protects this map.", joinAnd(unprotected))})
@@ -357,7 +375,14 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 			fmt.Sprintf("EXPLAIN: table %s is read in full for every lookup (no usable index; about %d rows).", s.Table, s.Rows)})
 	}
 	for _, p := range fr.Params {
-		if !p.Known {
+		if p.Note != "" {
+			fr.Findings = append(fr.Findings, Finding{SevInfo, "query_not_understood",
+				fmt.Sprintf("Parameter %d (%s): %s.", p.Index, p.Expansion, p.Note)})
+		}
+		if !p.Known && p.Why == selectListWhy {
+			fr.Findings = append(fr.Findings, Finding{SevInfo, "select_list",
+				fmt.Sprintf("Parameter %d (%s) is in the select list: part of the result, not compared with a column. The probes above tell whether the server builds the result for every key.", p.Index, p.Expansion)})
+		} else if !p.Known {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "query_not_understood",
 				fmt.Sprintf("Parameter %d (%s): the columns it is compared with are not known (%s); the probes above still tell what the server does.", p.Index, p.Expansion, p.Why)})
 		}

@@ -127,6 +127,9 @@ type Param struct {
 	// why); the probes still run.
 	Known bool   `json:"known"`
 	Why   string `json:"why,omitempty"`
+	// Note says where the report's view differs from mapgate's own
+	// analysis (a query shape that analysis does not read).
+	Note string `json:"note,omitempty"`
 }
 
 // Column is a text column a key is compared with (or, in schema mode, any
@@ -197,8 +200,10 @@ type Probe struct {
 	// Key is the probe key, escaped.
 	Key string `json:"key"`
 	// Server is "ok" or "error NNNN"; Error is the server's message.
+	// Rows is how many rows the query returned for the key.
 	Server string `json:"server"`
 	Error  string `json:"error,omitempty"`
+	Rows   int    `json:"rows"`
 	// Breaks is true when the server refused the comparison (1267, 1270,
 	// 1271, 1253): this class of keys makes the map fail.
 	Breaks bool `json:"breaks"`
@@ -207,6 +212,9 @@ type Probe struct {
 	// contradicts it (a key mapgate sends but the server refuses).
 	Predicted string `json:"mapgate"`
 	Agrees    bool   `json:"agrees"`
+	// WrongNotFound is true when mapgate rejects the key (NOTFOUND without
+	// a query) but the server returns rows for it.
+	WrongNotFound bool `json:"wrong_notfound,omitempty"`
 }
 
 // Scan is a table EXPLAIN says is read in full for a lookup.
@@ -227,7 +235,7 @@ type Finding struct {
 	Severity string `json:"severity"`
 	// Kind is "breaking_keys", "mixed_collations", "full_scan",
 	// "double_encoded", "mixed_data", "prediction_mismatch",
-	// "query_not_understood" or "safe".
+	// "wrong_notfound", "query_not_understood", "select_list" or "safe".
 	Kind string `json:"kind"`
 	Text string `json:"text"`
 }

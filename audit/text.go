@@ -145,6 +145,8 @@ func (t *textWriter) file(f *FileReport) {
 			server := p.Server
 			if p.Breaks {
 				server = "BREAKS (" + p.Server + ")"
+			} else if p.Rows > 0 {
+				server += fmt.Sprintf(", %d %s", p.Rows, plural(p.Rows, "row", "rows"))
 			}
 			pred := p.Predicted
 			if !p.Agrees {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"mapgate/audit"
 	"mapgate/internal/testdb"
 )
 
@@ -109,4 +111,76 @@ INSERT INTO joined.fwd VALUES ('bob@example.org', 'robert@example.net');
 	assert.Equal(t, tableCollation(t, s, "joined", "alias"), tableCollation(t, s, "joined", "fwd"))
 	code, out, errs = runAudit(t, "--map", "fwd="+cf)
 	assert.Equal(t, exitAuditSafe, code, errs+out)
+}
+
+// auditJSON runs the audit with --json and decodes the report.
+func auditJSON(t *testing.T, args ...string) (int, *audit.Report) {
+	t.Helper()
+	code, out, errs := runAudit(t, append(args, "--json")...)
+	require.NotEqual(t, exitAuditFailed, code, errs+out)
+	var r audit.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	return code, &r
+}
+
+// TestAuditProbeRowsMapgateRejects: mailcow's sender ACL matches every
+// sender through its send_as = '*' row. mapgate answers NOTFOUND for
+// invalid UTF-8 and over-long keys without a query, but the server returns
+// that row for them: the audit says so.
+func TestAuditProbeRowsMapgateRejects(t *testing.T) {
+	s := testdb.Start(t)
+	s.MustExec(t, `CREATE DATABASE acl;
+CREATE TABLE acl.sender_acl (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, logged_in_as varchar(255) NOT NULL, send_as varchar(255) NOT NULL) DEFAULT CHARSET=utf8mb4;
+INSERT INTO acl.sender_acl (logged_in_as, send_as) VALUES ('alice@example.org', 'info@example.org'), ('admin@example.org', '*');
+`+testdb.Grant("acl"))
+	cf := writeCF(t, t.TempDir(), "acl.cf", s, "acl", "SELECT logged_in_as FROM sender_acl WHERE send_as='@%d' OR send_as='%s' OR send_as='*'")
+	code, r := auditJSON(t, "--map", "acl="+cf)
+	assert.Equal(t, exitAuditSafe, code)
+	f := r.Maps[0].Files[0]
+	wrong := map[string]int{}
+	for _, p := range f.Probes {
+		assert.Equal(t, 1, p.Rows, p.Class) // the '*' row, whatever the key
+		if p.WrongNotFound {
+			wrong[p.Class] = p.Rows
+			assert.False(t, p.Agrees, p.Class)
+		}
+	}
+	assert.Equal(t, map[string]int{"invalid_utf8": 1, "too_long": 1}, wrong)
+	var kinds []string
+	for _, fd := range f.Findings {
+		kinds = append(kinds, fd.Kind)
+	}
+	assert.Contains(t, kinds, "wrong_notfound")
+}
+
+// TestAuditParamReasons: a parameter in the select list and parameters in
+// a UNION of parenthesised SELECTs are reported as what they are.
+func TestAuditParamReasons(t *testing.T) {
+	s := testdb.Start(t)
+	s.MustExec(t, `CREATE DATABASE shapes;
+CREATE TABLE shapes.mailbox (username varchar(255) NOT NULL PRIMARY KEY, attributes JSON, mailbox_path_prefix varchar(150) DEFAULT '/var/vmail/', active tinyint NOT NULL DEFAULT 1) DEFAULT CHARSET=utf8mb4;
+CREATE TABLE shapes.domain (domain varchar(255) NOT NULL PRIMARY KEY, backupmx tinyint NOT NULL DEFAULT 0, active tinyint NOT NULL DEFAULT 1) DEFAULT CHARSET=latin1;
+CREATE TABLE shapes.alias_domain (alias_domain varchar(255) NOT NULL PRIMARY KEY, target_domain varchar(255) NOT NULL, active tinyint NOT NULL DEFAULT 1) DEFAULT CHARSET=latin1;
+`+testdb.Grant("shapes"))
+	dir := t.TempDir()
+	// mailcow's virtual_mailbox_maps and iRedMail's virtual_mailbox_domains.
+	mb := writeCF(t, dir, "mb.cf", s, "shapes", "SELECT CONCAT(JSON_UNQUOTE(JSON_VALUE(attributes, '$.mailbox_format')), mailbox_path_prefix, '%d/%u/') FROM mailbox WHERE username='%s' AND (active = '1' OR active = '2')")
+	dom := writeCF(t, dir, "dom.cf", s, "shapes", "(SELECT domain FROM domain WHERE domain='%s' AND backupmx=0 AND active=1 LIMIT 1) UNION (SELECT alias_domain.alias_domain FROM alias_domain,domain WHERE alias_domain.alias_domain='%s' AND alias_domain.active=1 AND alias_domain.target_domain=domain.domain AND domain.active=1 AND domain.backupmx=0 LIMIT 1)")
+	_, r := auditJSON(t, "--map", "mb="+mb, "--map", "dom="+dom)
+
+	p := r.Maps[0].Files[0].Params
+	require.Len(t, p, 2)
+	assert.Equal(t, "parameter in the select list: part of the result, not compared with a column", p[0].Why)
+	assert.Equal(t, []string{"mailbox.username"}, p[1].Columns)
+
+	p = r.Maps[1].Files[0].Params
+	require.Len(t, p, 2)
+	for i, want := range []string{"domain.domain", "alias_domain.alias_domain"} {
+		assert.True(t, p[i].Known, p[i].Why)
+		assert.Equal(t, []string{want}, p[i].Columns)
+		assert.Contains(t, p[i].Note, "a UNION of parenthesised SELECTs, which mapgate's query analysis does not read")
+	}
+	// The latin1 columns the UNION compares are found, so the fix converts them.
+	assert.Contains(t, r.Maps[1].Files[0].FixTables, "shapes.domain")
+	assert.Contains(t, r.Maps[1].Files[0].FixTables, "shapes.alias_domain")
 }
