@@ -213,3 +213,21 @@ func TestAuditCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditCorpusSchemaMode: the --dsn audit of PostfixAdmin's published
+// schema (its DKIM tables' foreign keys used to stop the fix with error
+// 1832) prints a fix that runs to completion; the schema is clean after.
+func TestAuditCorpusSchemaMode(t *testing.T) {
+	s := testdb.Start(t)
+	corpusDB(t, s, "postfixadmin", "pfa")
+	dsn := fmt.Sprintf("%s:%s@tcp(%s)/", testdb.User, testdb.Password, s.Addr())
+	code, out, errs := runAudit(t, "--dsn", dsn, "--database", "pfa")
+	require.Equal(t, exitAuditRisk, code, errs+out)
+	assert.Contains(t, flat(out), "dkim(domain_name) -> domain(domain)")
+	script := fixSQL(out)
+	res, err := runMysqlClient(t, s, "pfa", script)
+	require.NoError(t, err, "the printed fix stopped: %s", res)
+	code, out, errs = runAudit(t, "--dsn", dsn, "--database", "pfa")
+	assert.Equal(t, exitAuditSafe, code, errs+out)
+	t.Logf("postfixadmin --dsn: %d statements", statements(script))
+}
