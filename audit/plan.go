@@ -40,8 +40,8 @@ type FixGroup struct {
 
 // Check is one precondition of a fix group.
 type Check struct {
-	// Name is "foreign_keys", "duplicate_keys", "index_length",
-	// "collation" or "privileges".
+	// Name is "foreign_keys", "duplicate_keys", "key_values",
+	// "index_length", "collation" or "privileges".
 	Name string `json:"name"`
 	OK   bool   `json:"ok"`
 	Text string `json:"text"`

@@ -36,6 +36,17 @@ func (a *auditor) preflight(ctx context.Context, db *sql.DB, g *FixGroup, conver
 		}
 	}
 
+	merged, err := mergedKeyValues(ctx, db, convert, g.Collation)
+	if err != nil {
+		return err
+	}
+	if len(merged) == 0 {
+		g.Checks = append(g.Checks, Check{"key_values", true, fmt.Sprintf("No two values of a key column that differ now become equal under %s.", g.Collation)})
+	}
+	for _, m := range merged {
+		g.Checks = append(g.Checks, Check{"key_values", false, m.mergeText(g.Collation)})
+	}
+
 	long := indexLengthProblems(convert)
 	if len(long) == 0 {
 		g.Checks = append(g.Checks, Check{"index_length", true, "Every index fits InnoDB's limits in utf8mb4."})
@@ -237,6 +248,54 @@ func collisions(ctx context.Context, db *sql.DB, convert []*want, collation stri
 			}
 			if c.groups > 0 {
 				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (c collision) mergeText(collation string) string {
+	return fmt.Sprintf("%s.%s: %d %s of values that differ now become equal under %s, so a key that finds one row finds the other too (a change in who gets mail): %s. Rename one of each, or convert to a collation that keeps them apart (--collation).",
+		c.table, c.index, c.groups, plural(c.groups, "set", "sets"), collation, strings.Join(c.examples, "; "))
+}
+
+// mergedKeyValues finds, in the key columns of the tables (the columns
+// keys are compared with), values that differ under the column's
+// collation now and are equal under collation. Unique keys are left to
+// collisions.
+func mergedKeyValues(ctx context.Context, db *sql.DB, convert []*want, collation string) ([]collision, error) {
+	var out []collision
+	for _, w := range convert {
+		uniq := map[string]bool{}
+		for _, u := range uniqueTextIndexes(w.t) {
+			if len(u.cols) == 1 {
+				uniq[strings.ToLower(u.cols[0])] = true
+			}
+		}
+		for _, c := range w.t.cols {
+			if !c.textual() || !w.keyCols[strings.ToLower(c.name)] || uniq[strings.ToLower(c.name)] {
+				continue
+			}
+			col := quoteIdent(c.name)
+			q := fmt.Sprintf("SELECT HEX(CONVERT(GROUP_CONCAT(DISTINCT %s ORDER BY CAST(%s AS BINARY) SEPARATOR ' | ') USING utf8mb4)) FROM %s GROUP BY %s HAVING COUNT(DISTINCT %s) > 1 ORDER BY 1",
+				col, col, w.t.qualified(), groupExprs(w.t, []string{c.name}, collation), col)
+			m := collision{table: w.t.schema + "." + w.t.name, index: c.name}
+			err := runRows(ctx, db, q, func(rows *sql.Rows) error {
+				var h sql.NullString
+				if err := rows.Scan(&h); err != nil {
+					return err
+				}
+				m.groups++
+				if len(m.examples) < 5 {
+					m.examples = append(m.examples, unhexText(h.String))
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("preflight on %s.%s: %w", m.table, c.name, err)
+			}
+			if m.groups > 0 {
+				out = append(out, m)
 			}
 		}
 	}

@@ -184,3 +184,38 @@ CREATE TABLE shapes.alias_domain (alias_domain varchar(255) NOT NULL PRIMARY KEY
 	assert.Contains(t, r.Maps[1].Files[0].FixTables, "shapes.domain")
 	assert.Contains(t, r.Maps[1].Files[0].FixTables, "shapes.alias_domain")
 }
+
+// TestAuditNoEquivalentCollation: converting to a collation that does not
+// keep the columns' comparisons (here forced with --collation, as on a
+// server without an accent-sensitive utf8mb4 collation) prints what
+// changes, and the preflight lists the rows that would collide or start
+// to match each other's keys, before any SQL.
+func TestAuditNoEquivalentCollation(t *testing.T) {
+	s := testdb.Start(t)
+	s.MustExec(t, `CREATE DATABASE acc;
+CREATE TABLE acc.alias (address varchar(255) NOT NULL PRIMARY KEY, goto text NOT NULL) DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci;
+INSERT INTO acc.alias VALUES ('jose@example.org', 'j1'), ('josé@example.org', 'j2');
+CREATE TABLE acc.fwd (id int NOT NULL AUTO_INCREMENT PRIMARY KEY, address varchar(255) NOT NULL, target varchar(255) NOT NULL, KEY (address)) DEFAULT CHARSET=latin1 COLLATE=latin1_general_ci;
+INSERT INTO acc.fwd (address, target) VALUES ('munchen@example.org', 'a'), ('münchen@example.org', 'b');
+`+testdb.Grant("acc"))
+	dir := t.TempDir()
+	alias := writeCF(t, dir, "alias.cf", s, "acc", "SELECT goto FROM alias WHERE address='%s'")
+	fwd := writeCF(t, dir, "fwd.cf", s, "acc", "SELECT target FROM fwd WHERE address='%s'")
+	code, out, errs := runAudit(t, "--map", "alias="+alias, "--map", "fwd="+fwd, "--collation", "utf8mb4_general_ci")
+	require.Equal(t, exitAuditRisk, code, errs)
+	text := flat(out)
+	assert.Contains(t, text, "utf8mb4_general_ci compares 300 Latin-1 test pairs differently from latin1_general_ci")
+	assert.Contains(t, text, `FAIL duplicate_keys acc.alias: 1 set of rows of unique key PRIMARY become equal under utf8mb4_general_ci, so the conversion would fail with a duplicate key: "jose@example.org | jos\u00e9@example.org"`)
+	assert.Contains(t, text, `FAIL key_values acc.fwd.address: 1 set of values that differ now become equal under utf8mb4_general_ci, so a key that finds one row finds the other too (a change in who gets mail): "munchen@example.org | m\u00fcnchen@example.org"`)
+	assert.Less(t, strings.Index(out, "FAIL key_values"), strings.Index(out, "-- group 1, preflight"))
+	res, err := runClientAs(t, s, "root", "acc", fixSQL(out))
+	require.Error(t, err, res)
+	assert.Contains(t, res, "mapgate preflight: the audit's preflight failed")
+
+	// Without --collation the server's accent-sensitive collation keeps them apart.
+	code, out, errs = runAudit(t, "--map", "alias="+alias, "--map", "fwd="+fwd)
+	require.Equal(t, exitAuditRisk, code, errs)
+	assert.NotContains(t, out, "FAIL")
+	res, err = runClientAs(t, s, "root", "acc", fixSQL(out))
+	require.NoError(t, err, res)
+}
