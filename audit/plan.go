@@ -47,6 +47,12 @@ type Check struct {
 	Text string `json:"text"`
 }
 
+// choice is a collation picked for a set of sources.
+type choice struct {
+	collation string
+	changes   []CollationChange
+}
+
 // want is a table the audit found in a map's query.
 type want struct {
 	key     string // host|schema|table
@@ -279,7 +285,16 @@ func groupSources(members []*want) []source {
 // else the one that keeps them best on this server.
 func (a *auditor) target(ctx context.Context, db *sql.DB, srcs []source) (string, []CollationChange, error) {
 	if a.opts.Collation == "" {
-		return chooseCollation(ctx, db, srcs)
+		key := fmt.Sprint(srcs)
+		if c, ok := a.choices[key]; ok {
+			return c.collation, c.changes, nil
+		}
+		to, changes, err := chooseCollation(ctx, db, srcs)
+		if err != nil {
+			return "", nil, err
+		}
+		a.choices[key] = choice{to, changes}
+		return to, changes, nil
 	}
 	if !identRe.MatchString(a.opts.Collation) {
 		return "", nil, fmt.Errorf("unexpected collation name %q", a.opts.Collation)

@@ -81,8 +81,9 @@ func initTemplate() (string, error) {
 			templateErr = err
 			return
 		}
+		// A private tmpdir, as for the servers (see Start).
 		cmd := exec.Command(install, "--no-defaults", "--user="+currentUser(), "--datadir="+filepath.Join(dir, "data"),
-			"--auth-root-authentication-method=normal", "--skip-test-db")
+			"--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+dir)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			templateErr = fmt.Errorf("testdb: mariadb-install-db: %v\n%s", err, out)
