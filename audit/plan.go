@@ -10,9 +10,9 @@ import (
 
 // FixGroup is a set of tables that must be converted together, to one
 // collation: tables one query compares with each other, and tables tied by
-// foreign keys over text columns. Its statements run in this order:
-// Preflight SQL, DropKeys, each table's statements (Report.Fix, Group ==
-// this group's index), AddKeys.
+// foreign keys over text columns. The statements run in this order: the
+// Preflight SQL of every group, then per group DropKeys, each table's
+// statements (Report.Fix, Group == this group's index), AddKeys.
 type FixGroup struct {
 	// Collation is the utf8mb4 collation the tables are converted to, read
 	// from the server (see CollationChange); Changes says, per collation

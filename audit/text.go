@@ -319,6 +319,14 @@ func (t *textWriter) fix(r *Report) {
 	for i, g := range r.Groups {
 		t.groupSummary(i+1, g)
 	}
+	// Every preflight before the first change: a precondition that fails
+	// in any group stops the statements with nothing converted.
+	for i, g := range r.Groups {
+		t.printf("\n-- group %d, preflight: changes nothing; stops with a message if a precondition fails\n", i+1)
+		for _, s := range g.Preflight {
+			t.printf("%s\n", s)
+		}
+	}
 	for i, g := range r.Groups {
 		t.groupSQL(i+1, g, r.Fix)
 	}
@@ -341,13 +349,10 @@ func (t *textWriter) groupSummary(n int, g *FixGroup) {
 	}
 }
 
-// groupSQL prints a group's statements: preflight, foreign keys dropped,
-// tables, foreign keys added back.
+// groupSQL prints a group's changes: foreign keys dropped, tables, foreign
+// keys added back.
 func (t *textWriter) groupSQL(n int, g *FixGroup, fixes []*TableFix) {
-	t.printf("\n-- group %d, preflight: changes nothing; stops with a message if a precondition fails\n", n)
-	for _, s := range g.Preflight {
-		t.printf("%s\n", s)
-	}
+	t.printf("\n-- group %d: %s to %s\n", n, strings.Join(g.Tables, ", "), g.Collation)
 	if len(g.DropKeys) > 0 {
 		t.printf("-- group %d: the foreign keys over text columns, dropped for the conversion\n", n)
 		for _, s := range g.DropKeys {
