@@ -205,6 +205,9 @@ func TestAuditCorpus(t *testing.T) {
 			}
 			t.Logf("%s: audit exit %d, %d statements; after the fix exit %d; %d .cf files x %d keys: %d answers found, %d of %d the same after",
 				project, code, statements(script), code2, len(cfs), len(keys), found, same, len(cfs)*len(keys))
+			t.Logf("%s findings before the fix: %d probe rows BREAKS, %d maps with a wrong NOTFOUND, %d parameters in the select list, %d parenthesised-UNION notes; after: %d wrong NOTFOUND",
+				project, strings.Count(out, "BREAKS ("), strings.Count(flat(out), "a wrong NOTFOUND"), strings.Count(flat(out), "is in the select list"),
+				strings.Count(flat(out), "a UNION of parenthesised SELECTs")/2, strings.Count(flat(out2), "a wrong NOTFOUND"))
 			for _, line := range strings.Split(out, "\n") {
 				if strings.HasPrefix(line, "  group ") || strings.HasPrefix(line, "    ok") || strings.HasPrefix(line, "    FAIL") {
 					t.Log(line)
