@@ -43,7 +43,7 @@ func readParams(ctx context.Context, db *sql.DB, dbname, query string, pcs []loo
 	}
 	inSelect := paramsInSelectList(query)
 	for i := range out {
-		if !out[i].Known && inSelect[i] && !strings.Contains(out[i].Why, "select list") {
+		if !out[i].Known && inSelect[i] == selectResult && !strings.Contains(out[i].Why, "select list") {
 			out[i].Why = selectListWhy
 		}
 	}
@@ -62,7 +62,7 @@ func unreadable(pcs []lookup.ParamColumns) bool {
 
 // blockLimitRe is a LIMIT (or ORDER BY ... LIMIT) at the end of a block;
 // it changes which rows come back, not which columns are compared.
-var blockLimitRe = regexp.MustCompile(`(?is)\s+(ORDER\s+BY\s+[^()]*?)?(\s+LIMIT\s+\d+(\s*,\s*\d+)?)?\s*$`)
+var blockLimitRe = regexp.MustCompile(`(?is)(\s+ORDER\s+BY\s+[^()]*?)?(\s+LIMIT\s+\d+(\s*,\s*\d+)?)?\s*$`)
 
 // unparenthesizeUnion turns "(SELECT ...) UNION [ALL|DISTINCT] (SELECT
 // ...)" into the same SELECTs without parentheses (and without their own
@@ -129,17 +129,26 @@ func matchParen(q string) int {
 	return -1
 }
 
-// paramsInSelectList reports, per ? placeholder (0-based), whether it
-// stands in the select list of the query itself (not of a subquery): the
-// innermost SELECT around it has not reached its FROM yet.
-func paramsInSelectList(q string) map[int]bool {
-	out := map[int]bool{}
+// Where a ? placeholder stands, for paramsInSelectList.
+const (
+	selectElsewhere = iota // not in the query's own select list
+	selectCompared         // in the select list, but an operand of a comparison there
+	selectResult           // in the select list, only part of the result
+)
+
+// paramsInSelectList tells, per ? placeholder (0-based), whether it stands
+// in the select list of the query itself (not of a subquery): the
+// innermost SELECT around it has not reached its FROM yet; and if so,
+// whether it is compared there (CASE WHEN ? IN (...)) or only part of the
+// result (CONCAT(..., ?)).
+func paramsInSelectList(q string) map[int]int {
+	out := map[int]int{}
 	words := sqlWords(q)
 	depth := 0
 	inList := map[int]bool{} // depth → a SELECT at this depth is before its FROM
 	opened := map[int]bool{} // depth → a SELECT started at this depth
 	param := 0
-	for _, w := range words {
+	for i, w := range words {
 		switch w {
 		case "(":
 			depth++
@@ -154,7 +163,12 @@ func paramsInSelectList(q string) map[int]bool {
 		case "?":
 			for d := depth; d >= 0; d-- {
 				if opened[d] {
-					out[param] = inList[d] && !nestedSelect(opened, d)
+					if inList[d] && !nestedSelect(opened, d) {
+						out[param] = selectResult
+						if compared(words, i) {
+							out[param] = selectCompared
+						}
+					}
 					break
 				}
 			}
@@ -162,6 +176,69 @@ func paramsInSelectList(q string) map[int]bool {
 		}
 	}
 	return out
+}
+
+// Words that make the expression next to them an operand of a comparison.
+var (
+	cmpBefore = map[string]bool{"=": true, "<": true, ">": true, "in": true, "like": true, "regexp": true, "rlike": true, "between": true}
+	cmpAfter  = map[string]bool{"=": true, "<": true, ">": true, "!": true, "in": true, "like": true, "regexp": true, "rlike": true,
+		"between": true, "is": true, "not": true, "when": true}
+)
+
+// compared reports whether the expression at words[i], or a function call
+// or parenthesis around it (up to the select-list item), is an operand of
+// a comparison.
+func compared(words []string, i int) bool {
+	start, end := i, i
+	for n := 0; n < len(words); n++ { // bounded: each step widens the span
+		if start > 0 && cmpBefore[words[start-1]] || end+1 < len(words) && cmpAfter[words[end+1]] {
+			return true
+		}
+		open := enclosingOpen(words, start)
+		if open < 0 || (open+1 < len(words) && words[open+1] == "select") {
+			return false
+		}
+		end = matchingClose(words, open)
+		start = open
+		if open > 0 && isWordByte(words[open-1][0]) && !sqlKeywords[words[open-1]] && !cmpBefore[words[open-1]] {
+			start = open - 1 // the function's name
+		}
+	}
+	return false
+}
+
+// enclosingOpen is the index of the "(" around words[i], -1 if none.
+func enclosingOpen(words []string, i int) int {
+	depth := 0
+	for j := i - 1; j >= 0; j-- {
+		switch words[j] {
+		case ")":
+			depth++
+		case "(":
+			if depth == 0 {
+				return j
+			}
+			depth--
+		}
+	}
+	return -1
+}
+
+// matchingClose is the index of the ")" closing words[open].
+func matchingClose(words []string, open int) int {
+	depth := 0
+	for j := open; j < len(words); j++ {
+		switch words[j] {
+		case "(":
+			depth++
+		case ")":
+			depth--
+			if depth == 0 {
+				return j
+			}
+		}
+	}
+	return len(words) - 1
 }
 
 // nestedSelect reports whether the SELECT at depth d is inside another
