@@ -168,9 +168,13 @@ CREATE TABLE shapes.alias_domain (alias_domain varchar(255) NOT NULL PRIMARY KEY
 	dom := writeCF(t, dir, "dom.cf", s, "shapes", "(SELECT domain FROM domain WHERE domain='%s' AND backupmx=0 AND active=1 LIMIT 1) UNION (SELECT alias_domain.alias_domain FROM alias_domain,domain WHERE alias_domain.alias_domain='%s' AND alias_domain.active=1 AND alias_domain.target_domain=domain.domain AND domain.active=1 AND domain.backupmx=0 LIMIT 1)")
 	_, r := auditJSON(t, "--map", "mb="+mb, "--map", "dom="+dom)
 
+	// (Should mapgate's own analysis learn these shapes, the report takes
+	// its answer: a known parameter, no note.)
 	p := r.Maps[0].Files[0].Params
 	require.Len(t, p, 2)
-	assert.Equal(t, "parameter in the select list: part of the result, not compared with a column", p[0].Why)
+	if !p[0].Known {
+		assert.Equal(t, "parameter in the select list: part of the result, not compared with a column", p[0].Why)
+	}
 	assert.Equal(t, []string{"mailbox.username"}, p[1].Columns)
 
 	p = r.Maps[1].Files[0].Params
@@ -178,7 +182,10 @@ CREATE TABLE shapes.alias_domain (alias_domain varchar(255) NOT NULL PRIMARY KEY
 	for i, want := range []string{"domain.domain", "alias_domain.alias_domain"} {
 		assert.True(t, p[i].Known, p[i].Why)
 		assert.Equal(t, []string{want}, p[i].Columns)
-		assert.Contains(t, p[i].Note, "a UNION of parenthesised SELECTs, which mapgate's query analysis does not read")
+		assert.NotContains(t, p[i].Why, "not a SELECT statement")
+		if p[i].Note != "" {
+			assert.Contains(t, p[i].Note, "a UNION of parenthesised SELECTs, which mapgate's query analysis does not read")
+		}
 	}
 	// The latin1 columns the UNION compares are found, so the fix converts them.
 	assert.Contains(t, r.Maps[1].Files[0].FixTables, "shapes.domain")
