@@ -25,8 +25,10 @@ type Options struct {
 	QueryTimeout time.Duration
 	// DialTimeout bounds connecting. Default 5s.
 	DialTimeout time.Duration
-	// Collation is the utf8mb4 collation the fix converts to. Default
-	// utf8mb4_general_ci, the closest to latin1_*_ci and utf8mb3_general_ci.
+	// Collation is the utf8mb4 collation the fix converts to. Default ""
+	// reads it from the server: of the utf8mb4 collations it offers, the
+	// one that compares Latin-1 characters as the columns do now (see
+	// CollationChange).
 	Collation string
 }
 
@@ -40,22 +42,33 @@ func (o *Options) defaults() {
 	if o.DialTimeout <= 0 {
 		o.DialTimeout = 5 * time.Second
 	}
-	if o.Collation == "" {
-		o.Collation = "utf8mb4_general_ci"
-	}
 }
 
 // auditor holds what is shared between the files of one audit.
 type auditor struct {
 	opts   Options
 	tables map[string]*tableMeta // host|schema|table
-	fixes  map[string]*TableFix  // host|schema|table
 	report *Report
+
+	// For the fix, planned once every file is audited: the tables met
+	// (host|schema|table, in order), which must share a collation, the
+	// text foreign keys (host|schema|table|name), one connection per host.
+	wants     map[string]*want
+	order     []string
+	parent    map[string]string
+	fks       map[string]*ForeignKey
+	dbs       map[string]*sql.DB
+	converted map[string]bool
+	fileNeeds map[*FileReport][]string
+	choices   map[string]choice // fmt.Sprint(sources) → collation picked
 }
 
 func newAuditor(opts Options) *auditor {
 	opts.defaults()
-	return &auditor{opts: opts, tables: map[string]*tableMeta{}, fixes: map[string]*TableFix{}, report: &Report{}}
+	return &auditor{opts: opts, tables: map[string]*tableMeta{}, report: &Report{},
+		wants: map[string]*want{}, parent: map[string]string{}, fks: map[string]*ForeignKey{},
+		dbs: map[string]*sql.DB{}, converted: map[string]bool{}, fileNeeds: map[*FileReport][]string{},
+		choices: map[string]choice{}}
 }
 
 // Maps audits maps: every .cf file of every map, in order. Problems that
@@ -70,7 +83,32 @@ func Maps(ctx context.Context, specs []lookup.MapSpec, opts Options) *Report {
 		}
 		a.report.Maps = append(a.report.Maps, mr)
 	}
+	defer a.closeDBs()
+	if err := a.plan(ctx); err != nil {
+		a.report.PlanFailure = failureFor("", err)
+		a.report.PlanFailure.Message = "cannot plan the fix: " + a.report.PlanFailure.Message
+	}
+	for fr, keys := range a.fileNeeds {
+		fr.FixTables = a.groupTables(keys)
+	}
 	return a.report
+}
+
+// groupTables lists the converted tables (schema.table) of the groups of
+// keys, in the order of the fix.
+func (a *auditor) groupTables(keys []string) []string {
+	roots := map[string]bool{}
+	for _, k := range keys {
+		roots[a.root(k)] = true
+	}
+	var out []string
+	for _, k := range a.order {
+		if a.converted[k] && roots[a.root(k)] {
+			w := a.wants[k]
+			out = append(out, w.t.schema+"."+w.t.name)
+		}
+	}
+	return out
 }
 
 // file audits one .cf file.
@@ -102,7 +140,9 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		}
 		return fail(&Failure{Stage: "connect", Message: "cannot connect: " + err.Error()})
 	}
-	defer db.Close()
+	if !a.keepDB(host.Addr, db) {
+		defer db.Close()
+	}
 	fr.Host = host.Addr
 
 	qctx, cancel := context.WithTimeout(ctx, a.opts.QueryTimeout)
@@ -124,13 +164,18 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		return fail(failureFor(path, err))
 	}
 
-	// Parameters and the columns they meet.
+	// Parameters and the columns they meet, as the query really has them
+	// (pcs stays mapgate's own view, for the pre-check's predictions).
+	shown, notes, err := readParams(qctx, db, fr.Database, cf.Query.SQL, pcs)
+	if err != nil {
+		return fail(failureFor(path, err))
+	}
 	type colKey struct{ schema, table, column string }
 	seen := map[colKey]bool{}
 	var keyCols []lookup.ColumnInfo
 	maxChars := 0
-	for i, pc := range pcs {
-		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why}
+	for i, pc := range shown {
+		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why, Note: notes[i]}
 		if i < len(cf.Query.Params) {
 			p.Expansion = cf.Query.Params[i].Expansion
 			pcs[i].Expansion = p.Expansion
@@ -178,7 +223,9 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		}
 		pr := &Probe{Class: c.id, Label: c.label, Key: displayKey(c, key)}
 		pr.Predicted = predict(args, pcs, conn, connKnown)
-		if err := pr.verdict(runReadOnly(qctx, db, cf.Query.SQL, args...)); err != nil {
+		var err error
+		pr.Rows, err = runReadOnly(qctx, db, cf.Query.SQL, args...)
+		if err := pr.verdict(err); err != nil {
 			fr.Probes = append(fr.Probes, pr)
 			return fail(failureFor(path, err))
 		}
@@ -186,6 +233,13 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		fr.Probes = append(fr.Probes, pr)
 		if c.id == "ascii" {
 			asciiArgs = args
+		}
+	}
+
+	// Mixed collations: name every pair of columns that cannot be compared.
+	if len(fr.Probes) > 0 && fr.Probes[0].Class == "ascii" && fr.Probes[0].Breaks {
+		if fr.Mixed, err = a.mixedPairs(qctx, db, fr.Host, fr.Database, cf.Query.SQL); err != nil {
+			return fail(failureFor(path, err))
 		}
 	}
 
@@ -293,7 +347,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 	if asciiBreaks {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "mixed_collations",
 			fmt.Sprintf("Even plain ASCII keys make the query fail (error %s): it compares columns of different collations%s. Every lookup of this map fails.",
-				strings.Join(codeList, ", "), mixedColumns(pcs))})
+				strings.Join(codeList, ", "), mixedText(fr.Mixed, pcs))})
 	} else if len(breaking) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "breaking_keys",
 			fmt.Sprintf("Keys with %s characters make the query fail (error %s). Through Postfix's mysql: client one such key makes lookups of this map fail (451 4.3.0) for every recipient for a while.",
@@ -302,6 +356,17 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "breaking_keys",
 				"mapgate rejects each of these keys before querying (NOTFOUND), as the server's answers confirm."})
 		}
+	}
+	var missed []string
+	for _, p := range fr.Probes {
+		if p.WrongNotFound {
+			missed = append(missed, fmt.Sprintf("%s (%d %s)", p.Label, p.Rows, plural(p.Rows, "row", "rows")))
+		}
+	}
+	if len(missed) > 0 {
+		fr.Findings = append(fr.Findings, Finding{SevWarning, "wrong_notfound",
+			fmt.Sprintf("The server returns rows for the %s probe keys, but mapgate answers NOTFOUND for them without a query (its pre-check rejects the key; see the mapgate column). Postfix's own mysql: client gets those rows: a wrong NOTFOUND. The query matches rows whatever the key holds in some branch (a wildcard or catch-all row).",
+				joinAnd(missed))})
 	}
 	if len(unprotected) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "prediction_mismatch",
@@ -312,7 +377,14 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 			fmt.Sprintf("EXPLAIN: table %s is read in full for every lookup (no usable index; about %d rows).", s.Table, s.Rows)})
 	}
 	for _, p := range fr.Params {
-		if !p.Known {
+		if p.Note != "" {
+			fr.Findings = append(fr.Findings, Finding{SevInfo, "query_not_understood",
+				fmt.Sprintf("Parameter %d (%s): %s.", p.Index, p.Expansion, p.Note)})
+		}
+		if !p.Known && p.Why == selectListWhy {
+			fr.Findings = append(fr.Findings, Finding{SevInfo, "select_list",
+				fmt.Sprintf("Parameter %d (%s) is in the select list: part of the result, not compared with a column. The probes above tell whether the server builds the result for every key.", p.Index, p.Expansion)})
+		} else if !p.Known {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "query_not_understood",
 				fmt.Sprintf("Parameter %d (%s): the columns it is compared with are not known (%s); the probes above still tell what the server does.", p.Index, p.Expansion, p.Why)})
 		}
@@ -345,22 +417,35 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 	}
 	sort.SliceStable(fr.Findings, func(i, j int) bool { return sevRank(fr.Findings[i].Severity) < sevRank(fr.Findings[j].Severity) })
 
-	// The fix: convert every table whose key columns are not utf8mb4 in
-	// the target collation (all of the map's tables when collations mix).
+	// The fix: note every table a key is compared with; those whose key
+	// columns are not utf8mb4 need converting, and when collations mix,
+	// every table of the query (converted to one collation).
 	needs := false
+	var keys []string
 	for _, c := range fr.Columns {
-		if c.Charset == "" {
+		t := a.tables[fr.Host+"|"+c.Schema+"|"+c.Table]
+		if c.Charset == "" || t == nil {
 			continue
 		}
-		if !strings.EqualFold(c.Charset, "utf8mb4") || (asciiBreaks && !strings.EqualFold(c.Collation, a.opts.Collation)) {
+		why := ""
+		if !strings.EqualFold(c.Charset, "utf8mb4") || asciiBreaks {
 			needs = true
-			k := fr.Host + "|" + c.Schema + "|" + c.Table
-			name := c.Schema + "." + c.Table
-			if !contains(fr.FixTables, name) {
-				fr.FixTables = append(fr.FixTables, name)
-			}
-			a.addFix(k, a.tables[k], fmt.Sprintf("%s.%s is %s/%s", c.Table, c.Column, c.Charset, c.Collation))
+			why = fmt.Sprintf("%s.%s is %s/%s", c.Table, c.Column, c.Charset, c.Collation)
 		}
+		keys = append(keys, a.note(fr.Host, t, c.Column, why))
+	}
+	for _, mc := range fr.Mixed {
+		for _, side := range []Column{mc.A, mc.B} {
+			if t := a.tables[fr.Host+"|"+side.Schema+"|"+side.Table]; t != nil {
+				keys = append(keys, a.note(fr.Host, t, side.Column, fmt.Sprintf("%s.%s is %s/%s", side.Table, side.Column, side.Charset, side.Collation)))
+			}
+		}
+	}
+	if len(keys) > 0 {
+		a.tie(keys...)
+	}
+	if needs {
+		a.fileNeeds[fr] = keys
 	}
 	base := filepath.Base(fr.Path)
 	cs := fr.CFCharset
@@ -383,6 +468,20 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 	}
 }
 
+// mixedText names, for the finding, the pairs of columns that cannot be
+// compared; when none was found, the columns of one comparison with a
+// parameter whose collations differ.
+func mixedText(pairs []MixedPair, pcs []lookup.ParamColumns) string {
+	if len(pairs) > 0 {
+		var parts []string
+		for _, p := range pairs {
+			parts = append(parts, p.String())
+		}
+		return ": " + joinAnd(parts)
+	}
+	return mixedColumns(pcs)
+}
+
 // mixedColumns lists, for the finding, the columns of one comparison whose
 // collations differ.
 func mixedColumns(pcs []lookup.ParamColumns) string {
@@ -403,21 +502,9 @@ func mixedColumns(pcs []lookup.ParamColumns) string {
 	return ""
 }
 
-// addFix records the conversion of a table (once per audit).
-func (a *auditor) addFix(k string, t *tableMeta, why string) {
-	if f, ok := a.fixes[k]; ok {
-		if !strings.Contains(f.Why, why) {
-			f.Why += "; " + why
-		}
-		return
-	}
-	if t == nil {
-		return
-	}
-	f := buildFix(t, a.opts.Collation)
-	f.Why = why
-	a.fixes[k] = f
-	a.report.Fix = append(a.report.Fix, f)
+// addFix records that a table needs converting (schema mode).
+func (a *auditor) addFix(host string, t *tableMeta, col, why string) string {
+	return a.note(host, t, col, why)
 }
 
 func sevRank(s string) int {

@@ -46,7 +46,7 @@ func buildFix(t *tableMeta, collation string) *TableFix {
 		total := 0
 		for _, cn := range t.indexes[in] {
 			if c := t.col(cn); c != nil && c.textual() {
-				total += c.maxChars * 4
+				total += t.indexChars(in, cn) * 4
 			}
 		}
 		if total > largePrefixLimit {

@@ -19,6 +19,8 @@ type tableMeta struct {
 	cols                  []*colMeta // ordinal order
 	indexes               map[string][]string
 	indexOrder            []string
+	unique                map[string]bool           // unique indexes and the primary key
+	subPart               map[string]map[string]int // index → column → prefix length in characters
 	sampled               bool
 	sampleErr             error
 	double, mixed, latin1 []string // columns by data case, after sampling
@@ -65,7 +67,7 @@ func loadTables(ctx context.Context, db *sql.DB, schema string, names []string) 
 		return nil, nil, fmt.Errorf("information_schema.TABLES: %w", err)
 	}
 	for rows.Next() {
-		t := &tableMeta{schema: schema, indexes: map[string][]string{}}
+		t := &tableMeta{schema: schema, indexes: map[string][]string{}, unique: map[string]bool{}, subPart: map[string]map[string]int{}}
 		if err := rows.Scan(&t.name, &t.collation, &t.rowFormat, &t.engine, &t.rows, &t.bytes); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("information_schema.TABLES: %w", err)
@@ -105,15 +107,15 @@ func loadTables(ctx context.Context, db *sql.DB, schema string, names []string) 
 		return nil, nil, fmt.Errorf("information_schema.COLUMNS: %w", err)
 	}
 
-	rows, err = db.QueryContext(ctx, `SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX
+	rows, err = db.QueryContext(ctx, `SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SEQ_IN_INDEX, NON_UNIQUE, IFNULL(SUB_PART, 0)
  FROM information_schema.STATISTICS WHERE `+where+` ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX`, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("information_schema.STATISTICS: %w", err)
 	}
 	for rows.Next() {
 		var tn, in, cn string
-		var seq int
-		if err := rows.Scan(&tn, &in, &cn, &seq); err != nil {
+		var seq, nonUnique, sub int
+		if err := rows.Scan(&tn, &in, &cn, &seq, &nonUnique, &sub); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("information_schema.STATISTICS: %w", err)
 		}
@@ -125,6 +127,13 @@ func loadTables(ctx context.Context, db *sql.DB, schema string, names []string) 
 			t.indexOrder = append(t.indexOrder, in)
 		}
 		t.indexes[in] = append(t.indexes[in], cn)
+		t.unique[in] = nonUnique == 0
+		if sub > 0 {
+			if t.subPart[in] == nil {
+				t.subPart[in] = map[string]int{}
+			}
+			t.subPart[in][cn] = sub
+		}
 		if seq == 1 {
 			if c := t.col(cn); c != nil {
 				c.indexed = true
@@ -136,6 +145,18 @@ func loadTables(ctx context.Context, db *sql.DB, schema string, names []string) 
 		return nil, nil, fmt.Errorf("information_schema.STATISTICS: %w", err)
 	}
 	return tables, order, nil
+}
+
+// indexChars is how many characters of column cn index in keeps: its
+// prefix length, or the whole column.
+func (t *tableMeta) indexChars(in, cn string) int {
+	if n := t.subPart[in][cn]; n > 0 {
+		return n
+	}
+	if c := t.col(cn); c != nil {
+		return c.maxChars
+	}
+	return 0
 }
 
 // col finds a column by name, ignoring case.

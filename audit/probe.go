@@ -112,25 +112,47 @@ func predict(args []any, cols []lookup.ParamColumns, conn charset.Charset, connK
 	return "send"
 }
 
-// runReadOnly runs one statement in a READ ONLY transaction and drains its
-// rows; the transaction is rolled back.
-func runReadOnly(ctx context.Context, db *sql.DB, query string, args ...any) error {
+// runReadOnly runs one statement in a READ ONLY transaction, counts the
+// rows with a value (a non-NULL column, as Postfix and mapgate count a
+// result) and rolls the transaction back.
+func runReadOnly(ctx context.Context, db *sql.DB, query string, args ...any) (int, error) {
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only; nothing to keep
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	cols, err := rows.Columns()
+	if err != nil {
+		rows.Close()
+		return 0, err
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
 	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return n, err
+		}
+		for _, v := range vals {
+			if v != nil {
+				n++
+				break
+			}
+		}
 	}
 	err = rows.Err()
 	if cerr := rows.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	return n, err
 }
 
 // verdict fills a probe's server result from err. It returns err when the
@@ -154,9 +176,15 @@ func (p *Probe) verdict(err error) error {
 }
 
 // agree decides whether mapgate's prediction matches the server: a key the
-// server refuses must be one mapgate rejects before querying. (A key
-// mapgate rejects that the server accepts, such as invalid UTF-8 against a
-// utf8mb4 column or an over-long key, cannot match a stored value either.)
+// server refuses must be one mapgate rejects before querying, and a key
+// mapgate rejects (answering NOTFOUND without a query) must be one the
+// server returns no rows for. (A rejected key the server merely accepts,
+// such as invalid UTF-8 against a utf8mb4 column, agrees as long as it
+// finds nothing.)
 func (p *Probe) agree() {
-	p.Agrees = !p.Breaks || strings.HasPrefix(p.Predicted, "reject")
+	rejects := strings.HasPrefix(p.Predicted, "reject")
+	p.Agrees = !p.Breaks || rejects
+	if rejects && p.Rows > 0 {
+		p.Agrees, p.WrongNotFound = false, true
+	}
 }

@@ -7,8 +7,13 @@ type Report struct {
 	// Schema is the audited schema in --dsn mode; nil otherwise.
 	Schema *SchemaReport `json:"schema,omitempty"`
 	// Fix holds the statements for every table that needs converting,
-	// once per table, in the order the tables were met.
+	// once per table, group by group.
 	Fix []*TableFix `json:"fix,omitempty"`
+	// Groups are the sets of tables converted together, to one collation,
+	// with their preflight and the foreign keys dropped and added back.
+	Groups []*FixGroup `json:"fix_groups,omitempty"`
+	// PlanFailure is set when the fix could not be planned.
+	PlanFailure *Failure `json:"plan_failure,omitempty"`
 }
 
 // AtRisk reports whether some map (or the schema) breaks on some key.
@@ -34,6 +39,9 @@ func (r *Report) Failures() []*Failure {
 	}
 	if r.Schema != nil && r.Schema.Failure != nil {
 		out = append(out, r.Schema.Failure)
+	}
+	if r.PlanFailure != nil {
+		out = append(out, r.PlanFailure)
 	}
 	return out
 }
@@ -86,6 +94,9 @@ type FileReport struct {
 	Columns []*Column `json:"columns,omitempty"`
 	// Probes are the probe keys sent through the query.
 	Probes []*Probe `json:"probes,omitempty"`
+	// Mixed are the pairs of columns the query names that cannot be
+	// compared (set when even the ASCII probe fails).
+	Mixed []MixedPair `json:"mixed_collations,omitempty"`
 	// Scans are the tables EXPLAIN says are read in full.
 	Scans []Scan `json:"full_scans,omitempty"`
 	// Findings are the conclusions, most severe first.
@@ -116,6 +127,9 @@ type Param struct {
 	// why); the probes still run.
 	Known bool   `json:"known"`
 	Why   string `json:"why,omitempty"`
+	// Note says where the report's view differs from mapgate's own
+	// analysis (a query shape that analysis does not read).
+	Note string `json:"note,omitempty"`
 }
 
 // Column is a text column a key is compared with (or, in schema mode, any
@@ -186,8 +200,10 @@ type Probe struct {
 	// Key is the probe key, escaped.
 	Key string `json:"key"`
 	// Server is "ok" or "error NNNN"; Error is the server's message.
+	// Rows is how many rows the query returned for the key.
 	Server string `json:"server"`
 	Error  string `json:"error,omitempty"`
+	Rows   int    `json:"rows"`
 	// Breaks is true when the server refused the comparison (1267, 1270,
 	// 1271, 1253): this class of keys makes the map fail.
 	Breaks bool `json:"breaks"`
@@ -196,6 +212,9 @@ type Probe struct {
 	// contradicts it (a key mapgate sends but the server refuses).
 	Predicted string `json:"mapgate"`
 	Agrees    bool   `json:"agrees"`
+	// WrongNotFound is true when mapgate rejects the key (NOTFOUND without
+	// a query) but the server returns rows for it.
+	WrongNotFound bool `json:"wrong_notfound,omitempty"`
 }
 
 // Scan is a table EXPLAIN says is read in full for a lookup.
@@ -216,7 +235,7 @@ type Finding struct {
 	Severity string `json:"severity"`
 	// Kind is "breaking_keys", "mixed_collations", "full_scan",
 	// "double_encoded", "mixed_data", "prediction_mismatch",
-	// "query_not_understood" or "safe".
+	// "wrong_notfound", "query_not_understood", "select_list" or "safe".
 	Kind string `json:"kind"`
 	Text string `json:"text"`
 }
@@ -241,6 +260,8 @@ type TableFix struct {
 	Bytes int64 `json:"bytes"`
 	// Why says what the conversion fixes.
 	Why string `json:"why"`
+	// Group is the index of the table's group in Report.Groups.
+	Group int `json:"group"`
 	// Statements are the SQL to run, in order.
 	Statements []string `json:"statements"`
 	// Caveats are the table's own caveats (index length, data to repair).

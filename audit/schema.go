@@ -107,7 +107,7 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 			if len(col.Breaks) > 0 {
 				sr.AtRisk = true
 				if !strings.EqualFold(c.charset, "utf8mb4") {
-					a.addFix(host+"|"+t.schema+"|"+t.name, t, fmt.Sprintf("%s.%s is %s/%s", t.name, c.name, c.charset, c.collation))
+					a.addFix(host, t, c.name, fmt.Sprintf("%s.%s is %s/%s", t.name, c.name, c.charset, c.collation))
 				}
 			}
 			if c.data != nil && (c.data.Case == DataDoubleEncoded || c.data.Case == DataMixed) {
@@ -150,11 +150,11 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 				sr.Findings = append(sr.Findings, Finding{SevRisk, "mixed_collations",
 					fmt.Sprintf("%s.%s (%s) and %s.%s (%s) cannot be compared (%s), even for ASCII keys: a query joining them fails for every key.",
 						x.t.name, x.c.name, x.c.collation, y.t.name, y.c.name, y.c.collation, p.Server)})
+				var keys []string
 				for _, kc := range []keyCol{x, y} {
-					if !strings.EqualFold(kc.c.collation, a.opts.Collation) {
-						a.addFix(host+"|"+kc.t.schema+"|"+kc.t.name, kc.t, fmt.Sprintf("%s.%s is %s/%s", kc.t.name, kc.c.name, kc.c.charset, kc.c.collation))
-					}
+					keys = append(keys, a.addFix(host, kc.t, kc.c.name, fmt.Sprintf("%s.%s is %s/%s", kc.t.name, kc.c.name, kc.c.charset, kc.c.collation)))
 				}
+				a.tie(keys...)
 			}
 		}
 	}
@@ -180,6 +180,11 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 			sr.Findings...)
 	} else if !sr.AtRisk {
 		sr.Findings = append(sr.Findings, Finding{SevInfo, "safe", "Every text column accepts every probe key."})
+	}
+	a.dbs[host] = db
+	if err := a.plan(ctx); err != nil {
+		a.report.PlanFailure = failureFor("", err)
+		a.report.PlanFailure.Message = "cannot plan the fix: " + a.report.PlanFailure.Message
 	}
 	return a.report
 }

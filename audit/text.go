@@ -145,6 +145,8 @@ func (t *textWriter) file(f *FileReport) {
 			server := p.Server
 			if p.Breaks {
 				server = "BREAKS (" + p.Server + ")"
+			} else if p.Rows > 0 {
+				server += fmt.Sprintf(", %d %s", p.Rows, plural(p.Rows, "row", "rows"))
 			}
 			pred := p.Predicted
 			if !p.Agrees {
@@ -303,6 +305,10 @@ func (t *textWriter) schema(s *SchemaReport) {
 }
 
 func (t *textWriter) fix(r *Report) {
+	if r.PlanFailure != nil {
+		t.printf("\n")
+		t.para("  NO FIX: ", r.PlanFailure.Message)
+	}
 	if len(r.Fix) == 0 {
 		return
 	}
@@ -310,13 +316,65 @@ func (t *textWriter) fix(r *Report) {
 	for _, c := range Caveats {
 		t.para("  - ", c)
 	}
-	for _, f := range r.Fix {
+	for i, g := range r.Groups {
+		t.groupSummary(i+1, g)
+	}
+	// Every preflight before the first change: a precondition that fails
+	// in any group stops the statements with nothing converted.
+	for i, g := range r.Groups {
+		t.printf("\n-- group %d, preflight: changes nothing; stops with a message if a precondition fails\n", i+1)
+		for _, s := range g.Preflight {
+			t.printf("%s\n", s)
+		}
+	}
+	for i, g := range r.Groups {
+		t.groupSQL(i+1, g, r.Fix)
+	}
+}
+
+// groupSummary prints a group's collation, what it changes and the
+// preflight, before any SQL.
+func (t *textWriter) groupSummary(n int, g *FixGroup) {
+	status := "ready"
+	if !g.Ready {
+		status = "NOT READY: the statements stop at the preflight"
+	}
+	t.printf("\n  group %d: %s to %s (%s)\n", n, strings.Join(g.Tables, ", "), g.Collation, status)
+	for _, c := range g.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		t.paraCont(fmt.Sprintf("    %s %-15s", mark, c.Name), strings.Repeat(" ", 25), c.Text)
+	}
+}
+
+// groupSQL prints a group's changes: foreign keys dropped, tables, foreign
+// keys added back.
+func (t *textWriter) groupSQL(n int, g *FixGroup, fixes []*TableFix) {
+	t.printf("\n-- group %d: %s to %s\n", n, strings.Join(g.Tables, ", "), g.Collation)
+	if len(g.DropKeys) > 0 {
+		t.printf("-- group %d: the foreign keys over text columns, dropped for the conversion\n", n)
+		for _, s := range g.DropKeys {
+			t.printf("%s\n", s)
+		}
+	}
+	for _, f := range fixes {
+		if f.Group != n-1 {
+			continue
+		}
 		t.printf("\n")
 		t.paraCont("-- ", "--   ", fmt.Sprintf("%s.%s: about %d rows, %s. Fixes: %s.", f.Schema, f.Table, f.Rows, size(f.Bytes), f.Why))
 		for _, c := range f.Caveats {
 			t.paraCont("-- NOTE: ", "--   ", c)
 		}
 		for _, s := range f.Statements {
+			t.printf("%s\n", s)
+		}
+	}
+	if len(g.AddKeys) > 0 {
+		t.printf("\n-- group %d: the foreign keys added back\n", n)
+		for _, s := range g.AddKeys {
 			t.printf("%s\n", s)
 		}
 	}

@@ -48,6 +48,7 @@ Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	examples := fs.Int("examples", 3, "example rows to show per double-encoded or latin1 column")
 	timeout := fs.Duration("timeout", 60*time.Second, "limit for each query of the audit")
+	collation := fs.String("collation", "", "the utf8mb4 collation the fix converts to (default: read from the server, the one that keeps the columns' comparisons)")
 	if err := fs.Parse(args); err != nil {
 		return exitAuditFailed
 	}
@@ -56,7 +57,7 @@ Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
 		fs.Usage()
 		return exitAuditFailed
 	}
-	opts := audit.Options{Examples: *examples, QueryTimeout: *timeout}
+	opts := audit.Options{Examples: *examples, QueryTimeout: *timeout, Collation: *collation}
 	if *examples == 0 {
 		opts.Examples = -1
 	}

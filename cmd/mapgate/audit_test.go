@@ -115,8 +115,8 @@ func TestAuditLatin1PostfixAdmin(t *testing.T) {
 	require.Equal(t, exitAuditRisk, code, errs)
 	golden(t, "audit-latin1.golden", []byte(out))
 	assert.Contains(t, out, "BREAKS (error 1267)")
-	assert.Contains(t, out, "ALTER TABLE `postfix`.`alias` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;")
-	assert.Contains(t, out, "ALTER TABLE `postfix`.`alias_domain` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;")
+	assert.Contains(t, out, "ALTER TABLE `postfix`.`alias` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_as_ci;")
+	assert.Contains(t, out, "ALTER TABLE `postfix`.`alias_domain` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_as_ci;")
 }
 
 func TestAuditUTF8MB3(t *testing.T) {

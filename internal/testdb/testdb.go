@@ -81,8 +81,9 @@ func initTemplate() (string, error) {
 			templateErr = err
 			return
 		}
+		// A private tmpdir, as for the servers (see Start).
 		cmd := exec.Command(install, "--no-defaults", "--user="+currentUser(), "--datadir="+filepath.Join(dir, "data"),
-			"--auth-root-authentication-method=normal", "--skip-test-db")
+			"--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+dir)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			templateErr = fmt.Errorf("testdb: mariadb-install-db: %v\n%s", err, out)
@@ -171,6 +172,7 @@ func (s *Server) Start() error {
 		"--datadir="+filepath.Join(s.Dir, "data"), "--socket="+s.Socket,
 		"--port="+strconv.Itoa(s.Port), "--bind-address=127.0.0.1",
 		"--pid-file="+filepath.Join(s.Dir, "pid"), "--log-error="+filepath.Join(s.Dir, "err.log"),
+		"--tmpdir="+s.Dir, // private: nothing else cleaning the system temp directory can take its temporary tables
 		"--skip-log-bin", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
 		"--innodb-log-file-size=16M", "--max-connections=500",
 		"--character-set-server=latin1", "--collation-server=latin1_swedish_ci")
