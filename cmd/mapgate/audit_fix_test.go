@@ -145,12 +145,16 @@ INSERT INTO acl.sender_acl (logged_in_as, send_as) VALUES ('alice@example.org', 
 			assert.False(t, p.Agrees, p.Class)
 		}
 	}
-	assert.Equal(t, map[string]int{"invalid_utf8": 1, "too_long": 1}, wrong)
+	// The send_as='*' branch: a key the column cannot hold makes only its
+	// own comparisons false (bound as NULL), so mapgate asks the server
+	// too and agrees with it for every probe. Before that fix the audit
+	// reported invalid_utf8 and too_long as wrong NOTFOUNDs here.
+	assert.Empty(t, wrong)
 	var kinds []string
 	for _, fd := range f.Findings {
 		kinds = append(kinds, fd.Kind)
 	}
-	assert.Contains(t, kinds, "wrong_notfound")
+	assert.NotContains(t, kinds, "wrong_notfound")
 }
 
 // TestAuditParamReasons: a parameter in the select list and parameters in
