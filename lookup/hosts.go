@@ -99,10 +99,16 @@ func (pl *pool) release() { <-pl.slots }
 // host still fails over in time.
 func (t *target) attemptContext(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
-	if time.Until(deadline) >= t.queryTimeout-t.queryTimeout/20 {
+	if t.fullBudget(deadline) {
 		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)
+}
+
+// fullBudget reports whether an attempt that must end by deadline still
+// has (nearly) its whole QueryTimeout.
+func (t *target) fullBudget(deadline time.Time) bool {
+	return time.Until(deadline) >= t.queryTimeout-t.queryTimeout/20
 }
 
 // attemptDeadline is when an attempt starting now must end: QueryTimeout

@@ -2,15 +2,18 @@ package lookup
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"mapgate/internal/testdb"
 	"mapgate/socketmap"
 )
 
@@ -174,4 +177,65 @@ func (p *Pools) hostQuarantined(name string) bool {
 	h, ok := p.hosts[name]
 	p.mu.Unlock()
 	return ok && h.quarantined(time.Now())
+}
+
+// qSlow sleeps a second per lookup, whatever the key (the derived table is
+// read once per query).
+const qSlow = "query = SELECT a.goto FROM alias a JOIN (SELECT SLEEP(1) AS s) z WHERE a.address='%s'"
+
+// TestSlowMapDoesNotStarveOthers: a map whose query takes a second, with
+// three times as many callers as it has connections, leaves virtual_alias
+// on the same host its own connections: virtual_alias keeps answering
+// while every slow query is still running. The slow map's callers that
+// queue past their QueryTimeout get TEMP, and do not open the host's
+// breaker: the host answers; the slowness is the map's.
+func TestSlowMapDoesNotStarveOthers(t *testing.T) {
+	srv := sharedServer(t)
+	s := loadSet(t, []string{"inet:" + srv.Addr()}, PoolOptions{MaxOpen: 4, QueryTimeout: 1500 * time.Millisecond, TripAfter: 1}, nil,
+		mapDef{name: "virtual_alias", db: "postfix", body: qAlias},
+		mapDef{name: "slow", db: "postfix", body: qSlow, opts: &MapOptions{}})
+	require.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "virtual_alias", "bob@example.jp"))
+
+	var slowDone, slowTemp atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := lookupReply(t, s, "slow", fmt.Sprintf("slow%d@example.jp", i))
+			if r.Status == socketmap.StatusTemp {
+				slowTemp.Add(1)
+			} else {
+				assert.Equal(t, socketmap.NotFound(), r)
+			}
+			slowDone.Add(1)
+		}()
+	}
+	// Until the first slow query returns, every connection of the slow map
+	// is taken by a sleeping query and its other callers queue.
+	waitFor(t, "the slow map's connections all sleeping", 10*time.Second, func() bool { return sleeping(t, srv) >= 4 })
+	answered := 0
+	for i := 0; i < 1_000_000 && slowDone.Load() == 0; i++ {
+		require.Equal(t, socketmap.NotFound(), lookupReply(t, s, "virtual_alias", fmt.Sprintf("nobody%d@example.jp", i)))
+		if slowDone.Load() == 0 {
+			answered++
+		}
+	}
+	wg.Wait()
+	t.Logf("virtual_alias answered %d lookups while the slow map's queries ran; the slow map's queue: %d TEMP of 12", answered, slowTemp.Load())
+	assert.Greater(t, answered, 10)
+	for _, h := range s.Pools().Hosts() {
+		assert.Equal(t, gobreaker.StateClosed, h.State, "breaker of %s", h.Host)
+	}
+	require.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "virtual_alias", "bob@example.jp"))
+}
+
+// sleeping counts the server's queries in SLEEP().
+func sleeping(t *testing.T, srv *testdb.Server) int {
+	db, err := sql.Open("mysql", srv.RootDSN(""))
+	require.NoError(t, err)
+	defer db.Close()
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep'").Scan(&n))
+	return n
 }

@@ -720,6 +720,7 @@ func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *tar
 	cf := t.cf
 	n := 0
 	start := time.Now()
+	cut := !tg.fullBudget(deadline)
 	err = tg.run(ctx, deadline, cf.RequireResultSet, args, func(v []byte) error {
 		s := string(v)
 		values = append(values, s)
@@ -758,6 +759,14 @@ func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *tar
 		done(nil)
 		return values, ClassNone, false, nil
 	case ClassHost:
+		if cut && errors.Is(err, context.DeadlineExceeded) {
+			// The attempt had less than QueryTimeout (it queued for a
+			// connection behind this map's other lookups) and used it up:
+			// fail over, without blaming the host for what may be this
+			// map's own slowness.
+			done(excluded{err})
+			return nil, class, true, err
+		}
 		tg.host.health.sawFault(end)
 		done(err)
 		if n, ok := m.hostLimit.allowN(); ok {
