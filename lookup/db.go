@@ -146,7 +146,7 @@ func (p *Pools) DBStats() map[string]sql.DBStats {
 	defer p.mu.Unlock()
 	out := make(map[string]sql.DBStats, len(p.dbs))
 	for _, pl := range p.dbs {
-		out[pl.desc] = pl.db.Stats()
+		out[pl.desc] = pl.stats()
 	}
 	return out
 }

@@ -24,6 +24,19 @@ type pool struct {
 	db    *sql.DB
 	slots chan struct{}
 	desc  string // for metrics and logs: no password
+
+	// waits and waited count the attempts that found no free slot and
+	// their time waiting (nanoseconds), for the pool's metrics.
+	waits, waited atomic.Int64
+}
+
+// stats is database/sql's statistics for the pool, with the gate's waits
+// (the only waits for a connection there are).
+func (pl *pool) stats() sql.DBStats {
+	st := pl.db.Stats()
+	st.WaitCount += pl.waits.Load()
+	st.WaitDuration += time.Duration(pl.waited.Load())
+	return st
 }
 
 // discoveryConns is the pool's room beyond the gate, for column discovery
@@ -66,7 +79,10 @@ func (pl *pool) acquire(deadline time.Time) (waited bool, err error) {
 		return false, nil
 	default:
 	}
-	d := time.Until(deadline)
+	start := time.Now()
+	pl.waits.Add(1)
+	defer func() { pl.waited.Add(int64(time.Since(start))) }()
+	d := deadline.Sub(start)
 	if d <= 0 {
 		return true, errBusy
 	}
