@@ -759,9 +759,10 @@ func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *tar
 		done(nil)
 		return values, ClassNone, false, nil
 	case ClassHost:
-		if cut && errors.Is(err, context.DeadlineExceeded) {
+		if cut && !end.Before(deadline) {
 			// The attempt had less than QueryTimeout (it queued for a
-			// connection behind this map's other lookups) and used it up:
+			// connection behind this map's other lookups) and used it up
+			// (the error is the deadline's, or a dial or read timeout):
 			// fail over, without blaming the host for what may be this
 			// map's own slowness.
 			done(excluded{err})
