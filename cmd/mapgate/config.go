@@ -51,7 +51,7 @@ var knownSettings = map[string]string{
 	"socket_owner":        "unix socket owner (name or uid)",
 	"socket_group":        "unix socket group (name or gid)",
 	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
-	"pool_size":           "connections per database host and account, default 8",
+	"pool_size":           "queries one map runs at once on one database host (its own connections), default 8",
 	"dial_timeout":        "connect timeout per host, default 1s",
 	"query_timeout":       "one query attempt on one host, default 2s",
 	"lookup_timeout":      "one whole lookup, all hosts and search steps, default 5s",
