@@ -85,6 +85,7 @@ func refusal(next, running *lookup.Set, log *slog.Logger) error {
 	var why []string
 	for name, mc := range checkSet(next) {
 		if mc.OK() {
+			warnFailingHosts(mc, log)
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout(running))
@@ -102,4 +103,17 @@ func refusal(next, running *lookup.Set, log *slog.Logger) error {
 	}
 	sort.Strings(why)
 	return fmt.Errorf("%s", strings.Join(why, "; "))
+}
+
+// warnFailingHosts logs each host that cannot answer a map that another
+// host can answer.
+func warnFailingHosts(mc lookup.MapCheck, log *slog.Logger) {
+	for _, f := range mc.Files {
+		for _, h := range f.Hosts {
+			if h.Err != nil {
+				log.Warn("reload: a host cannot answer this map; the others can", "map", mc.Map, "file", f.Path,
+					"host", h.Host, "err", oneLine(h.Err.Error()))
+			}
+		}
+	}
 }
