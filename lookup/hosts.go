@@ -96,26 +96,30 @@ func (pl *pool) acquire(deadline time.Time) (waited bool, err error) {
 	}
 }
 
+// idle reports whether the pool holds an idle connection (a query can
+// start without connecting, unless another takes it first).
+func (pl *pool) idle() bool { return pl.db.Stats().Idle > 0 }
+
 // release gives back a slot taken by acquire.
 func (pl *pool) release() { <-pl.slots }
 
 // attemptContext returns the context an attempt's statements run under.
 //
 // When the attempt has its whole QueryTimeout left (the usual case: a slot
-// was free at once), it is a context that is never cancelled: a
-// cancellable one makes database/sql and the driver start a watcher per
-// query, two goroutine wake-ups that cost about a fifth of the throughput
-// on a small machine. The connection's read and write timeouts
-// (QueryTimeout) and the dial timeout bound the attempt then: a stalled
-// host fails the first read that waits for it.
+// was free at once) and the pool has an idle connection for it, it is a
+// context that is never cancelled: a cancellable one makes database/sql
+// and the driver start a watcher per query, two goroutine wake-ups per
+// query. The connection's read and write timeouts (QueryTimeout) bound the
+// attempt then: a stalled host fails the first read that waits for it.
 //
-// When less is left (the attempt waited for a slot, or the lookup's own
-// deadline is nearer), the attempt runs under deadline: the driver closes
-// the connection when it passes, so a lookup that queued behind a stalled
-// host still fails over in time.
+// Otherwise (the attempt waited for a slot, the lookup's own deadline is
+// nearer, or a connection must be opened, whose dial and handshake would
+// each have their own timeout) the attempt runs under deadline: the driver
+// gives up the dial or closes the connection when it passes, so the
+// attempt ends in time whatever it was waiting for.
 func (t *target) attemptContext(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
-	if t.fullBudget(deadline) {
+	if t.fullBudget(deadline) && t.pool.idle() {
 		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)

@@ -239,3 +239,26 @@ func sleeping(t *testing.T, srv *testdb.Server) int {
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep'").Scan(&n))
 	return n
 }
+
+// TestStalledHostBeforeFirstUse: host A is stalled before the map has
+// prepared its statement there. With connections to spare (pool_size 64),
+// 32 clients each prepare on A at once, none waits behind another's
+// prepare (no lock is held across the round trip), and all fail over to B
+// within their deadline.
+func TestStalledHostBeforeFirstUse(t *testing.T) {
+	a, b := twoHosts(t)
+	require.NoError(t, a.Pause())
+	defer a.Resume()
+	po := PoolOptions{MaxOpen: 64, DialTimeout: 500 * time.Millisecond, QueryTimeout: 500 * time.Millisecond,
+		BreakerTimeout: 2 * time.Second, TripAfter: 3}
+	s := loadSet(t, []string{"inet:" + a.Addr(), "inet:" + b.Addr()}, po, nil,
+		mapDef{name: "virtual_alias", db: "postfix", body: qAlias})
+	deadline := 3 * po.QueryTimeout
+
+	l := startLoad(s, "virtual_alias", 32, deadline)
+	time.Sleep(3 * po.QueryTimeout)
+	waitFor(t, "traffic", 20*time.Second, func() bool { return l.answered() > 1000 })
+	l.Stop()
+	l.assertAllAnswered(t, "host A stalled from the start, 32 clients")
+	assert.LessOrEqual(t, time.Duration(l.slowest.Load()), 2*po.QueryTimeout, "slowest answer")
+}
