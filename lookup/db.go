@@ -22,13 +22,17 @@ import (
 
 // PoolOptions size the database side. The zero value takes the defaults.
 type PoolOptions struct {
-	// MaxOpen is the most connections mapgate holds to one host for one
-	// account and database (shared by every map that uses them). Default 8.
+	// MaxOpen is the most lookups one map runs at a time on one host, and
+	// so the most connections it holds there for one account and database
+	// (each map has its own pools: one slow map cannot take the connections
+	// of another). Default 8.
 	MaxOpen int
 	// DialTimeout bounds connecting to a host. Default 1s.
 	DialTimeout time.Duration
-	// QueryTimeout bounds one attempt on one host (connect, prepare, query,
-	// read). A stalled host turns into a failover after this. Default 2s.
+	// QueryTimeout bounds one attempt on one host: the wait for one of the
+	// pool's connections, connect, prepare, query and read together. A
+	// stalled host turns into a failover after this, whatever the
+	// concurrency. Default 2s.
 	QueryTimeout time.Duration
 	// BreakerTimeout is how long a host whose breaker opened is kept out
 	// (quarantined) before a lookup probes it again, the first time. Each
@@ -85,21 +89,22 @@ func (o *PoolOptions) setDefaults() {
 }
 
 // Pools owns every database connection pool and every host breaker. Maps
-// that talk to the same host share its breaker; maps that use the same
-// account, database and connection charset on a host share a pool.
+// that talk to the same host share its breaker; each map has its own pools
+// (one per account, database and connection charset on a host), shared by
+// its .cf files.
 type Pools struct {
 	opts PoolOptions
 
 	mu    sync.Mutex
 	hosts map[string]*hostState
-	dbs   map[string]*sql.DB
+	dbs   map[string]*pool
 	tlsN  int
 }
 
 // NewPools returns an empty registry.
 func NewPools(opts PoolOptions) *Pools {
 	opts.setDefaults()
-	return &Pools{opts: opts, hosts: map[string]*hostState{}, dbs: map[string]*sql.DB{}}
+	return &Pools{opts: opts, hosts: map[string]*hostState{}, dbs: map[string]*pool{}}
 }
 
 // Options returns the effective options.
@@ -110,8 +115,8 @@ func (p *Pools) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var errs []error
-	for k, db := range p.dbs {
-		errs = append(errs, db.Close())
+	for k, pl := range p.dbs {
+		errs = append(errs, pl.db.Close())
 		delete(p.dbs, k)
 	}
 	return errors.Join(errs...)
@@ -135,13 +140,13 @@ func (p *Pools) Hosts() []HostStatus {
 }
 
 // DBStats returns database/sql's pool statistics per pool, keyed by a
-// description without the password.
+// description without the password ("map user@net(addr)/db").
 func (p *Pools) DBStats() map[string]sql.DBStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make(map[string]sql.DBStats, len(p.dbs))
-	for k, db := range p.dbs {
-		out[redactDSN(k)] = db.Stats()
+	for _, pl := range p.dbs {
+		out[pl.desc] = pl.stats()
 	}
 	return out
 }
@@ -163,8 +168,9 @@ func redactDSN(dsn string) string {
 // detection does the same): while other hosts are usable, a quarantined
 // host gets no lookups at all; when none is, probes go to it anyway.
 type hostState struct {
-	name string
-	cb   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	name   string
+	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
+	health health
 
 	mu        sync.Mutex
 	ejections int
@@ -249,12 +255,15 @@ func (p *Pools) host(name string) *hostState {
 	return h
 }
 
-// target is one host as one map uses it: the host's breaker, a pool, and the
-// map's statement prepared on that pool.
+// target is one host as one map uses it: the host's breaker, the map's pool
+// there, and the map's statement prepared on that pool.
 type target struct {
 	host  *hostState
-	db    *sql.DB
+	pool  *pool
+	db    *sql.DB // pool.db
 	query string
+	// queryTimeout is one attempt's budget (PoolOptions.QueryTimeout).
+	queryTimeout time.Duration
 
 	mu   sync.Mutex
 	stmt *sql.Stmt
@@ -362,50 +371,49 @@ func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
 	return name, nil
 }
 
-// targets returns one target per host of cf, for the statement query.
-func (p *Pools) targets(cf *CF, query string) ([]*target, error) {
+// targets returns one target per host of cf, for the statement query of
+// the map mapName.
+func (p *Pools) targets(mapName string, cf *CF, query string) ([]*target, error) {
 	out := make([]*target, 0, len(cf.Hosts))
 	for _, h := range cf.Hosts {
 		c, err := p.connConfig(cf, h)
 		if err != nil {
 			return nil, err
 		}
-		dsn := c.FormatDSN()
-		p.mu.Lock()
-		db, ok := p.dbs[dsn]
-		if !ok {
-			connector, err := mysql.NewConnector(c)
-			if err != nil {
-				p.mu.Unlock()
-				return nil, fmt.Errorf("%s: host %s: %w", cf.Path, h.Spec, err)
-			}
-			db = sql.OpenDB(connector)
-			db.SetMaxOpenConns(p.opts.MaxOpen)
-			db.SetMaxIdleConns(p.opts.MaxOpen)
-			idle := cf.IdleInterval
-			if idle <= 0 {
-				idle = 60 * time.Second
-			}
-			db.SetConnMaxIdleTime(idle)
-			p.dbs[dsn] = db
+		pl, err := p.pool(mapName, c)
+		if err != nil {
+			return nil, fmt.Errorf("%s: host %s: %w", cf.Path, h.Spec, err)
 		}
-		p.mu.Unlock()
-		out = append(out, &target{host: p.host(h.Network + ":" + h.Addr), db: db, query: query})
+		if cf.IdleInterval > 0 {
+			pl.db.SetConnMaxIdleTime(cf.IdleInterval)
+		}
+		out = append(out, &target{host: p.host(h.Network + ":" + h.Addr), pool: pl, db: pl.db, query: query,
+			queryTimeout: p.opts.QueryTimeout})
 	}
 	return out, nil
 }
 
 // prepared returns the target's statement, preparing it on first use. A
-// failed prepare is not cached: the next lookup tries again.
+// failed prepare is not cached: the next lookup tries again. No lock is
+// held across the round trip (a stalled host would hold every lookup of
+// the map behind it, past any deadline): lookups that find no statement
+// prepare one each, and the first one stored wins.
 func (t *target) prepared(ctx context.Context) (*sql.Stmt, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stmt != nil {
-		return t.stmt, nil
+	st := t.stmt
+	t.mu.Unlock()
+	if st != nil {
+		return st, nil
 	}
 	st, err := t.db.PrepareContext(ctx, t.query)
 	if err != nil {
 		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stmt != nil {
+		st.Close()
+		return t.stmt, nil
 	}
 	t.stmt = st
 	return st, nil
@@ -422,20 +430,15 @@ var errMultipleResults = errors.New("query returned more than one result set")
 var errNoResultSet = errors.New("query returned no result set (require_result_set = yes)")
 
 // run executes the statement with args on this target, feeding each
-// non-NULL value to sink.
-//
-// The query runs under a context that is never cancelled: a cancellable
-// one makes database/sql and the driver start a watcher per query (two
-// goroutine wake-ups that cost as much as the query itself on a small
-// machine), and the driver closes the connection on cancellation anyway.
-// Each attempt is bounded instead by the connection's read and write
-// timeouts (QueryTimeout) and the dial timeout, and the lookup's own
-// deadline is checked before every attempt.
-func (t *target) run(ctx context.Context, requireResultSet bool, args []any, sink rowSink) error {
+// non-NULL value to sink. The caller holds one of the pool's slots (see
+// pool.acquire), so database/sql has a connection for it at once; deadline
+// bounds the attempt (see attemptContext).
+func (t *target) run(ctx context.Context, deadline time.Time, requireResultSet bool, args []any, sink rowSink) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := t.attemptContext(ctx, deadline)
+	defer cancel()
 	st, err := t.prepared(ctx)
 	if err != nil {
 		return err

@@ -144,7 +144,7 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 		if cf.Query == nil {
 			return nil, fmt.Errorf("%s: no query", cf.Path)
 		}
-		ts, err := pools.targets(cf, cf.Query.SQL)
+		ts, err := pools.targets(name, cf, cf.Query.SQL)
 		if err != nil {
 			return nil, err
 		}
@@ -679,12 +679,14 @@ func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]
 	sfKey := flightKey(suspect, args)
 	// The leader runs the query in its own goroutine (Do, not DoChan: a
 	// goroutine per query costs as much as the query on a small machine);
-	// the others wait for it, at most the dial and query timeouts of the
-	// hosts it tries. The shared query runs without cancellation so that it
-	// does not die with the lookup that happened to start it.
+	// the others wait for it, at most the query timeouts of the hosts it
+	// tries, and never past its deadline. The shared query runs without
+	// cancellation so that it does not die with the lookup that happened to
+	// start it.
 	qctx := context.WithoutCancel(ctx)
+	deadline, _ := ctx.Deadline()
 	res, err, _ := t.flight.Do(sfKey, func() (any, error) {
-		v, class, err := m.queryHosts(qctx, t, suspect, args)
+		v, class, err := m.queryHosts(qctx, deadline, t, suspect, args)
 		return flightResult{v, class}, err
 	})
 	fr := res.(flightResult)
@@ -727,39 +729,45 @@ func flightKey(suspect bool, args []any) string {
 }
 
 // queryHosts runs the table's statement on the first host that can answer,
-// failing over on host faults.
-func (m *Map) queryHosts(ctx context.Context, t *table, suspect bool, args []any) ([]string, Class, error) {
+// failing over on host faults, and gives up at deadline (zero: none).
+//
+// First pass: the hosts out of quarantine, in order, as their breakers
+// allow. Second pass, when no host answered: the hosts the first pass left
+// out (quarantined, or refused by their breaker), the likeliest to answer
+// first (lastResortOrder). Each goes through its breaker when the breaker
+// allows it; otherwise it is tried anyway, outside the breaker, when this
+// lookup found another host broken or when the host's last outcome was an
+// answer: a lookup is never refused while a host it has not tried may be
+// healthy. Otherwise (every host quarantined, none known to answer) only
+// the breakers' probes go through, one per ProbeInterval per host.
+func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, suspect bool, args []any) ([]string, Class, error) {
 	var lastErr error = errAllHostsDown
 	now := time.Now()
-	// First pass: hosts out of quarantine. Second pass, only when the first
-	// tried no host at all: every host, so that the last ones are never
-	// refused outright (gobreaker still lets only one probe per
-	// ProbeInterval through an open breaker).
-	tried := false
-	for pass := 0; pass < 2; pass++ {
-		if pass == 1 && tried {
-			break
+	var left []*target
+	failed := false // a host failed for this lookup
+	for _, tg := range t.targets {
+		if tg.host.quarantined(now) {
+			left = append(left, tg)
+			continue
 		}
-		for _, tg := range t.targets {
-			if ctx.Err() != nil {
-				return nil, ClassUnknown, ctx.Err()
-			}
-			if pass == 0 && tg.host.quarantined(now) {
-				continue
-			}
-			if pass == 1 && !tg.host.quarantined(now) {
-				continue // already had its chance in the first pass
-			}
-			done, err := tg.host.cb.Allow()
-			if err != nil {
-				continue // breaker open, or its probe slot is taken
-			}
-			tried = true
-			values, class, next, err := m.attempt(ctx, t, tg, done, suspect, args)
-			if !next {
-				return values, class, err
-			}
-			lastErr = err
+		values, class, next, err := m.try(ctx, deadline, t, tg, false, suspect, args)
+		if !next {
+			return values, class, err
+		}
+		if errors.Is(err, errRefused) {
+			left = append(left, tg)
+			continue
+		}
+		failed, lastErr = true, err
+	}
+	lastResortOrder(left)
+	for _, tg := range left {
+		values, class, next, err := m.try(ctx, deadline, t, tg, failed || tg.host.health.answering(), suspect, args)
+		if !next {
+			return values, class, err
+		}
+		if !errors.Is(err, errRefused) {
+			failed, lastErr = true, err
 		}
 	}
 	if errors.Is(lastErr, errAllHostsDown) {
@@ -768,13 +776,46 @@ func (m *Map) queryHosts(ctx context.Context, t *table, suspect bool, args []any
 	return nil, ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
 }
 
-// attempt runs one query on one host; next=true means a host fault: try
-// the next host.
-func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error), suspect bool, args []any) (values []string, class Class, next bool, err error) {
+// errRefused: the host's breaker refused the attempt (open, or its probe
+// slot taken).
+var errRefused = errors.New("host breaker refused the attempt")
+
+// try makes one attempt on one host: it waits for one of the map's
+// connections there (until the attempt's deadline), then asks the host's
+// breaker, then queries. With outside, an attempt the breaker refuses is
+// made anyway, without counting in the breaker. next=true means try the
+// next host (err is errRefused, errBusy or a host fault).
+func (m *Map) try(ctx context.Context, deadline time.Time, t *table, tg *target, outside bool, suspect bool, args []any) (values []string, class Class, next bool, err error) {
+	if ctx.Err() != nil {
+		return nil, ClassUnknown, false, ctx.Err()
+	}
+	now := time.Now()
+	if !deadline.IsZero() && !now.Before(deadline) {
+		return nil, ClassUnknown, false, context.DeadlineExceeded
+	}
+	ad := tg.attemptDeadline(now, deadline)
+	if _, err := tg.pool.acquire(ad); err != nil {
+		return nil, ClassHost, true, err
+	}
+	defer tg.pool.release()
+	done, err := tg.host.cb.Allow()
+	if err != nil {
+		if !outside {
+			return nil, ClassHost, true, errRefused
+		}
+		done = func(error) {}
+	}
+	return m.attempt(ctx, ad, t, tg, done, suspect, args)
+}
+
+// attempt runs one query on one host, to end by deadline; next=true means
+// a host fault: try the next host.
+func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *target, done func(error), suspect bool, args []any) (values []string, class Class, next bool, err error) {
 	cf := t.cf
 	n := 0
 	start := time.Now()
-	err = tg.run(ctx, cf.RequireResultSet, args, func(v []byte) error {
+	cut := !tg.fullBudget(deadline)
+	err = tg.run(ctx, deadline, cf.RequireResultSet, args, func(v []byte) error {
 		s := string(v)
 		values = append(values, s)
 		// Which values make a result element does not depend on the key
@@ -802,20 +843,35 @@ func (m *Map) attempt(ctx context.Context, t *table, tg *target, done func(error
 			class = ClassUnknown
 		}
 	}
+	end := time.Now()
 	if m.obs != nil {
-		m.obs.Query(m.Name, tg.host.name, class.String(), time.Since(start))
+		m.obs.Query(m.Name, tg.host.name, class.String(), end.Sub(start))
 	}
 	switch class {
 	case ClassNone:
+		tg.host.health.sawAnswer(end)
 		done(nil)
 		return values, ClassNone, false, nil
 	case ClassHost:
+		if cut && !end.Before(deadline) {
+			// The attempt had less than QueryTimeout (it queued for a
+			// connection behind this map's other lookups) and used it up
+			// (the error is the deadline's, or a dial or read timeout):
+			// fail over, without blaming the host for what may be this
+			// map's own slowness.
+			done(excluded{err})
+			return nil, class, true, err
+		}
+		tg.host.health.sawFault(end)
 		done(err)
 		if n, ok := m.hostLimit.allowN(); ok {
 			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err, "suppressed_since_last", n)
 		}
 		return nil, class, true, err
 	default:
+		if class != ClassUnknown && class != ClassCanceled {
+			tg.host.health.sawAnswer(end)
+		}
 		done(excluded{err})
 		return nil, class, false, err
 	}

@@ -71,8 +71,9 @@ type Server struct {
 	// DefaultWriteTimeout (10 s).
 	WriteTimeout time.Duration
 	// MaxConns caps concurrently open connections. A connection accepted
-	// over the cap is closed at once (logged at most once a second).
-	// Zero means DefaultMaxConns (1024).
+	// over the cap gets its first request read and answered TEMP ("too
+	// many connections"), then is closed, so that Postfix logs why (logged
+	// here at most once a second). Zero means DefaultMaxConns (1024).
 	MaxConns int
 
 	initOnce  sync.Once
@@ -87,6 +88,7 @@ type Server struct {
 
 	lastCapLog atomic.Int64 // monotonic ns of the last connection-cap log line
 	capQuiet   atomic.Int64 // rejections not logged since then
+	refusing   atomic.Int64 // connections over the cap being answered TEMP
 
 	st struct {
 		accepted, rejected, requests, malformed atomic.Uint64
@@ -99,7 +101,7 @@ type Server struct {
 // Stats is a snapshot of a Server's counters.
 type Stats struct {
 	Accepted  uint64    // connections accepted and served
-	Rejected  uint64    // connections closed at once because MaxConns were open
+	Rejected  uint64    // connections refused because MaxConns were open (answered TEMP, or closed)
 	Open      int64     // connections open now
 	Requests  uint64    // well-formed requests passed to the Handler
 	Malformed uint64    // connections closed over a malformed or truncated request
@@ -251,7 +253,12 @@ func (s *Server) track(nc net.Conn) *conn {
 		s.mu.Unlock()
 		s.st.rejected.Add(1)
 		s.logCapReached(nc)
-		nc.Close()
+		if s.refusing.Add(1) <= maxRefusing {
+			go s.refuse(nc)
+		} else {
+			s.refusing.Add(-1)
+			nc.Close()
+		}
 		return nil
 	}
 	c := &conn{s: s, nc: nc}
@@ -268,9 +275,35 @@ func (s *Server) logCapReached(nc net.Conn) {
 		s.capQuiet.Add(1)
 		return
 	}
-	s.logger().Warn("socketmap: connection limit reached; closing new connection",
+	s.logger().Warn("socketmap: connection limit reached; answering TEMP to new connections and closing them",
 		"max_conns", s.maxConns(), "remote", addrString(nc.RemoteAddr()),
 		"also_rejected_since_last_log", s.capQuiet.Swap(0))
+}
+
+// Connections over the cap: at most maxRefusing are answered at once (the
+// others are closed at once), each within refuseTimeout.
+const (
+	maxRefusing   = 64
+	refuseTimeout = time.Second
+)
+
+// refusedReply is the answer to a request on a connection over the cap.
+var refusedReply = Temp("mapgate: too many connections; try again later")
+
+// refuse reads the first request of a connection over the cap, answers it
+// TEMP and closes the connection: closing it at once, with the request
+// unread, resets it, and Postfix logs no reason.
+func (s *Server) refuse(nc net.Conn) {
+	defer s.refusing.Add(-1)
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(min(refuseTimeout, s.requestTimeout())))
+	dec := NewDecoder(bufio.NewReaderSize(nc, 512), s.maxRequest())
+	if _, err := dec.Next(); err != nil {
+		return
+	}
+	if _, err := nc.Write(AppendReplyNetstring(nil, refusedReply)); err == nil {
+		s.st.replies[refusedReply.Status].Add(1)
+	}
 }
 
 func (s *Server) untrack(c *conn) {

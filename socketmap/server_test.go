@@ -402,10 +402,14 @@ func TestServer_maxConns(t *testing.T) {
 		c.send(socketmap.AppendRequest(nil, "m", "k"))
 		assert.Equal(t, "OK m|k", c.reply())
 	}
-	c3 := dialRaw(t, ts.addr)
-	c3.closed()
-	c4 := dialRaw(t, ts.addr)
-	c4.closed()
+	// Over the cap: the request is read and answered TEMP, with a reason,
+	// then the connection is closed (not reset).
+	for _, c := range []*rawConn{dialRaw(t, ts.addr), dialRaw(t, ts.addr)} {
+		c.send(socketmap.AppendRequest(nil, "m", "k"))
+		assert.Equal(t, "TEMP mapgate: too many connections; try again later", c.reply())
+		_, err := c.dec.Next()
+		assert.ErrorIs(t, err, io.EOF, "closed, not reset")
+	}
 	st := ts.Stats()
 	assert.EqualValues(t, 2, st.Rejected)
 	assert.EqualValues(t, 2, st.Open)

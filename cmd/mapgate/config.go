@@ -54,7 +54,7 @@ var knownSettings = map[string]string{
 	"socket_group":        "unix socket group (name or gid), default: the group Postfix's daemons run as (mail_owner's)",
 	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
 	"smtputf8_enable":     "as Postfix's: yes folds keys with Unicode case folding and finds no key that is not UTF-8; no folds ASCII only; default yes",
-	"pool_size":           "connections per database host and account, default 8",
+	"pool_size":           "queries one map runs at once on one database host (its own connections), default 8",
 	"dial_timeout":        "connect timeout per host, default 1s",
 	"query_timeout":       "one query attempt on one host, default 2s",
 	"lookup_timeout":      "one whole lookup, all hosts and search steps, default 5s",

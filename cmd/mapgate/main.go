@@ -67,6 +67,7 @@ var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int
 var commands = []struct{ name, summary string }{
 	{"serve", "serve mysql_table(5) maps over Postfix's socketmap protocol"},
 	{"query", "look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)"},
+	{"check", "check the configuration against the live databases, like postfix check (serve --check)"},
 	{"audit", "check the schemas behind the maps for keys that will break them"},
 	{"bench", "load-test a running mapgate over the socketmap protocol"},
 	{"migrate", "turn a Postfix main.cf's mysql: maps into a mapgate configuration"},

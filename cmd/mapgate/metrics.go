@@ -64,7 +64,7 @@ func newMetrics() *metrics {
 	}, []string{"host"})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "mapgate", Name: "reloads_total",
-		Help: "Configuration reloads (SIGHUP), by result (ok, error).",
+		Help: "Configuration reloads (SIGHUP), by result: ok, error (configuration or .cf error), refused (a map could not reach its databases while the running one could).",
 	}, []string{"result"})
 	m.breakerTrans = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "mapgate", Name: "host_breaker_transitions_total",

@@ -51,6 +51,7 @@ lookups in flight finish and stops.
 	var cf commonFlags
 	cf.register(fs, true)
 	metrics := fs.String("metrics-listen", "", "host:port to serve /metrics, /healthz and /readyz (overrides metrics_listen)")
+	check := fs.Bool("check", false, "check the configuration against the live databases (every host prepares every map's query) and exit, without serving")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -85,6 +86,14 @@ lookups in flight finish and stops.
 		closeInherited()
 		fmt.Fprintf(stderr, "mapgate serve: %v\n", err)
 		return exitUsage
+	}
+	if *check {
+		closeInherited()
+		if len(cfg.Maps) == 0 {
+			fmt.Fprintln(stderr, "mapgate check: need at least one --map (or maps in --config)")
+			return exitUsage
+		}
+		return runCheck(cfg, stdout, newLogger(stderr, cfg.LogFormat, "warn"))
 	}
 	if len(cfg.Listen) == 0 && len(inh) == 0 || len(cfg.Maps) == 0 {
 		closeInherited()
@@ -227,7 +236,9 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 }
 
 // reload re-reads the configuration and every .cf file and swaps the new
-// maps in; a broken configuration is refused and the old one keeps serving.
+// maps in; a broken configuration is refused and the old one keeps serving,
+// and so is one with a map that no host can answer (unreachable, a refused
+// password, an unknown column: see refusal) while the running map can.
 // Listeners are not changed by a reload.
 func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *slog.Logger, met *metrics) {
 	cfg, err := reloadConfig()
@@ -241,6 +252,12 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	if err != nil {
 		log.Error("reload refused: map error; still serving the previous maps", "err", err)
 		met.reloads.WithLabelValues("error").Inc()
+		return
+	}
+	if err := refusal(set, h.cur.Load(), log); err != nil {
+		set.Close()
+		log.Error("reload refused: the new maps cannot reach their databases; still serving the previous maps", "err", err)
+		met.reloads.WithLabelValues("refused").Inc()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -186,6 +186,7 @@ func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {
 	// per key, as postmap -q asks mysql:), and "virtual_alias" with
 	// Postfix's address search (full address, then @domain), as smtpd asks
 	// mysql: in production.
+	// servedMaps is 2: keep it in step.
 	h.mg = mgproc.Start(tb, h.mgBin, "serve",
 		"--map", "alias="+h.cf, "--map", "virtual_alias="+h.cf,
 		"--set", "alias_address_search=no", "--set", "recipient_delimiter=+",
@@ -193,6 +194,10 @@ func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {
 	h.logf("mapgate: pid %d on %s, pool_size %d", h.mg.PID(), h.mg.Addr, o.poolSize)
 	return h
 }
+
+// servedMaps is how many maps the harness's mapgate serves (each has its
+// own database connections).
+const servedMaps = 2
 
 func must(tb *harnessTB, err error) {
 	if err != nil {

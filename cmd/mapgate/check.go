@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"mapgate/lookup"
+)
+
+func init() {
+	extraCommands["check"] = func(args []string, stdout, stderr io.Writer) int {
+		return cmdServe(append([]string{"--check"}, args...), stdout, stderr)
+	}
+}
+
+// checkTimeout bounds asking every host of a set to prepare its queries:
+// a connection and two round trips.
+func checkTimeout(set *lookup.Set) time.Duration {
+	o := set.Pools().Options()
+	return o.DialTimeout + 2*o.QueryTimeout
+}
+
+// checkSet asks every host of every map of set to prepare the map's query.
+func checkSet(set *lookup.Set) map[string]lookup.MapCheck {
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout(set))
+	defer cancel()
+	return set.Check(ctx)
+}
+
+// runCheck is `mapgate check` (serve --check): load the configuration,
+// ask every host of every map to prepare its query, print what each said,
+// and exit 0 when every map has a host that can answer each of its .cf
+// files, 3 otherwise. Nothing is served.
+func runCheck(cfg *Config, stdout io.Writer, log *slog.Logger) int {
+	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, nil)
+	if err != nil {
+		fmt.Fprintf(stdout, "mapgate check: %v\n", err)
+		return exitFailure
+	}
+	defer set.Close()
+	checks := checkSet(set)
+	names := make([]string, 0, len(checks))
+	for n := range checks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	bad := 0
+	for _, n := range names {
+		mc := checks[n]
+		for _, f := range mc.Files {
+			for _, h := range f.Hosts {
+				status := "ok"
+				if h.Err != nil {
+					status = "FAILED: " + oneLine(h.Err.Error())
+				}
+				fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", n, f.Path, h.Host, status)
+			}
+		}
+		if !mc.OK() {
+			bad++
+			fmt.Fprintf(stdout, "%s: no host can answer; every lookup would be TEMP\n", n)
+		}
+	}
+	if bad > 0 {
+		fmt.Fprintf(stdout, "mapgate check: %d of %d maps cannot be served\n", bad, len(names))
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "mapgate check: %d maps ok\n", len(names))
+	return exitOK
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+// refusal returns why the new set must not replace the running one: a map
+// of the new set that no host can answer, while the running set's map of
+// that name can be answered. nil: swap. A map that cannot be answered in
+// either set (its databases are down) does not stop the reload: there is
+// nothing to keep; it is logged.
+func refusal(next, running *lookup.Set, log *slog.Logger) error {
+	var why []string
+	for name, mc := range checkSet(next) {
+		if mc.OK() {
+			warnFailingHosts(mc, log)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout(running))
+		old, had := running.CheckMap(ctx, name)
+		cancel()
+		if had && old.OK() {
+			why = append(why, fmt.Sprintf("map %s: %v", name, oneLine(mc.Err().Error())))
+			continue
+		}
+		log.Warn("reload: this map cannot reach its databases now (nor could the running one); its lookups are TEMP until they answer",
+			"map", name, "err", oneLine(mc.Err().Error()))
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	sort.Strings(why)
+	return fmt.Errorf("%s", strings.Join(why, "; "))
+}
+
+// warnFailingHosts logs each host that cannot answer a map that another
+// host can answer.
+func warnFailingHosts(mc lookup.MapCheck, log *slog.Logger) {
+	for _, f := range mc.Files {
+		for _, h := range f.Hosts {
+			if h.Err != nil {
+				log.Warn("reload: a host cannot answer this map; the others can", "map", mc.Map, "file", f.Path,
+					"host", h.Host, "err", oneLine(h.Err.Error()))
+			}
+		}
+	}
+}
