@@ -36,32 +36,31 @@ func (t *table) confirmed(ctx context.Context) error {
 }
 
 // confirmedAfter makes sure the column facts were confirmed by a query that
-// started at or after since (unix nanoseconds). Confirmations start at
-// most once per ConfirmEvery per table, shared by every lookup waiting for
-// one; a lookup may wait for the next (bounded by its deadline).
+// started at or after since (unix nanoseconds). A lookup joins the
+// confirmation in flight, if any; a new one starts at most once per
+// ConfirmEvery per table (it waits for its turn), shared by every lookup
+// waiting for it. The wait is bounded by the lookup's deadline.
 func (t *table) confirmedAfter(ctx context.Context, since int64) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		if t.confirmedAt.Load() >= since {
 			return nil
 		}
-		if wait := time.Until(time.Unix(0, t.lastConfirm.Load()).Add(ConfirmEvery)); wait > 0 {
-			timer := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				timer.Stop()
-				return ctx.Err()
-			case <-timer.C:
-			}
-		}
-		_, err, _ := t.confirmFlight.Do("", func() (any, error) {
-			if t.confirmedAt.Load() >= since {
-				return nil, nil // confirmed by the flight that just ended
+		ch := t.confirmFlight.DoChan("", func() (any, error) {
+			if wait := time.Until(time.Unix(0, t.lastConfirm.Load()).Add(ConfirmEvery)); wait > 0 {
+				time.Sleep(wait)
 			}
 			t.lastConfirm.Store(time.Now().UnixNano())
-			return nil, t.confirm(context.WithoutCancel(ctx))
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return nil, t.confirm(cctx)
 		})
-		if err != nil {
-			return err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case r := <-ch:
+			if r.Err != nil {
+				return r.Err
+			}
 		}
 	}
 	if t.confirmedAt.Load() >= since {
@@ -70,8 +69,15 @@ func (t *table) confirmedAfter(ctx context.Context, since int64) error {
 	return errSchemaUnconfirmed
 }
 
-// confirm asks the first host that answers whether the columns the facts
-// describe are still as described, and rediscovers them when not.
+// confirmHedge is how long a confirmation waits for one host before it
+// asks the next one too: a stalled host delays it by this much, not by a
+// whole query_timeout.
+const confirmHedge = 50 * time.Millisecond
+
+// confirm asks the hosts whether the columns the facts describe are still
+// as described, and rediscovers them when not. It asks the first usable
+// host, and the next one too when the first has not answered within
+// confirmHedge; the first answer counts.
 func (t *table) confirm(ctx context.Context) error {
 	pc := t.columns.Load()
 	if pc == nil {
@@ -83,27 +89,62 @@ func (t *table) confirm(ctx context.Context) error {
 			infos = append(infos, p.Infos...)
 		}
 	}
-	lastErr := errSchemaUnconfirmed
 	now := time.Now()
+	var cands []*target
 	for _, tg := range t.targets {
-		if tg.host.quarantined(now) {
-			continue
+		if !tg.host.quarantined(now) {
+			cands = append(cands, tg)
 		}
-		qctx, cancel := context.WithTimeout(ctx, t.queryTimeout)
+	}
+	if len(cands) == 0 {
+		cands = t.targets
+	}
+	qctx, cancel := context.WithTimeout(ctx, t.queryTimeout)
+	defer cancel()
+	type result struct {
+		same bool
+		err  error
+		name string
+	}
+	results := make(chan result, len(cands))
+	ask := func(tg *target) {
 		same, err := ColumnsUnchanged(qctx, tg.db, infos)
-		cancel()
-		if err != nil {
-			lastErr = fmt.Errorf("%w: %s: %v", errSchemaUnconfirmed, tg.host.name, err)
+		results <- result{same, err, tg.host.name}
+	}
+	go ask(cands[0])
+	asked, pending := 1, 1
+	lastErr := errSchemaUnconfirmed
+	hedge := time.NewTimer(confirmHedge)
+	defer hedge.Stop()
+	for pending > 0 {
+		select {
+		case <-hedge.C:
+			if asked < len(cands) {
+				go ask(cands[asked])
+				asked++
+				pending++
+				hedge.Reset(confirmHedge)
+			}
 			continue
-		}
-		if !same {
-			if err := t.rediscover(ctx, true); err != nil {
-				lastErr = fmt.Errorf("%w: %v", errSchemaUnconfirmed, err)
+		case r := <-results:
+			pending--
+			if r.err != nil {
+				lastErr = fmt.Errorf("%w: %s: %v", errSchemaUnconfirmed, r.name, r.err)
+				if asked < len(cands) {
+					go ask(cands[asked])
+					asked++
+					pending++
+				}
 				continue
 			}
+			if !r.same {
+				if err := t.rediscover(ctx, true); err != nil {
+					return fmt.Errorf("%w: %v", errSchemaUnconfirmed, err)
+				}
+			}
+			t.confirmedAt.Store(now.UnixNano())
+			return nil
 		}
-		t.confirmedAt.Store(now.UnixNano())
-		return nil
 	}
 	return lastErr
 }
