@@ -111,7 +111,7 @@ type table struct {
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
 	columns    atomic.Pointer[[]ParamColumns]
-	flight     singleflight.Group
+	flight     freshGroup
 	discoverMu sync.Mutex
 	// nextDiscover is when discovery runs again (unix nanoseconds).
 	nextDiscover atomic.Int64
@@ -671,23 +671,24 @@ var errExpansionLimit = errors.New("expansion_limit exceeded")
 func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]string, Class, error) {
 	// Lookups that need the very same query at the same moment share one
 	// (the catch-all step of a flood of keys in one domain, say): the
-	// database answers once. What is shared is what the database returned
+	// database answers once, and never with a query sent before a lookup
+	// arrived (see freshGroup). What is shared is what the database returned
 	// for these bound values, never an answer formatted for one key: two
 	// keys with the same bound values (a query on %d alone) can format the
 	// same rows differently (result_format = %U@%s). Nothing is kept after
 	// the query returns.
 	sfKey := flightKey(suspect, args)
-	// The leader runs the query in its own goroutine (Do, not DoChan: a
-	// goroutine per query costs as much as the query on a small machine);
-	// the others wait for it, at most the query timeouts of the hosts it
+	// The leader runs the query in its own goroutine (no goroutine per
+	// query: that costs as much as the query on a small machine); the
+	// others wait for it, at most the query timeouts of the hosts it
 	// tries, and never past its deadline. The shared query runs without
 	// cancellation so that it does not die with the lookup that happened to
 	// start it.
 	qctx := context.WithoutCancel(ctx)
 	deadline, _ := ctx.Deadline()
-	res, err, _ := t.flight.Do(sfKey, func() (any, error) {
-		v, class, err := m.queryHosts(qctx, deadline, t, suspect, args)
-		return flightResult{v, class}, err
+	res, err := t.flight.do(sfKey, func() (any, time.Time, error) {
+		v, class, sentAt, err := m.queryHosts(qctx, deadline, t, suspect, args)
+		return flightResult{v, class}, sentAt, err
 	})
 	fr := res.(flightResult)
 	if ctx.Err() != nil && fr.class != ClassNone {
@@ -740,7 +741,7 @@ func flightKey(suspect bool, args []any) string {
 // answer: a lookup is never refused while a host it has not tried may be
 // healthy. Otherwise (every host quarantined, none known to answer) only
 // the breakers' probes go through, one per ProbeInterval per host.
-func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, suspect bool, args []any) ([]string, Class, error) {
+func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, suspect bool, args []any) (values []string, class Class, sentAt time.Time, err error) {
 	var lastErr error = errAllHostsDown
 	now := time.Now()
 	var left []*target
@@ -750,9 +751,10 @@ func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, susp
 			left = append(left, tg)
 			continue
 		}
+		sentAt = time.Now()
 		values, class, next, err := m.try(ctx, deadline, t, tg, false, suspect, args)
 		if !next {
-			return values, class, err
+			return values, class, sentAt, err
 		}
 		if errors.Is(err, errRefused) {
 			left = append(left, tg)
@@ -762,18 +764,19 @@ func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, susp
 	}
 	lastResortOrder(left)
 	for _, tg := range left {
+		sentAt = time.Now()
 		values, class, next, err := m.try(ctx, deadline, t, tg, failed || tg.host.health.answering(), suspect, args)
 		if !next {
-			return values, class, err
+			return values, class, sentAt, err
 		}
 		if !errors.Is(err, errRefused) {
 			failed, lastErr = true, err
 		}
 	}
 	if errors.Is(lastErr, errAllHostsDown) {
-		return nil, ClassHost, lastErr
+		return nil, ClassHost, sentAt, lastErr
 	}
-	return nil, ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
+	return nil, ClassHost, sentAt, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
 }
 
 // errRefused: the host's breaker refused the attempt (open, or its probe
