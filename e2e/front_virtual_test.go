@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"mapgate/internal/mgproc"
 	"mapgate/internal/pfinst"
 )
 
@@ -139,6 +143,68 @@ func TestE2EFrontVirtualDelivery(t *testing.T) {
 		good, deferred, _, _ := run(t, "straight on mysql:", func(n string) string { return "mysql:" + orig[n] })
 		if good == rounds && deferred == 0 {
 			t.Errorf("straight on mysql: every good mail was delivered without a deferral: the test no longer reproduces the problem")
+		}
+	})
+}
+
+// TestE2EMigrateViaMySQL applies `mapgate migrate --via mysql --write`'s
+// printed output to the PostfixAdmin virtual(8) setup on proxy:mysql:, as
+// a new user would: smtpd answers every recipient as before, mail lands in
+// the maildirs, and the seed's sendmail -t loop neither defers good mail
+// nor leaves bad mail anywhere but bounced (virtual(8) asks the front too).
+func TestE2EMigrateViaMySQL(t *testing.T) {
+	requireTools(t)
+	s := newVirtualSetup(t)
+	before := s.replies(compareRecipients)
+	beforeAttack := s.replies(attackRecipients)
+
+	cmd := exec.Command(s.bin, "migrate", "--via", "mysql", "--write", "--config-dir", s.in.ConfigDir)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("mapgate migrate --via mysql: %v\n%s", err, e.String())
+	}
+	s.output = o.String()
+	t.Logf("mapgate migrate --via mysql --write --config-dir %s:\n%s", s.in.ConfigDir, s.output)
+	var config strings.Builder
+	for _, line := range strings.Split(s.output, "\n") {
+		switch {
+		case strings.HasPrefix(line, "postconf "):
+			s.postconf(t, line)
+		case !strings.HasPrefix(line, "#"):
+			config.WriteString(line + "\n")
+		}
+	}
+	if strings.Contains(s.output, "socketmap:") {
+		t.Errorf("migrate --via mysql pointed a parameter at socketmap")
+	}
+	cfgPath := filepath.Join(t.TempDir(), "mapgate.cf")
+	if err := os.WriteFile(cfgPath, []byte(config.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.socketDir(t)
+	p := mgproc.Start(t, s.bin, "serve", "--config", cfgPath)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mapgate log:\n%s", tail(p.Log(), 40))
+		}
+	})
+	if err := s.in.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	after := s.replies(compareRecipients)
+	afterAttack := s.replies(attackRecipients)
+	t.Run("smtpd replies before and after", func(t *testing.T) {
+		compareReplies(t, before, after, beforeAttack, afterAttack)
+	})
+	t.Run("delivery into maildirs", func(t *testing.T) {
+		deliverGood(t, s)
+	})
+	t.Run("sendmail loop", func(t *testing.T) {
+		sendmailLoop(t, s)
+		log := s.in.Log()
+		if n := countLines(log, "to=<ほげ@example.jp>", "status=deferred"); n > 0 {
+			t.Errorf("bad mail deferred %d times through the front; want bounced", n)
 		}
 	})
 }
