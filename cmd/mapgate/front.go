@@ -47,7 +47,12 @@ func (f frontResolver) Resolve(ctx context.Context, name, key string) mysqlfront
 	if !f.HasMap(name) {
 		return mysqlfront.Answer{Status: mysqlfront.UnknownMap}
 	}
-	r := f.h.cur.Load().Lookup(ctx, name, key)
+	return answerFromReply(f.h.cur.Load().Lookup(ctx, name, key))
+}
+
+// answerFromReply maps a socketmap reply of the lookup core to the front's
+// answer.
+func answerFromReply(r socketmap.Reply) mysqlfront.Answer {
 	switch r.Status {
 	case socketmap.StatusOK:
 		// The formatted answer as one row: Postfix joins rows with ',',
