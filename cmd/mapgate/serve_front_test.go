@@ -67,4 +67,20 @@ func TestServeMySQLFront(t *testing.T) {
 	assert.Equal(t, 3.0, m[`mapgate_lookups_total{front="mysql",map="virtual_alias",result="ok"}`])
 	assert.Equal(t, 3.0, m[`mapgate_lookups_total{front="mysql",map="virtual_alias",result="notfound"}`])
 	assert.Zero(t, m[`mapgate_lookups_total{front="socketmap",map="virtual_alias",result="ok"}`])
+
+	// The database gone: where socketmap answers TEMP, an error packet
+	// (Postfix: 451, retry), never an empty result.
+	require.NoError(t, f.db.Stop())
+	_, err = one(`'bob@example.jp'`)
+	require.True(t, errors.As(err, &me), "database down: %v, want an error packet", err)
+	assert.Contains(t, me.Message, "temporary")
+	// A key that cannot match is still answered without the database.
+	got, err := one(`'ほげ@example.jp'`)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	require.NoError(t, f.db.Start())
+	require.Eventually(t, func() bool {
+		got, err := one(`'bob@example.jp'`)
+		return err == nil && len(got) == 1
+	}, 30*time.Second, 200*time.Millisecond, "the front answers again once the database is back")
 }
