@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -104,6 +105,9 @@ type Server struct {
 	drained   chan struct{}
 	drainOnce sync.Once
 	nextID    atomic.Uint32
+
+	refusing   atomic.Int64
+	lastCapLog atomic.Int64
 }
 
 func (s *Server) init() {
@@ -156,12 +160,17 @@ func (s *Server) Serve(l net.Listener) error {
 			if s.closing.Load() {
 				return ErrServerClosed
 			}
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
+			if !temporary(err) {
 				return err
 			}
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			time.Sleep(delay)
+			s.log().Warn("mysqlfront: accept failed; retrying", "err", err, "delay", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.baseCtx.Done():
+				t.Stop()
+			}
 			continue
 		}
 		delay = 0
@@ -173,7 +182,12 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) {
 			s.mu.Unlock()
-			go s.refuse(nc)
+			if s.refusing.Add(1) <= maxRefusing {
+				go s.refuse(nc)
+			} else {
+				s.refusing.Add(-1)
+				nc.Close()
+			}
 			continue
 		}
 		c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
@@ -183,10 +197,36 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// refuse answers a connection over the cap with error 1040 and closes it.
+// At most maxRefusing connections over the cap are answered at once; the
+// others are closed unanswered.
+const maxRefusing = 64
+
+// temporary reports whether an Accept error is worth retrying (as the
+// socketmap server does: out of descriptors or memory, an aborted
+// connection).
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range [...]error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuse answers a connection over the cap with error 1040 and closes it;
+// it logs at most once a second.
 func (s *Server) refuse(nc net.Conn) {
+	defer s.refusing.Add(-1)
 	defer nc.Close()
-	s.log().Warn("mysqlfront: connection limit reached; refusing", "max_conns", orDefault(s.MaxConns, DefaultMaxConns))
+	now := time.Now().UnixNano()
+	if last := s.lastCapLog.Load(); now-last >= int64(time.Second) && s.lastCapLog.CompareAndSwap(last, now) {
+		s.log().Warn("mysqlfront: connection limit reached; answering error 1040 to new connections", "max_conns", orDefault(s.MaxConns, DefaultMaxConns))
+	}
 	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 	p := &packetIO{w: nc}
 	_, _ = nc.Write(p.appendPacket(nil, errPacket(1040, "08004", "mapgate: too many connections")))
