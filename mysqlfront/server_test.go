@@ -209,3 +209,53 @@ func TestServerConnectionCap(t *testing.T) {
 		t.Errorf("second connection over a cap of 1: %v, want error 1040", err)
 	}
 }
+
+// TestServerShutdownLetsALookupFinish: Shutdown closes idle connections at
+// once, and a lookup in flight still gets its answer.
+func TestServerShutdownLetsALookupFinish(t *testing.T) {
+	tb := &table{slow: 500 * time.Millisecond}
+	path := filepath.Join(t.TempDir(), "my.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret"}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	idle := open(t, path, "postfix", "secret", "m")
+	if err := idle.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	busy := open(t, path, "postfix", "secret", "m")
+	if err := busy.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan []string, 1)
+	go func() {
+		got, err := rows(t, busy, `'bob@example.jp'`)
+		if err != nil {
+			t.Errorf("lookup in flight during Shutdown: %v", err)
+		}
+		answered <- got
+	}()
+	for range 100 { // until the lookup has reached the resolver
+		tb.mu.Lock()
+		n := len(tb.keys)
+		tb.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if got := <-answered; len(got) != 1 {
+		t.Errorf("lookup in flight answered %q", got)
+	}
+	if err := <-served; !errors.Is(err, mysqlfront.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+}
