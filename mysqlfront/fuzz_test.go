@@ -26,6 +26,12 @@ func FuzzUnescape(f *testing.F) {
 		if k, err := ParseKey("'" + Escape(s) + "'"); err != nil || k != s {
 			t.Fatalf("ParseKey of quoted %q: %q, %v", s, k, err)
 		}
+		// A statement is a key or a session statement, never both.
+		if _, err := ParseKey(s); err == nil {
+			if _, ok := sessionStatement(s); ok {
+				t.Fatalf("%q is both a key and a session statement", s)
+			}
+		}
 	})
 }
 
