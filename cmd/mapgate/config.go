@@ -19,6 +19,7 @@ import (
 // "name = value" syntax) and the command line (which wins).
 type Config struct {
 	Listen        []string
+	MySQL         MySQLFront // the MySQL-protocol front (mysql_listen); off when MySQL.Listen is empty
 	Maps          []lookup.MapSpec
 	Unix          socketmap.UnixOptions
 	Pool          lookup.PoolOptions
@@ -66,6 +67,9 @@ var knownSettings = map[string]string{
 	"breaker_max_timeout": "the longest a repeatedly failing host is skipped, default 60s",
 	"max_connections":     "concurrent client connections, default 1024",
 	"metrics_listen":      "host:port for /metrics, /healthz, /readyz; empty: off",
+	"mysql_listen":        "where the MySQL-protocol front listens, for Postfix's own mysql: client (unix:/path or inet:127.0.0.1:port); empty: off",
+	"mysql_user":          "the user Postfix's mysql: client must give to the MySQL front, default postfix",
+	"mysql_password":      "its password (mysql_native_password); required with mysql_listen",
 	"log_format":          "text or json, default text",
 	"log_level":           "debug, info, warn or error, default info",
 }
@@ -175,6 +179,20 @@ func (s *settings) build() (*Config, error) {
 		errs = append(errs, fmt.Errorf("%s: %s: %w", s.where[name], name, err))
 	}
 	c.Listen = splitList(s.vals["listen"])
+	c.MySQL.Listen = splitList(s.vals["mysql_listen"])
+	c.MySQL.User = "postfix"
+	if v, ok := s.vals["mysql_user"]; ok {
+		c.MySQL.User = v
+	}
+	c.MySQL.Password = s.vals["mysql_password"]
+	if len(c.MySQL.Listen) > 0 && c.MySQL.Password == "" {
+		bad("mysql_listen", errors.New("needs mysql_password"))
+	}
+	for _, l := range c.MySQL.Listen {
+		if err := loopbackOrUnix(l); err != nil {
+			bad("mysql_listen", err)
+		}
+	}
 	dur := func(name string, dst *time.Duration) {
 		if v, ok := s.vals[name]; ok {
 			d, err := lookup.ParseDuration(v)

@@ -42,8 +42,8 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "mapgate", Name: "lookups_total",
-		Help: "Socketmap lookups answered, by map and result (ok, notfound, temp).",
-	}, []string{"map", "result"})
+		Help: "Lookups answered, by map, result (ok, notfound, temp) and front (socketmap, mysql).",
+	}, []string{"map", "result", "front"})
 	m.lookupTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "mapgate", Name: "lookup_duration_seconds",
 		Help:    "Time to answer one lookup, all search steps and hosts included.",
@@ -86,7 +86,17 @@ func (m *metrics) watch(s *lookup.Set) { m.set.Store(s) }
 
 // Result implements lookup.Observer.
 func (m *metrics) Result(mapName, result string, d time.Duration) {
-	m.lookups.WithLabelValues(mapName, result).Inc()
+	m.lookups.WithLabelValues(mapName, result, "socketmap").Inc()
+	m.lookupTime.WithLabelValues(mapName).Observe(d.Seconds())
+}
+
+// frontMetrics is the lookup.Observer of the MySQL front's maps: lookups
+// are counted with front="mysql".
+type frontMetrics struct{ *metrics }
+
+// Result implements lookup.Observer.
+func (m frontMetrics) Result(mapName, result string, d time.Duration) {
+	m.lookups.WithLabelValues(mapName, result, "mysql").Inc()
 	m.lookupTime.WithLabelValues(mapName).Observe(d.Seconds())
 }
 

@@ -90,14 +90,49 @@ apply it.
 	fs.StringVar(&src.mainCF, "main-cf", "", "read this main.cf (and the master.cf beside it) instead of running postconf -n")
 	fs.StringVar(&src.postconfOut, "postconf", "", "read saved 'postconf -n' output from this file")
 	fs.StringVar(&src.configDir, "config-dir", "", "Postfix configuration directory: postconf -c DIR -n, and DIR/master.cf")
-	socket := fs.String("socket", "", "where mapgate will listen (default: unix:QUEUE_DIRECTORY/mapgate/mapgate.sock, contrib/mapgate.socket's)")
+	socket := fs.String("socket", "", "where mapgate will listen (default: unix:QUEUE_DIRECTORY/mapgate/mapgate.sock, contrib/mapgate.socket's; with --via mysql, QUEUE_DIRECTORY/mapgate/mysql.sock)")
+	via := fs.String("via", "socketmap", "socketmap: point tables at mapgate's socketmap server; mysql: keep every table mysql: and point its .cf at mapgate's MySQL front (also protects virtual(8) and local(8))")
+	write := fs.Bool("write", false, "with --via mysql: write the new .cf files beside the admin's (never overwriting a file migrate did not write)")
+	user := fs.String("mysql-user", "postfix", "with --via mysql: the user Postfix gives the MySQL front")
+	password := fs.String("mysql-password", "", "with --via mysql: its password (default: the one in front .cf files written before, else a random one)")
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *via != "socketmap" && *via != "mysql" {
+		fmt.Fprintf(stderr, "mapgate migrate: --via %q: want socketmap or mysql\n", *via)
 		return exitUsage
 	}
 	p, what, err := src.read()
 	if err != nil {
 		fmt.Fprintf(stderr, "mapgate migrate: %v\n", err)
 		return exitFailure
+	}
+	if *via == "mysql" {
+		dir := src.configDir
+		if src.mainCF != "" {
+			dir = filepath.Dir(src.mainCF)
+		}
+		f := planFront(p.Values, postfixVersion(dir))
+		sock := *socket
+		if sock == "" {
+			sock = "unix:" + filepath.Join(f.queueDir, "mapgate", "mysql.sock")
+		}
+		pw := *password
+		if pw == "" {
+			pw = f.readFrontPassword()
+		}
+		if pw == "" {
+			pw = randomPassword()
+		}
+		client, _ := f.clientSocket(sock)
+		if *write {
+			if err := f.writeFiles(client, *user, pw); err != nil {
+				fmt.Fprintf(stderr, "mapgate migrate: %v\n", err)
+				return exitFailure
+			}
+		}
+		f.write(stdout, what, sock, *user, pw, *write)
+		return exitOK
 	}
 	services, known := src.masterCF(p.Values)
 	m := planMigration(p.Values, services, known)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"mapgate/lookup"
+	"mapgate/mysqlfront"
 	"mapgate/socketmap"
 )
 
@@ -95,7 +96,7 @@ lookups in flight finish and stops.
 		}
 		return runCheck(cfg, stdout, newLogger(stderr, cfg.LogFormat, "warn"))
 	}
-	if len(cfg.Listen) == 0 && len(inh) == 0 || len(cfg.Maps) == 0 {
+	if len(cfg.Listen) == 0 && len(inh) == 0 && len(cfg.MySQL.Listen) == 0 || len(cfg.Maps) == 0 {
 		closeInherited()
 		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen (or sockets from systemd) and one --map (or listen/maps in --config)")
 		return exitUsage
@@ -134,6 +135,57 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 	met.watch(set)
 	handler := &liveSet{}
 	handler.cur.Store(set)
+
+	// The MySQL front has its own map set: the same .cf files with every
+	// search off (Postfix's client runs its own), its own pools.
+	var front *liveSet
+	var fsrv *mysqlfront.Server
+	if len(cfg.MySQL.Listen) > 0 {
+		fset, err := lookup.Load(frontSpecs(cfg.Maps), cfg.Pool, log.With("front", "mysql"), frontMetrics{met})
+		if err != nil {
+			closeAll()
+			set.Close()
+			return err
+		}
+		front = &liveSet{}
+		front.cur.Store(fset)
+		fsrv = &mysqlfront.Server{
+			Resolver: frontResolver{front}, User: cfg.MySQL.User, Password: cfg.MySQL.Password,
+			Logger: log, RequestTimeout: cfg.LookupTimeout, MaxConns: cfg.MaxConns,
+		}
+		if cfg.Unix.Group == "" && slices.ContainsFunc(cfg.MySQL.Listen, func(s string) bool { return strings.HasPrefix(s, "unix:") }) {
+			cfg.Unix.Group = postfixGroup(log)
+		}
+		for _, spec := range cfg.MySQL.Listen {
+			l, err := socketmap.Listen(spec, cfg.Unix)
+			if err != nil {
+				closeAll()
+				set.Close()
+				fset.Close()
+				return fmt.Errorf("mysql_listen %s: %w", spec, err)
+			}
+			fl := l
+			defer fl.Close()
+			log.Info("MySQL front listening", "addr", spec)
+			go func() {
+				if err := fsrv.Serve(fl); err != nil && !errors.Is(err, mysqlfront.ErrServerClosed) {
+					log.Error("MySQL front stopped", "addr", spec, "err", err)
+				}
+			}()
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fset.Discover(dctx)
+		cancel()
+	}
+	stopFront := func(ctx context.Context) {
+		if fsrv == nil {
+			return
+		}
+		if err := fsrv.Shutdown(ctx); err != nil {
+			log.Warn("MySQL front shutdown: forced", "err", err)
+		}
+		front.cur.Load().Close()
+	}
 
 	srv := &socketmap.Server{
 		Handler:        handler,
@@ -204,11 +256,18 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 		select {
 		case err := <-errc:
 			srv.Close()
+			if fsrv != nil {
+				fsrv.Close()
+				front.cur.Load().Close()
+			}
 			handler.cur.Load().Close()
 			return err
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				reload(handler, reloadConfig, cfg, log, met)
+				if front != nil {
+					reloadFront(front, reloadConfig, cfg, log, met)
+				}
 				continue
 			}
 			log.Info("shutting down: finishing lookups in flight", "signal", sig.String())
@@ -216,7 +275,14 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.LookupTimeout+2*time.Second)
 			done := make(chan error, 1)
-			go func() { done <- srv.Shutdown(ctx) }()
+			go func() {
+				var wg sync.WaitGroup
+				wg.Add(1)
+				go func() { defer wg.Done(); stopFront(ctx) }()
+				err := srv.Shutdown(ctx)
+				wg.Wait()
+				done <- err
+			}()
 			select {
 			case err := <-done:
 				if err != nil {
@@ -225,6 +291,9 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 			case sig := <-sigs:
 				log.Warn("second signal: exiting now", "signal", sig.String())
 				srv.Close()
+				if fsrv != nil {
+					fsrv.Close()
+				}
 			}
 			cancel()
 			wg.Wait()
@@ -271,4 +340,29 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	prev.CloseAfter(old.LookupTimeout + 2*time.Second)
 	met.reloads.WithLabelValues("ok").Inc()
 	log.Info("reloaded", "maps", set.Names())
+}
+
+// reloadFront swaps in the MySQL front's maps after a reload (the same
+// configuration, searches off). Its listeners do not change.
+func reloadFront(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *slog.Logger, met *metrics) {
+	cfg, err := reloadConfig()
+	if err != nil {
+		return // logged by reload
+	}
+	cfg.Pool.OnBreaker = met.Breaker
+	set, err := lookup.Load(frontSpecs(cfg.Maps), cfg.Pool, log.With("front", "mysql"), frontMetrics{met})
+	if err != nil {
+		log.Error("MySQL front: reload refused; still serving the previous maps", "err", err)
+		return
+	}
+	if err := refusal(set, h.cur.Load(), log); err != nil {
+		set.Close()
+		log.Error("MySQL front: reload refused: the new maps cannot reach their databases", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	set.Discover(ctx)
+	cancel()
+	h.cur.Swap(set).CloseAfter(old.LookupTimeout + 2*time.Second)
+	log.Info("MySQL front reloaded", "maps", set.Names())
 }

@@ -125,8 +125,8 @@ func TestServeMetricsAfterKnownTraffic(t *testing.T) {
 	require.Equal(t, socketmap.StatusPerm, got.Status)
 
 	m := scrape(t, maddr)
-	assert.Equal(t, 10.0, m[`mapgate_lookups_total{map="virtual_alias",result="ok"}`])
-	assert.Equal(t, 14.0, m[`mapgate_lookups_total{map="virtual_alias",result="notfound"}`])
+	assert.Equal(t, 10.0, m[`mapgate_lookups_total{front="socketmap",map="virtual_alias",result="ok"}`])
+	assert.Equal(t, 14.0, m[`mapgate_lookups_total{front="socketmap",map="virtual_alias",result="notfound"}`])
 	assert.Equal(t, 7.0, m[`mapgate_keys_rejected_total{map="virtual_alias",reason="unrepresentable"}`])
 	assert.Equal(t, 2.0, m[`mapgate_keys_rejected_total{map="virtual_alias",reason="nul"}`])
 	assert.Zero(t, m[`mapgate_keys_rejected_total{map="virtual_alias",reason="key_error"}`])

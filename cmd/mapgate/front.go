@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"mapgate/lookup"
+	"mapgate/mysqlfront"
+	"mapgate/socketmap"
+)
+
+// MySQLFront configures the MySQL-protocol front (package mysqlfront).
+type MySQLFront struct {
+	Listen         []string
+	User, Password string
+}
+
+// frontSpecs are the map specs the MySQL front serves: the same .cf files
+// as socketmap, with every search off, because Postfix's mysql: client runs
+// its own (address search, parent domains, folding) and sends each key it
+// wants asked. Extension propagation is Postfix's too.
+func frontSpecs(specs []lookup.MapSpec) []lookup.MapSpec {
+	out := make([]lookup.MapSpec, len(specs))
+	for i, sp := range specs {
+		sp.Opts.AddressSearch = false
+		sp.Opts.DomainSearch = lookup.DomainExact
+		sp.Opts.PropagateExtension = false
+		sp.Opts.FoldCase = false
+		out[i] = sp
+	}
+	return out
+}
+
+// frontResolver adapts the lookup core (today's socketmap.Reply) to
+// mysqlfront.Resolver. It is the only place the two meet.
+type frontResolver struct{ h *liveSet }
+
+var _ mysqlfront.Resolver = frontResolver{}
+
+func (f frontResolver) HasMap(name string) bool {
+	_, ok := f.h.cur.Load().Map(name)
+	return ok
+}
+
+func (f frontResolver) Resolve(ctx context.Context, name, key string) mysqlfront.Answer {
+	if !f.HasMap(name) {
+		return mysqlfront.Answer{Status: mysqlfront.UnknownMap}
+	}
+	return answerFromReply(f.h.cur.Load().Lookup(ctx, name, key))
+}
+
+// answerFromReply maps a socketmap reply of the lookup core to the front's
+// answer.
+func answerFromReply(r socketmap.Reply) mysqlfront.Answer {
+	switch r.Status {
+	case socketmap.StatusOK:
+		// The formatted answer as one row: Postfix joins rows with ',',
+		// so the client prints exactly what the admin's mysql: table
+		// would have returned.
+		if r.Text == "" {
+			return mysqlfront.Answer{Status: mysqlfront.NotFound}
+		}
+		return mysqlfront.Answer{Status: mysqlfront.Found, Values: []string{r.Text}}
+	case socketmap.StatusNotFound:
+		return mysqlfront.Answer{Status: mysqlfront.NotFound}
+	}
+	// TEMP, TIMEOUT and (never for a key) PERM: uncertain, an error packet.
+	return mysqlfront.Answer{Status: mysqlfront.Temp, Reason: r.Text}
+}
+
+// loopbackOrUnix refuses a TCP listen address that is not a loopback
+// address: the front's password travels as a SHA1 challenge response.
+func loopbackOrUnix(spec string) error {
+	network, addr, err := socketmap.ParseSpec(spec)
+	if err != nil {
+		return err
+	}
+	if network == "unix" {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%q: the MySQL front listens on a unix socket or a loopback address only", spec)
+	}
+	return nil
+}
