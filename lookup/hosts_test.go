@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mapgate/internal/testdb"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -60,7 +61,7 @@ func startLoad(s *Set, name string, workers int, deadline time.Duration) *load {
 func (l *load) record(s *Set, name, key string, want socketmap.Reply, deadline time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	start := time.Now()
-	r := s.Lookup(ctx, name, key)
+	r := smfront.Reply(s.Lookup(ctx, name, key))
 	took := time.Since(start)
 	cancel()
 	for {

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"mapgate/answer"
 	"mapgate/charset"
-	"mapgate/socketmap"
 )
 
 // MapOptions are mapgate's own per-map settings, beyond the .cf file.
@@ -300,16 +300,16 @@ func (t *table) maybeDiscover() {
 	}()
 }
 
-// Lookup answers one socketmap request for this map.
-func (m *Map) Lookup(ctx context.Context, key string) socketmap.Reply {
+// Lookup answers one lookup of key in this map.
+func (m *Map) Lookup(ctx context.Context, key string) answer.Result {
 	start := time.Now()
 	r := m.lookup(ctx, key)
 	if m.obs != nil {
 		res := "temp"
-		switch r.Status {
-		case socketmap.StatusOK:
+		switch {
+		case r.Found:
 			res = "ok"
-		case socketmap.StatusNotFound:
+		case !r.Failed():
 			res = "notfound"
 		}
 		m.obs.Result(m.Name, res, time.Since(start))
@@ -317,25 +317,25 @@ func (m *Map) Lookup(ctx context.Context, key string) socketmap.Reply {
 	return r
 }
 
-func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
+func (m *Map) lookup(ctx context.Context, key string) answer.Result {
 	for _, t := range m.tables {
 		t.maybeDiscover()
 	}
 	if key == "" {
-		return socketmap.NotFound()
+		return answer.NotFound()
 	}
 	// A key with a NUL is never found, whatever the map's query binds
 	// (%d alone would not see it): Postfix's own clients cannot look one
 	// up.
 	if strings.IndexByte(key, 0) >= 0 {
 		m.rejected(key, charset.ReasonNUL.String(), nil)
-		return socketmap.NotFound()
+		return answer.NotFound()
 	}
 	// With smtputf8_enable, Postfix's dict_utf8 layer answers "not found"
 	// for a key that is not valid UTF-8, before any table sees it.
 	if m.Opts.SMTPUTF8 && !utf8.ValidString(key) {
 		m.rejected(key, charset.ReasonInvalidUTF8.String(), nil)
-		return socketmap.NotFound()
+		return answer.NotFound()
 	}
 	var buf [4]Candidate
 	return m.search(ctx, m.candidates(key, buf[:0]))
@@ -368,7 +368,7 @@ func (m *Map) candidates(key string, dst []Candidate) []Candidate {
 }
 
 // search asks the map's tables for each search step in order.
-func (m *Map) search(ctx context.Context, cs []Candidate) socketmap.Reply {
+func (m *Map) search(ctx context.Context, cs []Candidate) answer.Result {
 	argsp, _ := m.argsPool.Get().(*[]any)
 	if argsp == nil {
 		a := make([]any, 0, 4)
@@ -378,40 +378,36 @@ func (m *Map) search(ctx context.Context, cs []Candidate) socketmap.Reply {
 
 	for _, c := range cs {
 		for _, t := range m.tables {
-			value, r, done := m.step(ctx, t, c, argsp)
+			r, done := m.step(ctx, t, c, argsp)
 			if !done {
 				continue
 			}
-			if r.Status != socketmap.StatusOK {
-				return r
+			if r.Found && c.Ext != "" && m.Opts.PropagateExtension {
+				r.Value = PropagateExtension(r.Value, c.Ext)
 			}
-			if c.Ext != "" && m.Opts.PropagateExtension {
-				value = PropagateExtension(value, c.Ext)
-			}
-			return socketmap.OK(value)
+			return r
 		}
 	}
-	return socketmap.NotFound()
+	return answer.NotFound()
 }
 
 // step asks one table for one search step's key. done=false means a miss
-// (next table or step); otherwise r is the answer (OK with value, or an
-// error reply).
-func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (value string, r socketmap.Reply, done bool) {
+// (next table or step); otherwise r is the answer (found, or failed).
+func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (r answer.Result, done bool) {
 	if !t.domains.allows(c.Key) {
 		m.rejected(c.Key, "domain", nil)
-		return "", r, false
+		return r, false
 	}
 	for retry := false; ; retry = true {
 		args, ok := t.cf.Query.Expand(c.Key, (*argsp)[:0])
 		*argsp = args
 		if !ok {
 			m.rejected(c.Key, "suppressed", nil)
-			return "", r, false
+			return r, false
 		}
-		value, r, done, again := m.ask(ctx, t, c, args, retry)
+		r, done, again := m.ask(ctx, t, c, args, retry)
 		if !again {
-			return value, r, done
+			return r, done
 		}
 	}
 }
@@ -419,7 +415,7 @@ func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (va
 // ask runs one search step with its bound values. again=true means the
 // database contradicted the column facts, which have been refreshed: ask
 // once more (only when retried is false).
-func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retried bool) (value string, r socketmap.Reply, done, again bool) {
+func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retried bool) (r answer.Result, done, again bool) {
 	facts := t.columns.Load()
 	plan := t.plan(args)
 	if plan.Miss != nil || len(plan.Null) > 0 {
@@ -429,13 +425,13 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 			if m.queryLimit.allow() {
 				t.log.Warn("a key the columns cannot hold was not answered: the schema could not be confirmed; answering TEMP", "key", logKey(c.Key), "err", err)
 			}
-			return "", socketmap.Temp("database unavailable"), true, false
+			return answer.Fail(ClassHost, "database unavailable"), true, false
 		}
 		plan = t.plan(args)
 	}
 	if plan.Miss != nil {
 		m.rejected(c.Key, plan.Miss.Reason.String(), plan.Miss)
-		return "", r, false, false
+		return r, false, false
 	}
 	for _, i := range plan.Null {
 		args[i] = nil // its comparison is false for every row: see RoleFilter
@@ -452,45 +448,45 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 		// The rows may have been fetched for another lookup with the same
 		// bound values: they are formatted here, with this lookup's own key
 		// (result_format's %S %U %D %1-%9 are the key's).
-		value = t.cf.ResultFormat.Format(c.Key, values)
+		value := t.cf.ResultFormat.Format(c.Key, values)
 		if value == "" {
-			return "", r, false, false // no rows (or only skipped values)
+			return r, false, false // no rows (or only skipped values)
 		}
-		return value, socketmap.OK(value), true, false
+		return answer.Found(value), true, false
 	case ClassKey:
 		if !plan.Unproven && t.keyErrorIsMiss(args) {
 			m.rejected(c.Key, "key_error", err)
-			return "", r, false, false
+			return r, false, false
 		}
 		if m.queryLimit.allow() {
 			t.log.Warn("the key's characters made the query fail where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP",
 				"key", logKey(c.Key), "err", err)
 		}
-		return "", socketmap.Temp("key cannot be compared by this query (see mapgate log)"), true, false
+		return answer.Fail(ClassKey, "key cannot be compared by this query (see mapgate log)"), true, false
 	case ClassQuery:
 		// A value the column facts vouched for met a charset error: the
 		// table may have been converted since. Confirm (once a second at
 		// most) and ask again if the facts changed.
 		if !retried && isCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
-			return "", r, false, true
+			return r, false, true
 		}
 		if m.queryLimit.allow() {
 			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
 				"key", logKey(c.Key), "err", err)
 		}
-		return "", socketmap.Temp("lookup failed: query or schema error (see mapgate log)"), true, false
+		return answer.Fail(ClassQuery, "lookup failed: query or schema error (see mapgate log)"), true, false
 	case ClassCanceled:
-		return "", socketmap.Temp("lookup canceled"), true, false
-	case errLimitClass:
-		return "", socketmap.Temp("expansion_limit exceeded"), true, false
+		return answer.Fail(ClassCanceled, "lookup canceled"), true, false
+	case ClassLimit:
+		return answer.Fail(ClassLimit, "expansion_limit exceeded"), true, false
 	default:
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return "", socketmap.Timeout("database did not answer in time"), true, false
+			return answer.Fail(ClassTimeout, "database did not answer in time"), true, false
 		}
 		if errors.Is(err, errAllHostsDown) {
-			return "", socketmap.Temp("no database host available"), true, false
+			return answer.Fail(ClassHost, "no database host available"), true, false
 		}
-		return "", socketmap.Temp("database error (see mapgate log)"), true, false
+		return answer.Fail(class, "database error (see mapgate log)"), true, false
 	}
 }
 
@@ -658,9 +654,6 @@ func checkParam(s string, p ParamColumns, conn charset.Charset) *charset.Error {
 
 // errAllHostsDown: every host's breaker was open or every host failed.
 var errAllHostsDown = errors.New("no database host available")
-
-// errLimitClass marks an expansion_limit overrun (a TEMP, as in Postfix).
-const errLimitClass = Class(250)
 
 var errExpansionLimit = errors.New("expansion_limit exceeded")
 
@@ -831,7 +824,7 @@ func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *tar
 	})
 	class = Classify(err, suspect)
 	if errors.Is(err, errExpansionLimit) {
-		class = errLimitClass
+		class = ClassLimit
 	} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {
 		class = ClassQuery
 	}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"mapgate/socketmap"
+	"mapgate/answer"
 )
 
 // MapSpec names the .cf files to serve under one socketmap name, asked in
@@ -19,8 +19,7 @@ type MapSpec struct {
 	Opts  MapOptions
 }
 
-// Set is every map mapgate serves, by name, with the pools they share. It
-// implements socketmap.Handler.
+// Set is every map mapgate serves, by name, with the pools they share.
 type Set struct {
 	maps  map[string]*Map
 	pools *Pools
@@ -81,11 +80,12 @@ func (s *Set) Discover(ctx context.Context) {
 	wg.Wait()
 }
 
-// Lookup implements socketmap.Handler.
-func (s *Set) Lookup(ctx context.Context, name, key string) socketmap.Reply {
+// Lookup looks key up in the named map (a front end's entry point; see
+// smfront for the socketmap one).
+func (s *Set) Lookup(ctx context.Context, name, key string) answer.Result {
 	m, ok := s.maps[name]
 	if !ok {
-		return socketmap.Perm("unknown map name")
+		return answer.Fail(answer.ClassNoMap, "unknown map name")
 	}
 	return m.Lookup(ctx, key)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"mapgate/lookup"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -55,7 +56,7 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.LookupTimeout)
 	defer cancel()
 	set.Discover(ctx)
-	r := set.Lookup(ctx, name, key)
+	r := smfront.Reply(set.Lookup(ctx, name, key))
 	switch r.Status {
 	case socketmap.StatusOK:
 		fmt.Fprintln(stdout, r.Text)

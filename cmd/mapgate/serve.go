@@ -17,18 +17,20 @@ import (
 	"syscall"
 	"time"
 
+	"mapgate/answer"
 	"mapgate/lookup"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
-// liveSet is the socketmap handler: the current map set, swapped whole on
-// reload. The lookup's time budget is the server's request deadline
+// liveSet is the lookup core the front end serves: the current map set,
+// swapped whole on reload. The lookup's time budget is the server's request deadline
 // (socketmap.Server.RequestTimeout = lookup_timeout).
 type liveSet struct {
 	cur atomic.Pointer[lookup.Set]
 }
 
-func (h *liveSet) Lookup(ctx context.Context, name, key string) socketmap.Reply {
+func (h *liveSet) Lookup(ctx context.Context, name, key string) answer.Result {
 	return h.cur.Load().Lookup(ctx, name, key)
 }
 
@@ -133,7 +135,7 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 	handler.cur.Store(set)
 
 	srv := &socketmap.Server{
-		Handler:        handler,
+		Handler:        smfront.Handler{Core: handler},
 		Logger:         log,
 		RequestTimeout: cfg.LookupTimeout,
 		MaxConns:       cfg.MaxConns,
