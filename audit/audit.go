@@ -13,6 +13,7 @@ import (
 
 	"mapgate/charset"
 	"mapgate/lookup"
+	"mapgate/mysqlcf"
 )
 
 // Options tune an audit. The zero value takes the defaults.
@@ -119,7 +120,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		fr.Failure = f
 		return fr
 	}
-	cf, err := lookup.ParseCF(path)
+	cf, err := mysqlcf.Parse(path)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, fs.ErrNotExist) {

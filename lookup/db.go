@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sony/gobreaker/v2"
+
+	"mapgate/mysqlcf"
 )
 
 // PoolOptions size the database side. The zero value takes the defaults.
@@ -270,7 +272,7 @@ type target struct {
 }
 
 // connConfig builds the driver configuration for one host of a .cf file.
-func (p *Pools) connConfig(cf *CF, h Host) (*mysql.Config, error) {
+func (p *Pools) connConfig(cf *mysqlcf.File, h mysqlcf.Host) (*mysql.Config, error) {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.DBName = cf.User, cf.Password, cf.DBName
 	if cf.OptionFile != "" {
@@ -319,7 +321,7 @@ func (p *Pools) connConfig(cf *CF, h Host) (*mysql.Config, error) {
 // tlsConfig registers the .cf file's tls_* settings with the driver and
 // returns the name to use, "" for no TLS. As Postfix does, TLS is on when a
 // certificate, key or CA is configured.
-func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
+func (p *Pools) tlsConfig(cf *mysqlcf.File, h mysqlcf.Host) (string, error) {
 	t := cf.TLS
 	if t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "" {
 		return "", nil
@@ -373,7 +375,7 @@ func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
 
 // targets returns one target per host of cf, for the statement query of
 // the map mapName.
-func (p *Pools) targets(mapName string, cf *CF, query string) ([]*target, error) {
+func (p *Pools) targets(mapName string, cf *mysqlcf.File, query string) ([]*target, error) {
 	out := make([]*target, 0, len(cf.Hosts))
 	for _, h := range cf.Hosts {
 		c, err := p.connConfig(cf, h)
@@ -543,7 +545,7 @@ func (m mysqlLogger) Print(v ...any) { m.l.Debug("mysql driver", "msg", fmt.Spri
 // ping, configured exactly as the maps connect (user, password, database,
 // charset, TLS, option file). It is for tools such as the audit; the caller
 // closes the pool.
-func Connect(ctx context.Context, cf *CF, po PoolOptions) (*sql.DB, Host, error) {
+func Connect(ctx context.Context, cf *mysqlcf.File, po PoolOptions) (*sql.DB, mysqlcf.Host, error) {
 	po.setDefaults()
 	p := NewPools(po)
 	var errs []error
@@ -565,5 +567,5 @@ func Connect(ctx context.Context, cf *CF, po PoolOptions) (*sql.DB, Host, error)
 		}
 		return db, h, nil
 	}
-	return nil, Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
+	return nil, mysqlcf.Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
 }

@@ -16,6 +16,7 @@ import (
 
 	"mapgate/answer"
 	"mapgate/charset"
+	"mapgate/mysqlcf"
 )
 
 // MapOptions are mapgate's own per-map settings, beyond the .cf file.
@@ -98,7 +99,7 @@ type Map struct {
 
 // table is one .cf file of a map.
 type table struct {
-	cf      *CF
+	cf      *mysqlcf.File
 	targets []*target
 	conn    charset.Charset // the connection's character set
 	connOK  bool            // conn is a charset the charset package knows
@@ -125,7 +126,7 @@ type table struct {
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
 // connect: a host that is down at start-up is tried on the first lookup.
-func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
+func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -173,8 +174,8 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 }
 
 // Files lists the map's .cf files in the order they are asked.
-func (m *Map) Files() []*CF {
-	out := make([]*CF, len(m.tables))
+func (m *Map) Files() []*mysqlcf.File {
+	out := make([]*mysqlcf.File, len(m.tables))
 	for i, t := range m.tables {
 		out[i] = t.cf
 	}

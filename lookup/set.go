@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mapgate/answer"
+	"mapgate/mysqlcf"
 )
 
 // MapSpec names the .cf files to serve under one socketmap name, asked in
@@ -39,9 +40,9 @@ func Load(specs []MapSpec, po PoolOptions, log *slog.Logger, obs Observer) (*Set
 			s.Close()
 			return nil, fmt.Errorf("map %q defined twice", sp.Name)
 		}
-		var cfs []*CF
+		var cfs []*mysqlcf.File
 		for _, path := range sp.Paths {
-			cf, err := ParseCF(path)
+			cf, err := mysqlcf.Parse(path)
 			if err != nil {
 				s.Close()
 				return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mapgate/lookup"
+	"mapgate/mysqlcf"
 	"mapgate/socketmap"
 )
 
@@ -143,7 +144,7 @@ func (s *settings) perMap(name string) bool {
 }
 
 func (s *settings) loadFile(path string) error {
-	p, err := lookup.ReadParams(path)
+	p, err := mysqlcf.ReadParams(path)
 	if err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func (s *settings) build() (*Config, error) {
 	c.Listen = splitList(s.vals["listen"])
 	dur := func(name string, dst *time.Duration) {
 		if v, ok := s.vals[name]; ok {
-			d, err := lookup.ParseDuration(v)
+			d, err := mysqlcf.ParseDuration(v)
 			if err != nil || d <= 0 {
 				if err == nil {
 					err = errors.New("must be positive")
@@ -236,7 +237,7 @@ func (s *settings) build() (*Config, error) {
 	}
 	smtputf8 := true
 	if v, ok := s.vals["smtputf8_enable"]; ok {
-		b, err := lookup.ParseBool(v)
+		b, err := mysqlcf.ParseBool(v)
 		if err != nil {
 			bad("smtputf8_enable", err)
 		}
@@ -248,7 +249,7 @@ func (s *settings) build() (*Config, error) {
 		flag := func(setting string, dst *bool, invert bool) {
 			key := n + "_" + setting
 			if v, ok := s.vals[key]; ok {
-				b, err := lookup.ParseBool(v)
+				b, err := mysqlcf.ParseBool(v)
 				if err != nil {
 					bad(key, err)
 					return
@@ -301,7 +302,7 @@ func (s *settings) domainSearch(n string, o *lookup.MapOptions) error {
 		return nil
 	}
 	if v, set := s.vals[n+"_address_search"]; set {
-		if b, err := lookup.ParseBool(v); err == nil && b {
+		if b, err := mysqlcf.ParseBool(v); err == nil && b {
 			return fmt.Errorf("%s_address_search = yes: a map searches addresses or domains, not both", n)
 		}
 	}
