@@ -17,6 +17,7 @@ import (
 	"mapgate/answer"
 	"mapgate/charset"
 	"mapgate/mysqlcf"
+	"mapgate/sqlshape"
 )
 
 // MapOptions are mapgate's own per-map settings, beyond the .cf file.
@@ -107,7 +108,7 @@ type table struct {
 	log     *slog.Logger
 	// roles holds what a false comparison of each query parameter proves
 	// (from the query text alone, so it is there before discovery).
-	roles []Role
+	roles []sqlshape.Role
 
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
@@ -150,7 +151,7 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *Pools, log
 			return nil, err
 		}
 		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout}
-		for _, u := range ParamUses(cf.Query.SQL) {
+		for _, u := range sqlshape.ParamUses(cf.Query.SQL) {
 			t.roles = append(t.roles, u.Role)
 		}
 		if len(cfs) > 1 {
@@ -435,7 +436,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 		return r, false, false
 	}
 	for _, i := range plan.Null {
-		args[i] = nil // its comparison is false for every row: see RoleFilter
+		args[i] = nil // its comparison is false for every row: see sqlshape.RoleFilter
 	}
 	// A charset or collation error from the query can be the key's doing
 	// only when a bound value is not plain ASCII and the check could not
@@ -530,7 +531,7 @@ func (t *table) keyErrorIsMiss(args []any) bool {
 		if t.connOK && i < len(cols) && vouched(cols[i]) {
 			continue
 		}
-		if i >= len(t.roles) || t.roles[i] != RoleRequired {
+		if i >= len(t.roles) || t.roles[i] != sqlshape.RoleRequired {
 			return false
 		}
 		blamed = true
@@ -619,9 +620,9 @@ func PlanArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown b
 			continue
 		}
 		switch cols[i].Role {
-		case RoleRequired:
+		case sqlshape.RoleRequired:
 			return ArgsPlan{Miss: err}
-		case RoleFilter:
+		case sqlshape.RoleFilter:
 			plan.Null = append(plan.Null, i)
 		default:
 			plan.Unproven = true
