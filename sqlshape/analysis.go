@@ -405,9 +405,12 @@ func resolveColumn(n *sqlNode) (ColumnRef, [][]ColumnRef, string) {
 		schema, table, col := n.parts[0], n.parts[1], n.parts[2]
 		for sc := n.scope; sc != nil; sc = sc.parent {
 			for _, t := range sc.tables {
-				if t.alias == "" && !t.derived && t.name == table && (t.schema == schema || t.schema == "") {
+				if t.alias == "" && !t.derived && t.opaque == "" && t.name == table && (t.schema == schema || t.schema == "") {
 					return ColumnRef{Schema: schema, Table: table, Column: col}, nil, ""
 				}
+			}
+			if why := opaqueSource(sc); why != "" {
+				return ColumnRef{}, nil, fmt.Sprintf("column %s may belong to %s", name, why)
 			}
 		}
 		return ColumnRef{}, nil, fmt.Sprintf("column %s: table %s.%s is not in the FROM clause", name, schema, table)
@@ -421,7 +424,7 @@ func resolveColumn(n *sqlNode) (ColumnRef, [][]ColumnRef, string) {
 					if label == "" {
 						label = t.name
 					}
-					if label == q || fold && strings.EqualFold(label, q) {
+					if t.opaque == "" && (label == q || fold && strings.EqualFold(label, q)) {
 						found = append(found, t)
 					}
 				}
@@ -437,6 +440,9 @@ func resolveColumn(n *sqlNode) (ColumnRef, [][]ColumnRef, string) {
 			case len(found) == 1:
 				return ColumnRef{Schema: found[0].schema, Table: found[0].name, Column: col}, nil, ""
 			}
+			if why := opaqueSource(sc); why != "" {
+				return ColumnRef{}, nil, fmt.Sprintf("column %s may belong to %s", name, why)
+			}
 		}
 		return ColumnRef{}, nil, fmt.Sprintf("column %s: no table %s in the FROM clause", name, q)
 	case 1:
@@ -448,6 +454,9 @@ func resolveColumn(n *sqlNode) (ColumnRef, [][]ColumnRef, string) {
 			for _, t := range sc.tables {
 				if t.derived {
 					return ColumnRef{}, nil, fmt.Sprintf("unqualified column %s in a query with a derived table", col)
+				}
+				if t.opaque != "" {
+					return ColumnRef{}, nil, fmt.Sprintf("unqualified column %s in a query with %s", col, t.opaque)
 				}
 				lv = append(lv, ColumnRef{Schema: t.schema, Table: t.name, Column: col})
 			}
@@ -465,4 +474,14 @@ func resolveColumn(n *sqlNode) (ColumnRef, [][]ColumnRef, string) {
 		return ColumnRef{Column: col}, levels, ""
 	}
 	return ColumnRef{}, nil, "bad column reference " + name
+}
+
+// opaqueSource returns the first table source of sc not understood, or "".
+func opaqueSource(sc *sqlScope) string {
+	for _, t := range sc.tables {
+		if t.opaque != "" {
+			return t.opaque
+		}
+	}
+	return ""
 }

@@ -97,7 +97,7 @@ func (p *sqlParser) parsePredicate(sc *sqlScope) *sqlNode {
 			if !p.isOp(0, "(") {
 				p.fail("expected '(' after IN")
 			}
-			if p.isKw(1, "SELECT") {
+			if p.isQuery(1) {
 				l = mk(nOp, not+"IN", l, p.parsePrimary(sc))
 				continue
 			}
@@ -152,10 +152,17 @@ func (p *sqlParser) parseBinLevel(sc *sqlScope, level int) *sqlNode {
 			return l
 		}
 		p.next()
-		if op == "+" || op == "-" {
-			if p.isKw(0, "INTERVAL") {
-				p.fail("INTERVAL not supported")
+		if (op == "+" || op == "-") && p.isKw(0, "INTERVAL") {
+			// date ± INTERVAL expr unit: temporal arithmetic, not
+			// modelled; only its own placeholders are left out.
+			start := p.i
+			p.next()
+			p.parseBitOr(sc)
+			if t := p.next(); t.kind != tkIdent {
+				p.fail("expected an INTERVAL unit")
 			}
+			l = mk(nOp, op, l, p.opaque(start, "INTERVAL"))
+			continue
 		}
 		l = mk(nOp, op, l, p.parseBinLevel(sc, level+1))
 	}
@@ -226,7 +233,7 @@ func (p *sqlParser) parsePrimary(sc *sqlScope) *sqlNode {
 		}
 		return p.guarded("(...)", func() *sqlNode {
 			p.next()
-			if p.isKw(0, "SELECT") {
+			if p.isQuery(0) {
 				p.parseQuery(sc, false)
 				p.expectOp(")")
 				return &sqlNode{kind: nSubquery, op: "subquery"}
@@ -253,7 +260,7 @@ func (p *sqlParser) parsePrimary(sc *sqlScope) *sqlNode {
 				p.next()
 				return &sqlNode{kind: nLiteral, text: t.upper}
 			case "EXISTS":
-				if p.isOp(1, "(") && p.isKw(2, "SELECT") {
+				if p.isOp(1, "(") && p.isQuery(2) {
 					p.next()
 					return mk(nOp, "EXISTS", p.parsePrimary(sc))
 				}
@@ -290,6 +297,15 @@ func (p *sqlParser) parsePrimary(sc *sqlScope) *sqlNode {
 		if len(parts) > 3 {
 			p.fail("name with %d parts", len(parts))
 		}
+		if p.isOp(0, "->") || p.isOp(0, "->>") {
+			// col->'$.path', col->>'$.path': JSON_EXTRACT, not modelled.
+			start := p.i
+			p.next()
+			if t := p.next(); t.kind != tkString && t.kind != tkParam {
+				p.fail("expected a JSON path")
+			}
+			return p.opaque(start, "JSON path operator")
+		}
 		return &sqlNode{kind: nColumn, parts: parts, scope: sc}
 	}
 	p.fail("unexpected %q", t.text)
@@ -315,15 +331,7 @@ func (p *sqlParser) guarded(what string, parse func() *sqlNode) (n *sqlNode) {
 			p.next()
 		}
 		p.skipGroup()
-		for k := start; k < p.i; k++ {
-			if t := p.toks[k]; t.kind == tkParam {
-				p.params[t.param] = nil
-				if p.skipped == nil {
-					p.skipped = map[int]string{}
-				}
-				p.skipped[t.param] = "query not understood: " + se.msg
-			}
-		}
+		p.skip(start, "query not understood: "+se.msg)
 		n = &sqlNode{kind: nOther, op: what + " (syntax not understood)"}
 	}()
 	return parse()

@@ -49,6 +49,9 @@ type sqlSelect struct {
 type sqlTable struct {
 	schema, name, alias string
 	derived             bool // (SELECT ...) AS alias
+	// opaque, when not "", is a table source not understood (a
+	// parenthesised join): any column may be one of its tables'.
+	opaque string
 }
 
 // sqlScope is the FROM clause of one SELECT; parent is the enclosing query
@@ -158,7 +161,7 @@ func (p *sqlParser) parseStatement() (err error) {
 			err = fmt.Errorf("query not understood: %s", se.msg)
 		}
 	}()
-	if !p.isKw(0, "SELECT") {
+	if !p.isQuery(0) {
 		p.fail("not a SELECT statement")
 	}
 	p.parseQuery(nil, true)
@@ -172,26 +175,73 @@ func (p *sqlParser) parseStatement() (err error) {
 // parseQuery parses SELECT ... [UNION|EXCEPT|INTERSECT [ALL|DISTINCT] SELECT ...].
 // top is false for subqueries and derived tables.
 func (p *sqlParser) parseQuery(outer *sqlScope, top bool) {
-	items, first := p.parseSelect(outer)
+	items, first := p.parseOperand(outer)
 	union := false
 	for p.isKw(0, "UNION") || p.isKw(0, "EXCEPT") || p.isKw(0, "INTERSECT") {
 		p.next()
 		if !p.acceptKw("ALL") {
 			p.acceptKw("DISTINCT")
 		}
-		if !p.isKw(0, "SELECT") {
+		if !p.isQuery(0) {
 			p.fail("expected SELECT after UNION")
 		}
-		more, _ := p.parseSelect(outer)
+		more, _ := p.parseOperand(outer)
 		items = append(items, more...)
 		union = true
 	}
-	first.alone = top && !union
+	if first != nil {
+		first.alone = top && !union
+	}
 	// The select list of a subquery or a UNION is compared or merged
 	// with more than this query shows.
 	if !top || union {
 		for _, n := range items {
 			n.nested = true
+		}
+	}
+}
+
+// parseOperand parses one operand of a set operation: a SELECT core, or a
+// parenthesised query, which is analysed as a nested one (never the
+// statement's only SELECT): sel is then nil.
+func (p *sqlParser) parseOperand(outer *sqlScope) (items []*sqlNode, sel *sqlSelect) {
+	if p.isOp(0, "(") {
+		p.next()
+		p.parseQuery(outer, false)
+		p.expectOp(")")
+		return nil, nil
+	}
+	return p.parseSelect(outer)
+}
+
+// isQuery reports whether a query starts at token n: SELECT, after any
+// number of opening parentheses.
+func (p *sqlParser) isQuery(n int) bool {
+	for p.isOp(n, "(") {
+		n++
+	}
+	return p.isKw(n, "SELECT")
+}
+
+// opaque makes the tokens from start to the current one a construct the
+// analysis does not model: the placeholders among them are left
+// unanalysed (Known=false, with why), the others are not affected. It
+// returns the node that stands for the construct.
+func (p *sqlParser) opaque(start int, what string) *sqlNode {
+	p.skip(start, "query not understood: "+what+" not supported")
+	return &sqlNode{kind: nOther, op: what}
+}
+
+// skip leaves the placeholders among the tokens from start to the current
+// one unanalysed, with why.
+func (p *sqlParser) skip(start int, why string) {
+	for k := start; k < p.i; k++ {
+		if t := p.toks[k]; t.kind == tkParam {
+			p.params[t.param] = nil
+			if p.skipped == nil {
+				p.skipped = map[int]string{}
+			}
+			p.skipped[t.param] = why
 		}
 	}
 }
@@ -377,8 +427,14 @@ func (p *sqlParser) parseName(what string) string {
 func (p *sqlParser) parseTableRef(sc *sqlScope) {
 	var tb sqlTable
 	if p.isOp(0, "(") {
-		if !p.isKw(1, "SELECT") {
-			p.fail("parenthesised join not supported")
+		if !p.isQuery(1) {
+			// A parenthesised join: its tables are not known, so no column
+			// a placeholder meets is placed where one of them may hold it.
+			start := p.i
+			p.skipGroup()
+			p.opaque(start, "parenthesised join")
+			sc.tables = append(sc.tables, sqlTable{opaque: "a parenthesised join"})
+			return
 		}
 		p.next()
 		p.parseQuery(sc.parent, false)
