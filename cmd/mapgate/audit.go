@@ -11,8 +11,6 @@ import (
 	"mapgate/audit"
 )
 
-func init() { extraCommands["audit"] = cmdAudit }
-
 // Exit codes of mapgate audit.
 const (
 	exitAuditSafe   = 0 // no map at risk

@@ -14,8 +14,6 @@ import (
 	"mapgate/mysqlcf"
 )
 
-func init() { extraCommands["migrate"] = cmdMigrate }
-
 // Postfix's defaults that migrate needs (mail_params.h).
 const (
 	defaultQueueDir  = "/var/spool/postfix"
