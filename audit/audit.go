@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"mapgate/hosts"
 	"context"
 	"database/sql"
 	"errors"
@@ -133,7 +134,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 	}
 	fr.Query = cf.Query.SQL
 	cctx, cancel := context.WithTimeout(ctx, a.opts.DialTimeout)
-	db, host, err := lookup.Connect(cctx, cf, lookup.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
+	db, host, err := hosts.Connect(cctx, cf, hosts.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
 	cancel()
 	if err != nil {
 		if privilegeErrors[mysqlErrNo(err)] {

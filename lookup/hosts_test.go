@@ -153,12 +153,12 @@ func TestQuarantinedHostIsTried(t *testing.T) {
 	l := startLoad(s, "virtual_alias", 8, deadline)
 	waitFor(t, "traffic", 10*time.Second, func() bool { return l.answered() > 300 })
 	require.NoError(t, a.Kill())
-	waitFor(t, "host A quarantined", 10*time.Second, func() bool { return s.Pools().hostQuarantined("tcp:" + a.Addr()) })
+	waitFor(t, "host A quarantined", 10*time.Second, func() bool { return s.Pools().Quarantined("tcp:" + a.Addr()) })
 	time.Sleep(2 * time.Second)
 	require.NoError(t, a.Start())
 	l.Stop()
 	l.assertAllAnswered(t, "host A killed and restarted")
-	require.True(t, s.Pools().hostQuarantined("tcp:"+a.Addr()), "host A should still be quarantined for this test")
+	require.True(t, s.Pools().Quarantined("tcp:"+a.Addr()), "host A should still be quarantined for this test")
 
 	l = startLoad(s, "virtual_alias", 8, deadline)
 	waitFor(t, "traffic", 10*time.Second, func() bool { return l.answered() > 300 })
@@ -169,15 +169,6 @@ func TestQuarantinedHostIsTried(t *testing.T) {
 	waitFor(t, "traffic while B is stalled", 20*time.Second, func() bool { return l.answered() > before+1000 })
 	l.Stop()
 	l.assertAllAnswered(t, "host B stalled, host A back but quarantined")
-}
-
-// hostQuarantined reports whether the named host ("tcp:127.0.0.1:3306")
-// is quarantined now.
-func (p *Pools) hostQuarantined(name string) bool {
-	p.mu.Lock()
-	h, ok := p.hosts[name]
-	p.mu.Unlock()
-	return ok && h.quarantined(time.Now())
 }
 
 // qSlow sleeps a second per lookup, whatever the key (the derived table is

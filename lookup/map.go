@@ -16,6 +16,7 @@ import (
 
 	"mapgate/answer"
 	"mapgate/charset"
+	"mapgate/hosts"
 	"mapgate/mysqlcf"
 	"mapgate/sqlshape"
 )
@@ -101,7 +102,7 @@ type Map struct {
 // table is one .cf file of a map.
 type table struct {
 	cf      *mysqlcf.File
-	targets []*target
+	targets []*hosts.Target
 	conn    charset.Charset // the connection's character set
 	connOK  bool            // conn is a charset the charset package knows
 	domains *domainFilter
@@ -123,11 +124,14 @@ type table struct {
 	lastConfirm   atomic.Int64 // when the last confirmation started
 	confirmFlight singleflight.Group
 	queryTimeout  time.Duration
+	// req runs the table's statement on its hosts (hosts.Query): all but
+	// the bound values.
+	req hosts.Request
 }
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
 // connect: a host that is down at start-up is tried on the first lookup.
-func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
+func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pools, log *slog.Logger, obs Observer) (*Map, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -146,11 +150,19 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *Pools, log
 		if cf.Query == nil {
 			return nil, fmt.Errorf("%s: no query", cf.Path)
 		}
-		ts, err := pools.targets(name, cf, cf.Query.SQL)
+		ts, err := pools.Targets(name, cf, cf.Query.SQL)
 		if err != nil {
 			return nil, err
 		}
 		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout}
+		t.req = hosts.Request{
+			Targets:          ts,
+			RequireResultSet: cf.RequireResultSet,
+			Element:          cf.ResultFormat.Element,
+			Exceeded:         cf.ExpansionLimitExceeded,
+			Attempted:        m.attempted,
+			HostFault:        m.hostFault,
+		}
 		for _, u := range sqlshape.ParamUses(cf.Query.SQL) {
 			t.roles = append(t.roles, u.Role)
 		}
@@ -233,9 +245,9 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 	}()
 	start := time.Now()
 	for _, tg := range t.targets {
-		pc, err := DiscoverColumns(ctx, tg.db, t.cf.DBName, t.cf.Query.SQL)
+		pc, err := DiscoverColumns(ctx, tg.DB(), t.cf.DBName, t.cf.Query.SQL)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", tg.host.name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", tg.Name(), err))
 			continue
 		}
 		if old != nil && sameColumns(*old, pc) {
@@ -427,7 +439,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 			if m.queryLimit.allow() {
 				t.log.Warn("a key the columns cannot hold was not answered: the schema could not be confirmed; answering TEMP", "key", logKey(c.Key), "err", err)
 			}
-			return answer.Fail(ClassHost, "database unavailable"), true, false
+			return answer.Fail(answer.ClassHost, "database unavailable"), true, false
 		}
 		plan = t.plan(args)
 	}
@@ -446,7 +458,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 	suspect := plan.Unproven || t.keyErrorMayBe(args)
 	values, class, err := m.query(ctx, t, suspect, args)
 	switch class {
-	case ClassNone:
+	case answer.ClassNone:
 		// The rows may have been fetched for another lookup with the same
 		// bound values: they are formatted here, with this lookup's own key
 		// (result_format's %S %U %D %1-%9 are the key's).
@@ -455,7 +467,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 			return r, false, false // no rows (or only skipped values)
 		}
 		return answer.Found(value), true, false
-	case ClassKey:
+	case answer.ClassKey:
 		if !plan.Unproven && t.keyErrorIsMiss(args) {
 			m.rejected(c.Key, "key_error", err)
 			return r, false, false
@@ -464,29 +476,29 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 			t.log.Warn("the key's characters made the query fail where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP",
 				"key", logKey(c.Key), "err", err)
 		}
-		return answer.Fail(ClassKey, "key cannot be compared by this query (see mapgate log)"), true, false
-	case ClassQuery:
+		return answer.Fail(answer.ClassKey, "key cannot be compared by this query (see mapgate log)"), true, false
+	case answer.ClassQuery:
 		// A value the column facts vouched for met a charset error: the
 		// table may have been converted since. Confirm (once a second at
 		// most) and ask again if the facts changed.
-		if !retried && isCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
+		if !retried && hosts.IsCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
 			return r, false, true
 		}
 		if m.queryLimit.allow() {
 			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
 				"key", logKey(c.Key), "err", err)
 		}
-		return answer.Fail(ClassQuery, "lookup failed: query or schema error (see mapgate log)"), true, false
-	case ClassCanceled:
-		return answer.Fail(ClassCanceled, "lookup canceled"), true, false
-	case ClassLimit:
-		return answer.Fail(ClassLimit, "expansion_limit exceeded"), true, false
+		return answer.Fail(answer.ClassQuery, "lookup failed: query or schema error (see mapgate log)"), true, false
+	case answer.ClassCanceled:
+		return answer.Fail(answer.ClassCanceled, "lookup canceled"), true, false
+	case answer.ClassLimit:
+		return answer.Fail(answer.ClassLimit, "expansion_limit exceeded"), true, false
 	default:
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return answer.Fail(ClassTimeout, "database did not answer in time"), true, false
+			return answer.Fail(answer.ClassTimeout, "database did not answer in time"), true, false
 		}
-		if errors.Is(err, errAllHostsDown) {
-			return answer.Fail(ClassHost, "no database host available"), true, false
+		if errors.Is(err, hosts.ErrAllHostsDown) {
+			return answer.Fail(answer.ClassHost, "no database host available"), true, false
 		}
 		return answer.Fail(class, "database error (see mapgate log)"), true, false
 	}
@@ -654,16 +666,11 @@ func checkParam(s string, p ParamColumns, conn charset.Charset) *charset.Error {
 	return nil
 }
 
-// errAllHostsDown: every host's breaker was open or every host failed.
-var errAllHostsDown = errors.New("no database host available")
-
-var errExpansionLimit = errors.New("expansion_limit exceeded")
-
 // query runs the table's statement on the first host that can answer,
 // failing over on host faults. It returns the non-NULL column values of
 // the rows, in order (none for no rows), unformatted: they depend only on
 // the bound values, and may be shared with other lookups.
-func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]string, Class, error) {
+func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]string, answer.Class, error) {
 	// Lookups that need the very same query at the same moment share one
 	// (the catch-all step of a flood of keys in one domain, say): the
 	// database answers once. What is shared is what the database returned
@@ -681,19 +688,21 @@ func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]
 	qctx := context.WithoutCancel(ctx)
 	deadline, _ := ctx.Deadline()
 	res, err, _ := t.flight.Do(sfKey, func() (any, error) {
-		v, class, err := m.queryHosts(qctx, deadline, t, suspect, args)
+		r := t.req // the table's hosts and hooks, with this query's values
+		r.Suspect, r.Args = suspect, args
+		v, class, err := hosts.Query(qctx, deadline, &r)
 		return flightResult{v, class}, err
 	})
 	fr := res.(flightResult)
-	if ctx.Err() != nil && fr.class != ClassNone {
-		return nil, ClassUnknown, ctx.Err()
+	if ctx.Err() != nil && fr.class != answer.ClassNone {
+		return nil, answer.ClassUnknown, ctx.Err()
 	}
 	return fr.values, fr.class, err
 }
 
 type flightResult struct {
 	values []string
-	class  Class
+	class  answer.Class
 }
 
 // flightKey identifies a query by its bound values (and how its errors
@@ -723,152 +732,17 @@ func flightKey(suspect bool, args []any) string {
 	return b.String()
 }
 
-// queryHosts runs the table's statement on the first host that can answer,
-// failing over on host faults, and gives up at deadline (zero: none).
-//
-// First pass: the hosts out of quarantine, in order, as their breakers
-// allow. Second pass, when no host answered: the hosts the first pass left
-// out (quarantined, or refused by their breaker), the likeliest to answer
-// first (lastResortOrder). Each goes through its breaker when the breaker
-// allows it; otherwise it is tried anyway, outside the breaker, when this
-// lookup found another host broken or when the host's last outcome was an
-// answer: a lookup is never refused while a host it has not tried may be
-// healthy. Otherwise (every host quarantined, none known to answer) only
-// the breakers' probes go through, one per ProbeInterval per host.
-func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, suspect bool, args []any) ([]string, Class, error) {
-	var lastErr error = errAllHostsDown
-	now := time.Now()
-	var left []*target
-	failed := false // a host failed for this lookup
-	for _, tg := range t.targets {
-		if tg.host.quarantined(now) {
-			left = append(left, tg)
-			continue
-		}
-		values, class, next, err := m.try(ctx, deadline, t, tg, false, suspect, args)
-		if !next {
-			return values, class, err
-		}
-		if errors.Is(err, errRefused) {
-			left = append(left, tg)
-			continue
-		}
-		failed, lastErr = true, err
-	}
-	lastResortOrder(left)
-	for _, tg := range left {
-		values, class, next, err := m.try(ctx, deadline, t, tg, failed || tg.host.health.answering(), suspect, args)
-		if !next {
-			return values, class, err
-		}
-		if !errors.Is(err, errRefused) {
-			failed, lastErr = true, err
-		}
-	}
-	if errors.Is(lastErr, errAllHostsDown) {
-		return nil, ClassHost, lastErr
-	}
-	return nil, ClassHost, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
-}
-
-// errRefused: the host's breaker refused the attempt (open, or its probe
-// slot taken).
-var errRefused = errors.New("host breaker refused the attempt")
-
-// try makes one attempt on one host: it waits for one of the map's
-// connections there (until the attempt's deadline), then asks the host's
-// breaker, then queries. With outside, an attempt the breaker refuses is
-// made anyway, without counting in the breaker. next=true means try the
-// next host (err is errRefused, errBusy or a host fault).
-func (m *Map) try(ctx context.Context, deadline time.Time, t *table, tg *target, outside bool, suspect bool, args []any) (values []string, class Class, next bool, err error) {
-	if ctx.Err() != nil {
-		return nil, ClassUnknown, false, ctx.Err()
-	}
-	now := time.Now()
-	if !deadline.IsZero() && !now.Before(deadline) {
-		return nil, ClassUnknown, false, context.DeadlineExceeded
-	}
-	ad := tg.attemptDeadline(now, deadline)
-	if _, err := tg.pool.acquire(ad); err != nil {
-		return nil, ClassHost, true, err
-	}
-	defer tg.pool.release()
-	done, err := tg.host.cb.Allow()
-	if err != nil {
-		if !outside {
-			return nil, ClassHost, true, errRefused
-		}
-		done = func(error) {}
-	}
-	return m.attempt(ctx, ad, t, tg, done, suspect, args)
-}
-
-// attempt runs one query on one host, to end by deadline; next=true means
-// a host fault: try the next host.
-func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *target, done func(error), suspect bool, args []any) (values []string, class Class, next bool, err error) {
-	cf := t.cf
-	n := 0
-	start := time.Now()
-	cut := !tg.fullBudget(deadline)
-	err = tg.run(ctx, deadline, cf.RequireResultSet, args, func(v []byte) error {
-		s := string(v)
-		values = append(values, s)
-		// Which values make a result element does not depend on the key
-		// (its own requirements were met before the query ran), so the
-		// limit is checked here, once for every lookup sharing the rows.
-		if cf.ResultFormat.Element(s) {
-			n++
-			if cf.ExpansionLimitExceeded(n) {
-				return errExpansionLimit
-			}
-		}
-		return nil
-	})
-	class = Classify(err, suspect)
-	if errors.Is(err, errExpansionLimit) {
-		class = ClassLimit
-	} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {
-		class = ClassQuery
-	}
-	if class == ClassHost && ctx.Err() != nil {
-		// The whole lookup ran out of time or the client left: not the
-		// host's fault as far as we can tell.
-		class = ClassCanceled
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			class = ClassUnknown
-		}
-	}
-	end := time.Now()
+// attempted counts one query attempt on a host.
+func (m *Map) attempted(host string, c answer.Class, d time.Duration) {
 	if m.obs != nil {
-		m.obs.Query(m.Name, tg.host.name, class.String(), end.Sub(start))
+		m.obs.Query(m.Name, host, c.String(), d)
 	}
-	switch class {
-	case ClassNone:
-		tg.host.health.sawAnswer(end)
-		done(nil)
-		return values, ClassNone, false, nil
-	case ClassHost:
-		if cut && !end.Before(deadline) {
-			// The attempt had less than QueryTimeout (it queued for a
-			// connection behind this map's other lookups) and used it up
-			// (the error is the deadline's, or a dial or read timeout):
-			// fail over, without blaming the host for what may be this
-			// map's own slowness.
-			done(excluded{err})
-			return nil, class, true, err
-		}
-		tg.host.health.sawFault(end)
-		done(err)
-		if n, ok := m.hostLimit.allowN(); ok {
-			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err, "suppressed_since_last", n)
-		}
-		return nil, class, true, err
-	default:
-		if class != ClassUnknown && class != ClassCanceled {
-			tg.host.health.sawAnswer(end)
-		}
-		done(excluded{err})
-		return nil, class, false, err
+}
+
+// hostFault logs (rate-limited) a host fault a query failed over from.
+func (m *Map) hostFault(host string, err error) {
+	if n, ok := m.hostLimit.allowN(); ok {
+		m.log.Warn("host fault; trying the next host", "host", host, "err", err, "suppressed_since_last", n)
 	}
 }
 
@@ -898,7 +772,7 @@ func (m *Map) rejected(key, reason string, err error) {
 func (m *Map) Close() {
 	for _, t := range m.tables {
 		for _, tg := range t.targets {
-			tg.closeStmt()
+			tg.CloseStmt()
 		}
 	}
 }
@@ -1029,4 +903,14 @@ func logKey(k string) string {
 		return e[1 : len(e)-1]
 	}
 	return e
+}
+
+// keySuspect reports whether s holds anything but printable ASCII.
+func keySuspect(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return true
+		}
+	}
+	return false
 }

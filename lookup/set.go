@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"mapgate/answer"
+	"mapgate/hosts"
 	"mapgate/mysqlcf"
 )
 
@@ -23,18 +24,18 @@ type MapSpec struct {
 // Set is every map mapgate serves, by name, with the pools they share.
 type Set struct {
 	maps  map[string]*Map
-	pools *Pools
+	pools *hosts.Pools
 	log   *slog.Logger
 }
 
 // Load parses every .cf file and builds the maps. Errors name the file, line
 // and parameter. Nothing is connected yet.
-func Load(specs []MapSpec, po PoolOptions, log *slog.Logger, obs Observer) (*Set, error) {
+func Load(specs []MapSpec, po hosts.PoolOptions, log *slog.Logger, obs Observer) (*Set, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	po.Logger = log
-	s := &Set{maps: map[string]*Map{}, pools: NewPools(po), log: log}
+	s := &Set{maps: map[string]*Map{}, pools: hosts.NewPools(po), log: log}
 	for _, sp := range specs {
 		if _, dup := s.maps[sp.Name]; dup {
 			s.Close()
@@ -108,7 +109,7 @@ func (s *Set) Names() []string {
 }
 
 // Pools returns the set's connection pools and breakers.
-func (s *Set) Pools() *Pools { return s.pools }
+func (s *Set) Pools() *hosts.Pools { return s.pools }
 
 // Close releases every statement and pool.
 func (s *Set) Close() error {

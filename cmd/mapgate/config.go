@@ -1,6 +1,7 @@
 package main
 
 import (
+	"mapgate/hosts"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ type Config struct {
 	Listen        []string
 	Maps          []lookup.MapSpec
 	Unix          socketmap.UnixOptions
-	Pool          lookup.PoolOptions
+	Pool          hosts.PoolOptions
 	LookupTimeout time.Duration // the whole lookup, all hosts and search steps
 	MaxConns      int
 	MetricsListen string

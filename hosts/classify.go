@@ -1,4 +1,4 @@
-package lookup
+package hosts
 
 import (
 	"context"
@@ -170,12 +170,9 @@ func Classify(err error, keySuspect bool) Class {
 	return ClassUnknown
 }
 
-// keySuspect reports whether s holds anything but printable ASCII.
-func keySuspect(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e {
-			return true
-		}
-	}
-	return false
+// IsCharsetError reports whether err is the server's charset or collation
+// error (1267 and its kin).
+func IsCharsetError(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && charsetErrors[me.Number]
 }
