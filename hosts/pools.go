@@ -497,9 +497,6 @@ func (t *Target) CloseStmt() {
 	}
 }
 
-// state is for tests and logs.
-func (t *Target) state() gobreaker.State { return t.host.cb.State() }
-
 // readOptionFile reads the [client] and [group] sections of a MySQL option
 // file (my.cnf syntax): the settings mapgate can use are user, password and
 // database.

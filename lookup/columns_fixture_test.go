@@ -4,14 +4,12 @@ package lookup
 // tests resolve against real schemas: keep the two lists in step.
 
 // colWant is the expected ParamUse of one placeholder, written compactly:
-// cols lists ColumnRef.String() values joined by ",", why is a substring of
-// Why (checked only when known is false).
+// cols lists ColumnRef.String() values joined by ",".
 type colWant struct {
 	cols   string
 	direct bool
 	op     string
 	known  bool
-	why    string
 }
 
 func colKnown(cols, op string, direct bool) colWant {
