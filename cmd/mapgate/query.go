@@ -21,8 +21,8 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: mapgate query [--config FILE] [--map NAME=FILE ...] NAME KEY")
 		fs.PrintDefaults()
 	}
-	var cf commonFlags
-	cf.register(fs, false)
+	var flags commonFlags
+	flags.register(fs, false)
 	verbose := fs.Bool("v", false, "log what the lookup does to stderr")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -32,7 +32,7 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name, key := fs.Arg(0), fs.Arg(1)
-	s, err := cf.settings()
+	s, err := flags.settings()
 	if err != nil {
 		fmt.Fprintf(stderr, "mapgate query: %v\n", err)
 		return exitUsage

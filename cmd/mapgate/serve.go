@@ -50,8 +50,8 @@ lookups in flight finish and stops.
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\nEvery configuration parameter: mapgate help config.\n")
 	}
-	var cf commonFlags
-	cf.register(fs, true)
+	var flags commonFlags
+	flags.register(fs, true)
 	metrics := fs.String("metrics-listen", "", "host:port to serve /metrics, /healthz and /readyz (overrides metrics_listen)")
 	check := fs.Bool("check", false, "check the configuration against the live databases (every host prepares every map's query) and exit, without serving")
 	if err := fs.Parse(args); err != nil {
@@ -62,10 +62,10 @@ lookups in flight finish and stops.
 		return exitUsage
 	}
 	if *metrics != "" {
-		cf.sets = append(cf.sets, "metrics_listen="+*metrics)
+		flags.sets = append(flags.sets, "metrics_listen="+*metrics)
 	}
 	load := func() (*Config, error) {
-		s, err := cf.settings()
+		s, err := flags.settings()
 		if err != nil {
 			return nil, err
 		}
