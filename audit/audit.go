@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"mapgate/hosts"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"mapgate/charset"
+	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
 )

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"mapgate/hosts"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
 	"mapgate/socketmap"
