@@ -129,6 +129,15 @@ type PendingColumn struct {
 	Levels [][]ColumnRef // candidate tables per scope, innermost first
 }
 
+// Placeholders counts the ? placeholders of sqlText as MySQL's tokenizer
+// reads them (not inside a string, a quoted identifier or a comment). err
+// is not nil when sqlText cannot be tokenized (an unterminated literal or
+// comment): the count is then of the placeholders before the fault.
+func Placeholders(sqlText string) (int, error) {
+	_, n, err := sqlTokenize(sqlText)
+	return n, err
+}
+
 // ParamUses returns one ParamUse per ? placeholder of sqlText, in order. A
 // ? inside a string literal, a quoted identifier or a comment is not a
 // placeholder; one inside an executable comment (/*! ... */) is, but the

@@ -69,6 +69,12 @@ func compare(p *sqlparser.Parser, q string) string {
 	if _, ok := stmt.(*sqlparser.CommentOnly); ok || strings.Contains(q, "//") {
 		return ""
 	}
+	if _, err := sqlshape.Placeholders(q); err != nil {
+		// An unterminated literal, quoted name or comment: MySQL rejects
+		// the statement (vitess reads @" as a variable named by what
+		// follows, "SELECT(@\")%?)" with one placeholder).
+		return ""
+	}
 	uses := sqlshape.ParamUses(q)
 	if len(uses) != len(binds) {
 		return "placeholders: sqlshape " + strconv.Itoa(len(uses)) + ", vitess " + strconv.Itoa(len(binds))
