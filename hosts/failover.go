@@ -50,7 +50,10 @@ var ErrExpansionLimit = errors.New("expansion_limit exceeded")
 // answer: a lookup is never refused while a host it has not tried may be
 // healthy. Otherwise (every host quarantined, none known to answer) only
 // the breakers' probes go through, one per ProbeInterval per host.
-func Query(ctx context.Context, deadline time.Time, r *Request) ([]string, Class, error) {
+//
+// sentAt is when the attempt whose outcome is returned was sent: a result
+// read by it is no older than that.
+func Query(ctx context.Context, deadline time.Time, r *Request) (values []string, class Class, sentAt time.Time, err error) {
 	var lastErr error = ErrAllHostsDown
 	now := time.Now()
 	var left []*Target
@@ -60,9 +63,10 @@ func Query(ctx context.Context, deadline time.Time, r *Request) ([]string, Class
 			left = append(left, tg)
 			continue
 		}
+		sentAt = time.Now()
 		values, class, next, err := try(ctx, deadline, r, tg, false)
 		if !next {
-			return values, class, err
+			return values, class, sentAt, err
 		}
 		if errors.Is(err, errRefused) {
 			left = append(left, tg)
@@ -72,18 +76,19 @@ func Query(ctx context.Context, deadline time.Time, r *Request) ([]string, Class
 	}
 	lastResortOrder(left)
 	for _, tg := range left {
+		sentAt = time.Now()
 		values, class, next, err := try(ctx, deadline, r, tg, failed || tg.host.health.answering())
 		if !next {
-			return values, class, err
+			return values, class, sentAt, err
 		}
 		if !errors.Is(err, errRefused) {
 			failed, lastErr = true, err
 		}
 	}
 	if errors.Is(lastErr, ErrAllHostsDown) {
-		return nil, ClassHost, lastErr
+		return nil, ClassHost, sentAt, lastErr
 	}
-	return nil, ClassHost, fmt.Errorf("%w: %v", ErrAllHostsDown, lastErr)
+	return nil, ClassHost, sentAt, fmt.Errorf("%w: %v", ErrAllHostsDown, lastErr)
 }
 
 // errRefused: the host's breaker refused the attempt (open, or its probe

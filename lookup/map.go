@@ -111,7 +111,7 @@ type table struct {
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
 	columns    atomic.Pointer[[]ParamColumns]
-	flight     singleflight.Group
+	flight     freshGroup
 	discoverMu sync.Mutex
 	// nextDiscover is when discovery runs again (unix nanoseconds).
 	nextDiscover atomic.Int64

@@ -210,25 +210,26 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]string, answer.Class, error) {
 	// Lookups that need the very same query at the same moment share one
 	// (the catch-all step of a flood of keys in one domain, say): the
-	// database answers once. What is shared is what the database returned
+	// database answers once, and never with a query sent before a lookup
+	// arrived (see freshGroup). What is shared is what the database returned
 	// for these bound values, never an answer formatted for one key: two
 	// keys with the same bound values (a query on %d alone) can format the
 	// same rows differently (result_format = %U@%s). Nothing is kept after
 	// the query returns.
 	sfKey := flightKey(suspect, args)
-	// The leader runs the query in its own goroutine (Do, not DoChan: a
-	// goroutine per query costs as much as the query on a small machine);
-	// the others wait for it, at most the query timeouts of the hosts it
+	// The leader runs the query in its own goroutine (no goroutine per
+	// query: that costs as much as the query on a small machine); the
+	// others wait for it, at most the query timeouts of the hosts it
 	// tries, and never past its deadline. The shared query runs without
 	// cancellation so that it does not die with the lookup that happened to
 	// start it.
 	qctx := context.WithoutCancel(ctx)
 	deadline, _ := ctx.Deadline()
-	res, err, _ := t.flight.Do(sfKey, func() (any, error) {
+	res, err := t.flight.do(sfKey, func() (any, time.Time, error) {
 		r := t.req // the table's hosts and hooks, with this query's values
 		r.Suspect, r.Args = suspect, args
-		v, class, err := hosts.Query(qctx, deadline, &r)
-		return flightResult{v, class}, err
+		v, class, sentAt, err := hosts.Query(qctx, deadline, &r)
+		return flightResult{v, class}, sentAt, err
 	})
 	fr := res.(flightResult)
 	if ctx.Err() != nil && fr.class != answer.ClassNone {

@@ -30,6 +30,9 @@ type Config struct {
 	LogFormat     string // text or json
 	LogLevel      string // debug, info, warn, error
 	Delimiter     string
+	// Warnings are said once at start-up: settings that work but may not
+	// be what the admin meant.
+	Warnings []string
 }
 
 // settings are the raw name = value pairs, before validation; set from a
@@ -234,7 +237,10 @@ func (s *settings) build() (*Config, error) {
 	if v, ok := s.vals["recipient_delimiter"]; ok {
 		c.Delimiter = v
 	} else {
-		c.Delimiter = postfixDelimiter()
+		var err error
+		if c.Delimiter, err = postfixDelimiter(); err != nil {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("recipient_delimiter is not set and 'postconf -h recipient_delimiter' failed (%v): using none, so user+ext@domain is not searched as user@domain; set recipient_delimiter as in main.cf", err))
+		}
 	}
 	smtputf8 := true
 	if v, ok := s.vals["smtputf8_enable"]; ok {
@@ -311,12 +317,18 @@ func (s *settings) domainSearch(n string, o *lookup.MapOptions) error {
 	return nil
 }
 
-// postfixDelimiter asks an installed Postfix for recipient_delimiter; with
-// no Postfix it is empty, Postfix's own default.
-func postfixDelimiter() string {
+// postfixDelimiter asks an installed Postfix for recipient_delimiter. When
+// postconf cannot answer (no Postfix here, or no main.cf), it is empty,
+// Postfix's own default, and err says why: an empty delimiter where main.cf
+// has one would make bob+tag@ unknown, so the caller warns.
+func postfixDelimiter() (string, error) {
 	out, err := exec.Command("postconf", "-h", "recipient_delimiter").Output()
 	if err != nil {
-		return ""
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", err
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), nil
 }

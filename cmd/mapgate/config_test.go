@@ -87,3 +87,18 @@ func TestConfigDomainSearch(t *testing.T) {
 	assert.Equal(t, lookup.DomainExact, c.Maps[2].Opts.DomainSearch)
 	assert.True(t, c.Maps[2].Opts.AddressSearch)
 }
+
+// Without recipient_delimiter and without a postconf that can answer (no
+// main.cf), the delimiter is empty and the admin is told so.
+func TestConfigWarnsWhenDelimiterUnknown(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MAIL_CONFIG", dir) // postconf finds no main.cf here
+	c, err := loadConfig(t, "maps = a=/x.cf\n")
+	require.NoError(t, err)
+	assert.Empty(t, c.Maps[0].Opts.RecipientDelimiter)
+	require.Len(t, c.Warnings, 1)
+	assert.Contains(t, c.Warnings[0], "recipient_delimiter")
+	c, err = loadConfig(t, "maps = a=/x.cf\nrecipient_delimiter = +\n")
+	require.NoError(t, err)
+	assert.Empty(t, c.Warnings)
+}

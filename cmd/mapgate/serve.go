@@ -103,6 +103,9 @@ lookups in flight finish and stops.
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	if err := serve(cfg, inh, load, log); err != nil {
 		log.Error("mapgate stopped", "err", err)
 		return exitFailure
