@@ -41,8 +41,7 @@ FUZZTIME ?= 20s
 fuzz:
 	@for t in $$($(GO) test -list 'Fuzz.*' ./socketmap/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./socketmap/ || exit 1; done
 	@for t in $$($(GO) test -list 'Fuzz.*' ./charset/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./charset/ || exit 1; done
-	@for t in $$($(GO) test -list 'Fuzz.*' ./lookup/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./lookup/ || exit 1; done
-	@for t in $$($(GO) test -list 'Fuzz.*' ./mysqlfront/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./mysqlfront/ || exit 1; done
+	@for p in ./lookup/ ./mysqlcf/ ./mysqlfront/; do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$p || exit 1; done; done
 
 # Full side-by-side comparison (mapgate vs Postfix's mysql: and proxy:mysql:).
 bench: deps build

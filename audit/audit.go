@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"mapgate/charset"
+	"mapgate/hosts"
 	"mapgate/lookup"
+	"mapgate/mysqlcf"
 )
 
 // Options tune an audit. The zero value takes the defaults.
@@ -119,7 +121,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		fr.Failure = f
 		return fr
 	}
-	cf, err := lookup.ParseCF(path)
+	cf, err := mysqlcf.Parse(path)
 	if err != nil {
 		msg := err.Error()
 		if errors.Is(err, fs.ErrNotExist) {
@@ -132,7 +134,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 	}
 	fr.Query = cf.Query.SQL
 	cctx, cancel := context.WithTimeout(ctx, a.opts.DialTimeout)
-	db, host, err := lookup.Connect(cctx, cf, lookup.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
+	db, host, err := hosts.Connect(cctx, cf, hosts.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
 	cancel()
 	if err != nil {
 		if privilegeErrors[mysqlErrNo(err)] {

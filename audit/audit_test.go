@@ -15,6 +15,7 @@ import (
 
 	"mapgate/internal/testdb"
 	"mapgate/lookup"
+	"mapgate/mysqlcf"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -151,7 +152,7 @@ func TestMakeExample(t *testing.T) {
 }
 
 func TestProbeKeyLabels(t *testing.T) {
-	tmpl, err := lookup.ParseQuery("SELECT x FROM t WHERE a='%3' AND b='%u'")
+	tmpl, err := mysqlcf.ParseQuery("SELECT x FROM t WHERE a='%3' AND b='%u'")
 	require.NoError(t, err)
 	for _, c := range probeClasses {
 		key, args, ok := probeKey(c, tmpl, 10)

@@ -79,9 +79,9 @@ func (s *Set) Check(ctx context.Context) map[string]MapCheck {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					err := tg.check(ctx)
+					err := tg.Check(ctx)
 					mu.Lock()
-					mc.Files[i].Hosts[j] = HostCheck{Host: tg.host.name, Err: err}
+					mc.Files[i].Hosts[j] = HostCheck{Host: tg.Name(), Err: err}
 					mu.Unlock()
 				}()
 			}
@@ -101,14 +101,4 @@ func (s *Set) CheckMap(ctx context.Context, name string) (MapCheck, bool) {
 	}
 	one := &Set{maps: map[string]*Map{name: m}}
 	return one.Check(ctx)[name], true
-}
-
-// check prepares the target's query on one of its pool's connections and
-// closes the statement.
-func (t *target) check(ctx context.Context) error {
-	st, err := t.db.PrepareContext(ctx, t.query)
-	if err != nil {
-		return err
-	}
-	return st.Close()
 }

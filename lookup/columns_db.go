@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"mapgate/sqlshape"
 )
 
 // ColumnInfo is what information_schema says about a column.
 type ColumnInfo struct {
-	ColumnRef        // Schema, Table and Column as the server spells them
-	DataType  string // DATA_TYPE, e.g. "varchar", "text", "int"
+	sqlshape.ColumnRef        // Schema, Table and Column as the server spells them
+	DataType           string // DATA_TYPE, e.g. "varchar", "text", "int"
 	// Charset and Collation of a text column; "" for other columns,
 	// binary strings included.
 	Charset, Collation string
@@ -28,7 +30,7 @@ type ColumnInfo struct {
 
 // ParamColumns is a ParamUse with its columns resolved.
 type ParamColumns struct {
-	ParamUse
+	sqlshape.ParamUse
 	// Infos are the resolved columns, in the order of Columns. Nil when
 	// Known is false: a table or column missing from information_schema
 	// (or not visible to the account) makes the use Known=false with Why.
@@ -91,24 +93,24 @@ type tableColumns map[string]*ColumnInfo
 // not visible to the account makes that parameter Known=false with Why; the
 // error return is for failed queries only.
 func DiscoverColumns(ctx context.Context, db *sql.DB, dbname, sqlText string) ([]ParamColumns, error) {
-	uses := ParamUses(sqlText)
+	uses := sqlshape.ParamUses(sqlText)
 	out := make([]ParamColumns, len(uses))
 	// Which tables are needed?
 	want := map[tableKey]bool{}
-	need := func(r ColumnRef) {
+	need := func(r sqlshape.ColumnRef) {
 		if r.Table != "" {
 			want[tableKey{r.Schema, r.Table}] = true
 		}
 	}
 	for _, u := range uses {
-		if !u.Known && !u.needsDB {
+		if !u.Known && !u.NeedsDB {
 			continue
 		}
 		for _, c := range u.Columns {
 			need(c)
 		}
-		for _, pc := range u.pending {
-			for _, lv := range pc.levels {
+		for _, pc := range u.Pending {
+			for _, lv := range pc.Levels {
 				for _, c := range lv {
 					need(c)
 				}
@@ -133,25 +135,25 @@ func DiscoverColumns(ctx context.Context, db *sql.DB, dbname, sqlText string) ([
 }
 
 // resolveUse places pending columns and attaches column information.
-func resolveUse(u ParamUse, dbname string, tables map[tableKey]tableColumns) ParamColumns {
+func resolveUse(u sqlshape.ParamUse, dbname string, tables map[tableKey]tableColumns) ParamColumns {
 	pc := ParamColumns{ParamUse: u}
-	if !u.Known && !u.needsDB {
+	if !u.Known && !u.NeedsDB {
 		return pc
 	}
-	cols := append([]ColumnRef(nil), u.Columns...)
+	cols := append([]sqlshape.ColumnRef(nil), u.Columns...)
 	fail := func(format string, args ...any) ParamColumns {
 		pc.Known, pc.Why, pc.Direct, pc.Infos = false, fmt.Sprintf(format, args...), false, nil
 		return pc
 	}
-	for _, p := range u.pending {
-		var placed *ColumnRef
+	for _, p := range u.Pending {
+		var placed *sqlshape.ColumnRef
 	levels:
-		for _, lv := range p.levels {
-			var hits []ColumnRef
+		for _, lv := range p.Levels {
+			var hits []sqlshape.ColumnRef
 			for _, cand := range lv {
 				tc, ok := findTable(tables, dbname, cand)
 				if !ok {
-					return fail("table %s not found (or not visible to this account)", qualify(dbname, cand).tableName())
+					return fail("table %s not found (or not visible to this account)", tableName(qualify(dbname, cand)))
 				}
 				if tc[strings.ToLower(cand.Column)] != nil {
 					hits = append(hits, cand)
@@ -167,20 +169,20 @@ func resolveUse(u ParamUse, dbname string, tables map[tableKey]tableColumns) Par
 				for _, h := range hits {
 					names = append(names, h.Table)
 				}
-				return fail("unqualified column %s is ambiguous: it is in %s", p.levels[0][0].Column, strings.Join(names, ", "))
+				return fail("unqualified column %s is ambiguous: it is in %s", p.Levels[0][0].Column, strings.Join(names, ", "))
 			}
 			break levels
 		}
 		if placed == nil {
-			return fail("column %s not found in any table of the query (or not visible to this account)", cols[p.index].Column)
+			return fail("column %s not found in any table of the query (or not visible to this account)", cols[p.Index].Column)
 		}
-		cols[p.index] = *placed
+		cols[p.Index] = *placed
 	}
 	infos := make([]ColumnInfo, len(cols))
 	for i, c := range cols {
 		tc, ok := findTable(tables, dbname, c)
 		if !ok {
-			return fail("table %s not found (or not visible to this account)", qualify(dbname, c).tableName())
+			return fail("table %s not found (or not visible to this account)", tableName(qualify(dbname, c)))
 		}
 		ci := tc[strings.ToLower(c.Column)]
 		if ci == nil {
@@ -190,24 +192,25 @@ func resolveUse(u ParamUse, dbname string, tables map[tableKey]tableColumns) Par
 		cols[i] = ci.ColumnRef
 	}
 	pc.Columns, pc.Infos = cols, infos
-	pc.Known, pc.Why, pc.pending, pc.needsDB = true, "", nil, false
+	pc.Known, pc.Why, pc.Pending, pc.NeedsDB = true, "", nil, false
 	return pc
 }
 
-func qualify(dbname string, c ColumnRef) ColumnRef {
+func qualify(dbname string, c sqlshape.ColumnRef) sqlshape.ColumnRef {
 	if c.Schema == "" {
 		c.Schema = dbname
 	}
 	return c
 }
 
-func (c ColumnRef) tableName() string {
-	return ColumnRef{Schema: c.Schema, Table: c.Table}.String()
+// tableName renders c's schema.table.
+func tableName(c sqlshape.ColumnRef) string {
+	return sqlshape.ColumnRef{Schema: c.Schema, Table: c.Table}.String()
 }
 
 // findTable finds a table: by exact name first, then ignoring case when
 // exactly one table matches that way (servers with lower_case_table_names).
-func findTable(tables map[tableKey]tableColumns, dbname string, c ColumnRef) (tableColumns, bool) {
+func findTable(tables map[tableKey]tableColumns, dbname string, c sqlshape.ColumnRef) (tableColumns, bool) {
 	c = qualify(dbname, c)
 	if tc, ok := tables[tableKey{c.Schema, c.Table}]; ok {
 		return tc, true
@@ -243,7 +246,7 @@ func validIdent(s string) bool {
 func loadColumns(ctx context.Context, db *sql.DB, dbname string, want map[tableKey]bool) (map[tableKey]tableColumns, error) {
 	bySchema := map[string][]string{}
 	for k := range want {
-		k = tableKey{qualify(dbname, ColumnRef{Schema: k.schema}).Schema, k.table}
+		k = tableKey{qualify(dbname, sqlshape.ColumnRef{Schema: k.schema}).Schema, k.table}
 		if !validIdent(k.schema) || !validIdent(k.table) {
 			continue
 		}

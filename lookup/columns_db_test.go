@@ -12,6 +12,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"mapgate/internal/testdb"
+	"mapgate/sqlshape"
 )
 
 // colShared is one private MariaDB for the column tests of this test
@@ -92,7 +93,7 @@ func (cs colSchema) info(table, column string) ColumnInfo {
 	charset, _, _ := strings.Cut(coll, "_")
 	indexed := map[string]bool{"alias.address": true, "mailbox.username": true, "alias_domain.alias_domain": true, "domain.domain": true}
 	return ColumnInfo{
-		ColumnRef: ColumnRef{Schema: cs.name, Table: table, Column: column},
+		ColumnRef: sqlshape.ColumnRef{Schema: cs.name, Table: table, Column: column},
 		DataType:  "varchar", Charset: charset, Collation: coll, MaxChars: 255,
 		Indexed: indexed[table+"."+column],
 	}
@@ -174,7 +175,7 @@ func TestDiscoverColumnsString(t *testing.T) {
 			t.Errorf("String():\n got %s\nwant %s", s, w)
 		}
 	}
-	unknown := ParamColumns{ParamUse: ParamUse{Index: 3, Why: "parameter inside MD5()"}}
+	unknown := ParamColumns{ParamUse: sqlshape.ParamUse{Index: 3, Why: "parameter inside MD5()"}}
 	if s, w := unknown.String(), "param 3 unknown: parameter inside MD5()"; s != w {
 		t.Errorf("String() = %q, want %q", s, w)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mapgate/internal/testdb"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -61,7 +62,7 @@ func runStream(t *testing.T, s *Set, workers, n int, stop <-chan struct{}) *stre
 					key, want = "ほげ@example.jp", socketmap.NotFound()
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				r := s.Lookup(ctx, "virtual_alias", key)
+				r := smfront.Reply(s.Lookup(ctx, "virtual_alias", key))
 				cancel()
 				switch {
 				case r == want && r.Status == socketmap.StatusOK:
@@ -189,7 +190,7 @@ func TestAllHostsStalled(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		start := time.Now()
-		r := s.Lookup(ctx, "virtual_alias", "bob@example.jp")
+		r := smfront.Reply(s.Lookup(ctx, "virtual_alias", "bob@example.jp"))
 		cancel()
 		assert.Contains(t, []socketmap.Status{socketmap.StatusTemp, socketmap.StatusTimeout}, r.Status, "%v", r)
 		t.Logf("all hosts stalled, lookup %d: %v in %v", i, r, time.Since(start).Round(time.Millisecond))

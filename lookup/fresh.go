@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	"mapgate/hosts"
 )
 
 // ConfirmEvery is how old the column facts may be when a search step is
@@ -90,9 +90,9 @@ func (t *table) confirm(ctx context.Context) error {
 		}
 	}
 	now := time.Now()
-	var cands []*target
+	var cands []*hosts.Target
 	for _, tg := range t.targets {
-		if !tg.host.quarantined(now) {
+		if !tg.Quarantined(now) {
 			cands = append(cands, tg)
 		}
 	}
@@ -107,9 +107,9 @@ func (t *table) confirm(ctx context.Context) error {
 		name string
 	}
 	results := make(chan result, len(cands))
-	ask := func(tg *target) {
-		same, err := ColumnsUnchanged(qctx, tg.db, infos)
-		results <- result{same, err, tg.host.name}
+	ask := func(tg *hosts.Target) {
+		same, err := ColumnsUnchanged(qctx, tg.DB(), infos)
+		results <- result{same, err, tg.Name()}
 	}
 	go ask(cands[0])
 	asked, pending := 1, 1
@@ -197,13 +197,6 @@ func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool
 		return false, err
 	}
 	return seen == len(want), nil
-}
-
-// isCharsetError reports whether err is the server's charset or collation
-// error (1267 and its kin).
-func isCharsetError(err error) bool {
-	var me *mysql.MySQLError
-	return errors.As(err, &me) && charsetErrors[me.Number]
 }
 
 // refreshed confirms the column facts after the database contradicted

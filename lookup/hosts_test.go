@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mapgate/internal/testdb"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -60,7 +61,7 @@ func startLoad(s *Set, name string, workers int, deadline time.Duration) *load {
 func (l *load) record(s *Set, name, key string, want socketmap.Reply, deadline time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	start := time.Now()
-	r := s.Lookup(ctx, name, key)
+	r := smfront.Reply(s.Lookup(ctx, name, key))
 	took := time.Since(start)
 	cancel()
 	for {
@@ -152,12 +153,12 @@ func TestQuarantinedHostIsTried(t *testing.T) {
 	l := startLoad(s, "virtual_alias", 8, deadline)
 	waitFor(t, "traffic", 10*time.Second, func() bool { return l.answered() > 300 })
 	require.NoError(t, a.Kill())
-	waitFor(t, "host A quarantined", 10*time.Second, func() bool { return s.Pools().hostQuarantined("tcp:" + a.Addr()) })
+	waitFor(t, "host A quarantined", 10*time.Second, func() bool { return s.Pools().Quarantined("tcp:" + a.Addr()) })
 	time.Sleep(2 * time.Second)
 	require.NoError(t, a.Start())
 	l.Stop()
 	l.assertAllAnswered(t, "host A killed and restarted")
-	require.True(t, s.Pools().hostQuarantined("tcp:"+a.Addr()), "host A should still be quarantined for this test")
+	require.True(t, s.Pools().Quarantined("tcp:"+a.Addr()), "host A should still be quarantined for this test")
 
 	l = startLoad(s, "virtual_alias", 8, deadline)
 	waitFor(t, "traffic", 10*time.Second, func() bool { return l.answered() > 300 })
@@ -168,15 +169,6 @@ func TestQuarantinedHostIsTried(t *testing.T) {
 	waitFor(t, "traffic while B is stalled", 20*time.Second, func() bool { return l.answered() > before+1000 })
 	l.Stop()
 	l.assertAllAnswered(t, "host B stalled, host A back but quarantined")
-}
-
-// hostQuarantined reports whether the named host ("tcp:127.0.0.1:3306")
-// is quarantined now.
-func (p *Pools) hostQuarantined(name string) bool {
-	p.mu.Lock()
-	h, ok := p.hosts[name]
-	p.mu.Unlock()
-	return ok && h.quarantined(time.Now())
 }
 
 // qSlow sleeps a second per lookup, whatever the key (the derived table is

@@ -5,17 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/sync/singleflight"
 
+	"mapgate/answer"
 	"mapgate/charset"
-	"mapgate/socketmap"
+	"mapgate/hosts"
+	"mapgate/mysqlcf"
+	"mapgate/sqlshape"
 )
 
 // MapOptions are mapgate's own per-map settings, beyond the .cf file.
@@ -98,15 +98,15 @@ type Map struct {
 
 // table is one .cf file of a map.
 type table struct {
-	cf      *CF
-	targets []*target
+	cf      *mysqlcf.File
+	targets []*hosts.Target
 	conn    charset.Charset // the connection's character set
 	connOK  bool            // conn is a charset the charset package knows
 	domains *domainFilter
 	log     *slog.Logger
 	// roles holds what a false comparison of each query parameter proves
 	// (from the query text alone, so it is there before discovery).
-	roles []Role
+	roles []sqlshape.Role
 
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
@@ -121,11 +121,14 @@ type table struct {
 	lastConfirm   atomic.Int64 // when the last confirmation started
 	confirmFlight singleflight.Group
 	queryTimeout  time.Duration
+	// req runs the table's statement on its hosts (hosts.Query): all but
+	// the bound values.
+	req hosts.Request
 }
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
 // connect: a host that is down at start-up is tried on the first lookup.
-func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Logger, obs Observer) (*Map, error) {
+func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pools, log *slog.Logger, obs Observer) (*Map, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -144,12 +147,20 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 		if cf.Query == nil {
 			return nil, fmt.Errorf("%s: no query", cf.Path)
 		}
-		ts, err := pools.targets(name, cf, cf.Query.SQL)
+		ts, err := pools.Targets(name, cf, cf.Query.SQL)
 		if err != nil {
 			return nil, err
 		}
 		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout}
-		for _, u := range ParamUses(cf.Query.SQL) {
+		t.req = hosts.Request{
+			Targets:          ts,
+			RequireResultSet: cf.RequireResultSet,
+			Element:          cf.ResultFormat.Element,
+			Exceeded:         cf.ExpansionLimitExceeded,
+			Attempted:        m.attempted,
+			HostFault:        m.hostFault,
+		}
+		for _, u := range sqlshape.ParamUses(cf.Query.SQL) {
 			t.roles = append(t.roles, u.Role)
 		}
 		if len(cfs) > 1 {
@@ -173,8 +184,8 @@ func NewMap(name string, cfs []*CF, opts MapOptions, pools *Pools, log *slog.Log
 }
 
 // Files lists the map's .cf files in the order they are asked.
-func (m *Map) Files() []*CF {
-	out := make([]*CF, len(m.tables))
+func (m *Map) Files() []*mysqlcf.File {
+	out := make([]*mysqlcf.File, len(m.tables))
 	for i, t := range m.tables {
 		out[i] = t.cf
 	}
@@ -231,9 +242,9 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 	}()
 	start := time.Now()
 	for _, tg := range t.targets {
-		pc, err := DiscoverColumns(ctx, tg.db, t.cf.DBName, t.cf.Query.SQL)
+		pc, err := DiscoverColumns(ctx, tg.DB(), t.cf.DBName, t.cf.Query.SQL)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", tg.host.name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", tg.Name(), err))
 			continue
 		}
 		if old != nil && sameColumns(*old, pc) {
@@ -300,583 +311,17 @@ func (t *table) maybeDiscover() {
 	}()
 }
 
-// Lookup answers one socketmap request for this map.
-func (m *Map) Lookup(ctx context.Context, key string) socketmap.Reply {
-	start := time.Now()
-	r := m.lookup(ctx, key)
+// attempted counts one query attempt on a host.
+func (m *Map) attempted(host string, c answer.Class, d time.Duration) {
 	if m.obs != nil {
-		res := "temp"
-		switch r.Status {
-		case socketmap.StatusOK:
-			res = "ok"
-		case socketmap.StatusNotFound:
-			res = "notfound"
-		}
-		m.obs.Result(m.Name, res, time.Since(start))
-	}
-	return r
-}
-
-func (m *Map) lookup(ctx context.Context, key string) socketmap.Reply {
-	for _, t := range m.tables {
-		t.maybeDiscover()
-	}
-	if key == "" {
-		return socketmap.NotFound()
-	}
-	// A key with a NUL is never found, whatever the map's query binds
-	// (%d alone would not see it): Postfix's own clients cannot look one
-	// up.
-	if strings.IndexByte(key, 0) >= 0 {
-		m.rejected(key, charset.ReasonNUL.String(), nil)
-		return socketmap.NotFound()
-	}
-	// With smtputf8_enable, Postfix's dict_utf8 layer answers "not found"
-	// for a key that is not valid UTF-8, before any table sees it.
-	if m.Opts.SMTPUTF8 && !utf8.ValidString(key) {
-		m.rejected(key, charset.ReasonInvalidUTF8.String(), nil)
-		return socketmap.NotFound()
-	}
-	var buf [4]Candidate
-	return m.search(ctx, m.candidates(key, buf[:0]))
-}
-
-// candidates returns the search steps for the key: one form per step, the
-// one Postfix's mysql: client would send. They are cut from the key as
-// given, and only their lookup keys are folded: like Postfix, an unmatched
-// extension is propagated into the result with its case (Carol+Tag@ →
-// carol+Tag@dest).
-//
-// No other forms (NFC, other foldings) are asked: each could find a row
-// that Postfix would not find for the same key.
-func (m *Map) candidates(key string, dst []Candidate) []Candidate {
-	start := len(dst)
-	switch {
-	case m.Opts.AddressSearch:
-		dst = SearchKeys(key, m.Opts.RecipientDelimiter, dst)
-	case m.Opts.DomainSearch != DomainExact:
-		dst = DomainKeys(key, m.Opts.DomainSearch, dst)
-	default:
-		dst = append(dst, Candidate{Key: key})
-	}
-	if m.Opts.FoldCase {
-		for i := start; i < len(dst); i++ {
-			dst[i].Key = charset.PostfixFold(dst[i].Key, m.Opts.SMTPUTF8)
-		}
-	}
-	return dst
-}
-
-// search asks the map's tables for each search step in order.
-func (m *Map) search(ctx context.Context, cs []Candidate) socketmap.Reply {
-	argsp, _ := m.argsPool.Get().(*[]any)
-	if argsp == nil {
-		a := make([]any, 0, 4)
-		argsp = &a
-	}
-	defer m.argsPool.Put(argsp)
-
-	for _, c := range cs {
-		for _, t := range m.tables {
-			value, r, done := m.step(ctx, t, c, argsp)
-			if !done {
-				continue
-			}
-			if r.Status != socketmap.StatusOK {
-				return r
-			}
-			if c.Ext != "" && m.Opts.PropagateExtension {
-				value = PropagateExtension(value, c.Ext)
-			}
-			return socketmap.OK(value)
-		}
-	}
-	return socketmap.NotFound()
-}
-
-// step asks one table for one search step's key. done=false means a miss
-// (next table or step); otherwise r is the answer (OK with value, or an
-// error reply).
-func (m *Map) step(ctx context.Context, t *table, c Candidate, argsp *[]any) (value string, r socketmap.Reply, done bool) {
-	if !t.domains.allows(c.Key) {
-		m.rejected(c.Key, "domain", nil)
-		return "", r, false
-	}
-	for retry := false; ; retry = true {
-		args, ok := t.cf.Query.Expand(c.Key, (*argsp)[:0])
-		*argsp = args
-		if !ok {
-			m.rejected(c.Key, "suppressed", nil)
-			return "", r, false
-		}
-		value, r, done, again := m.ask(ctx, t, c, args, retry)
-		if !again {
-			return value, r, done
-		}
+		m.obs.Query(m.Name, host, c.String(), d)
 	}
 }
 
-// ask runs one search step with its bound values. again=true means the
-// database contradicted the column facts, which have been refreshed: ask
-// once more (only when retried is false).
-func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retried bool) (value string, r socketmap.Reply, done, again bool) {
-	facts := t.columns.Load()
-	plan := t.plan(args)
-	if plan.Miss != nil || len(plan.Null) > 0 {
-		// The decision rests on the column facts: they must describe the
-		// schema as it is now, not as it was a minute ago.
-		if err := t.confirmed(ctx); err != nil {
-			if m.queryLimit.allow() {
-				t.log.Warn("a key the columns cannot hold was not answered: the schema could not be confirmed; answering TEMP", "key", logKey(c.Key), "err", err)
-			}
-			return "", socketmap.Temp("database unavailable"), true, false
-		}
-		plan = t.plan(args)
-	}
-	if plan.Miss != nil {
-		m.rejected(c.Key, plan.Miss.Reason.String(), plan.Miss)
-		return "", r, false, false
-	}
-	for _, i := range plan.Null {
-		args[i] = nil // its comparison is false for every row: see RoleFilter
-	}
-	// A charset or collation error from the query can be the key's doing
-	// only when a bound value is not plain ASCII and the check could not
-	// vouch for it; otherwise the query or schema is broken (TEMP). Even
-	// the key's error is a miss only where it proves that no row matches
-	// (keyErrorIsMiss).
-	suspect := plan.Unproven || t.keyErrorMayBe(args)
-	values, class, err := m.query(ctx, t, suspect, args)
-	switch class {
-	case ClassNone:
-		// The rows may have been fetched for another lookup with the same
-		// bound values: they are formatted here, with this lookup's own key
-		// (result_format's %S %U %D %1-%9 are the key's).
-		value = t.cf.ResultFormat.Format(c.Key, values)
-		if value == "" {
-			return "", r, false, false // no rows (or only skipped values)
-		}
-		return value, socketmap.OK(value), true, false
-	case ClassKey:
-		if !plan.Unproven && t.keyErrorIsMiss(args) {
-			m.rejected(c.Key, "key_error", err)
-			return "", r, false, false
-		}
-		if m.queryLimit.allow() {
-			t.log.Warn("the key's characters made the query fail where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP",
-				"key", logKey(c.Key), "err", err)
-		}
-		return "", socketmap.Temp("key cannot be compared by this query (see mapgate log)"), true, false
-	case ClassQuery:
-		// A value the column facts vouched for met a charset error: the
-		// table may have been converted since. Confirm (once a second at
-		// most) and ask again if the facts changed.
-		if !retried && isCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
-			return "", r, false, true
-		}
-		if m.queryLimit.allow() {
-			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
-				"key", logKey(c.Key), "err", err)
-		}
-		return "", socketmap.Temp("lookup failed: query or schema error (see mapgate log)"), true, false
-	case ClassCanceled:
-		return "", socketmap.Temp("lookup canceled"), true, false
-	case errLimitClass:
-		return "", socketmap.Temp("expansion_limit exceeded"), true, false
-	default:
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return "", socketmap.Timeout("database did not answer in time"), true, false
-		}
-		if errors.Is(err, errAllHostsDown) {
-			return "", socketmap.Temp("no database host available"), true, false
-		}
-		return "", socketmap.Temp("database error (see mapgate log)"), true, false
-	}
-}
-
-// keyErrorMayBe reports whether a charset or collation error from the
-// query, run with args, can be the key's doing: some bound value is not
-// plain ASCII and the check could not vouch for it.
-func (t *table) keyErrorMayBe(args []any) bool {
-	var cols []ParamColumns
-	if pc := t.columns.Load(); pc != nil {
-		cols = *pc
-	}
-	for i, a := range args {
-		s, ok := a.(string)
-		if !ok || !keySuspect(s) {
-			continue
-		}
-		if !t.connOK || i >= len(cols) || !vouched(cols[i]) {
-			return true
-		}
-	}
-	return false
-}
-
-// keyErrorIsMiss reports whether a charset or collation error from the
-// query, run with args, proves that no row matches: some bound value is
-// not plain ASCII, and every such value that the check could not vouch
-// for sits in a comparison every returned row needs (RoleRequired). A value
-// the check passed against known columns cannot cause such an error.
-func (t *table) keyErrorIsMiss(args []any) bool {
-	var cols []ParamColumns
-	if pc := t.columns.Load(); pc != nil {
-		cols = *pc
-	}
-	blamed := false
-	for i, a := range args {
-		s, ok := a.(string)
-		if !ok || !keySuspect(s) {
-			continue
-		}
-		if t.connOK && i < len(cols) && vouched(cols[i]) {
-			continue
-		}
-		if i >= len(t.roles) || t.roles[i] != RoleRequired {
-			return false
-		}
-		blamed = true
-	}
-	return blamed
-}
-
-// vouched reports whether the check knew the character set of every column
-// parameter p is compared with (so a value it passed cannot cause a
-// charset error).
-func vouched(p ParamColumns) bool {
-	if !p.Known || p.Converted {
-		return false
-	}
-	for _, ci := range p.Infos {
-		if ci.Charset == "" {
-			continue // not a text column
-		}
-		if _, ok := charset.Lookup(ci.Charset); !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// plan checks the bound values against the columns they are compared
-// with: see PlanArgs.
-func (t *table) plan(args []any) ArgsPlan {
-	var cols []ParamColumns
-	if pc := t.columns.Load(); pc != nil {
-		cols = *pc
-	}
-	return PlanArgs(args, cols, t.conn, t.connOK)
-}
-
-// ArgsPlan is what the check before a query decided for one search step.
-type ArgsPlan struct {
-	// Miss, when not nil, says why no row can match: the step is a miss,
-	// answered without a query.
-	Miss *charset.Error
-	// Null lists the parameters (0-based) to bind as NULL: no stored value
-	// can satisfy their comparison, and NULL filters rows exactly as that
-	// false comparison would (RoleFilter), so the statement's other
-	// branches are still asked.
-	Null []int
-	// Unproven: a value failed the check in a comparison whose falseness
-	// proves nothing (RoleOpaque). The statement is sent as it is; a
-	// charset error it causes is not the key's to answer NOTFOUND for.
-	Unproven bool
-}
-
-// CheckArgs reports why a search step with these bound values is answered
-// without a query (see PlanArgs), or nil when the query is sent.
-func CheckArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) *charset.Error {
-	return PlanArgs(args, cols, conn, connKnown).Miss
-}
-
-// PlanArgs is mapgate's check before a query: can each bound value, sent
-// over a connection of charset conn, equal a value of the columns
-// discovery found for it (cols, nil when unknown)? A value that cannot (a
-// character the column's charset lacks, or longer than the column where
-// that proves a mismatch) makes its comparison false for every row, and
-// what follows depends on the parameter's Role: a miss without a query
-// (required), a NULL bound in its place (filter), or the statement sent as
-// it is (opaque). Unknown columns and charsets, and comparisons through
-// COLLATE or CONVERT, are left to the database.
-func PlanArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) ArgsPlan {
-	var plan ArgsPlan
-	for i, a := range args {
-		s, ok := a.(string)
-		if !ok {
-			continue
-		}
-		if j := strings.IndexByte(s, 0); j >= 0 {
-			// Postfix's own clients can never look one up.
-			return ArgsPlan{Miss: &charset.Error{Reason: charset.ReasonNUL, Offset: j}}
-		}
-		if !connKnown || i >= len(cols) || !cols[i].Known || cols[i].Converted {
-			continue
-		}
-		for _, tr := range cols[i].Transforms {
-			s = tr.Apply(s)
-		}
-		err := checkParam(s, cols[i], conn)
-		if err == nil {
-			continue
-		}
-		switch cols[i].Role {
-		case RoleRequired:
-			return ArgsPlan{Miss: err}
-		case RoleFilter:
-			plan.Null = append(plan.Null, i)
-		default:
-			plan.Unproven = true
-		}
-	}
-	return plan
-}
-
-// checkParam checks one value against every column its parameter is
-// compared with.
-func checkParam(s string, p ParamColumns, conn charset.Charset) *charset.Error {
-	for _, ci := range p.Infos {
-		if ci.Charset == "" {
-			continue
-		}
-		col, ok := charset.Lookup(ci.Charset)
-		if !ok {
-			continue
-		}
-		max := 0
-		if p.Direct && lengthSafeCollation(ci.Collation) {
-			max = ci.MaxChars
-		}
-		if err := charset.Check(s, conn, col, max); err != nil {
-			err.Column = ci.Table + "." + ci.Column
-			return err
-		}
-	}
-	return nil
-}
-
-// errAllHostsDown: every host's breaker was open or every host failed.
-var errAllHostsDown = errors.New("no database host available")
-
-// errLimitClass marks an expansion_limit overrun (a TEMP, as in Postfix).
-const errLimitClass = Class(250)
-
-var errExpansionLimit = errors.New("expansion_limit exceeded")
-
-// query runs the table's statement on the first host that can answer,
-// failing over on host faults. It returns the non-NULL column values of
-// the rows, in order (none for no rows), unformatted: they depend only on
-// the bound values, and may be shared with other lookups.
-func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]string, Class, error) {
-	// Lookups that need the very same query at the same moment share one
-	// (the catch-all step of a flood of keys in one domain, say): the
-	// database answers once, and never with a query sent before a lookup
-	// arrived (see freshGroup). What is shared is what the database returned
-	// for these bound values, never an answer formatted for one key: two
-	// keys with the same bound values (a query on %d alone) can format the
-	// same rows differently (result_format = %U@%s). Nothing is kept after
-	// the query returns.
-	sfKey := flightKey(suspect, args)
-	// The leader runs the query in its own goroutine (no goroutine per
-	// query: that costs as much as the query on a small machine); the
-	// others wait for it, at most the query timeouts of the hosts it
-	// tries, and never past its deadline. The shared query runs without
-	// cancellation so that it does not die with the lookup that happened to
-	// start it.
-	qctx := context.WithoutCancel(ctx)
-	deadline, _ := ctx.Deadline()
-	res, err := t.flight.do(sfKey, func() (any, time.Time, error) {
-		v, class, sentAt, err := m.queryHosts(qctx, deadline, t, suspect, args)
-		return flightResult{v, class}, sentAt, err
-	})
-	fr := res.(flightResult)
-	if ctx.Err() != nil && fr.class != ClassNone {
-		return nil, ClassUnknown, ctx.Err()
-	}
-	return fr.values, fr.class, err
-}
-
-type flightResult struct {
-	values []string
-	class  Class
-}
-
-// flightKey identifies a query by its bound values (and how its errors
-// are classified).
-func flightKey(suspect bool, args []any) string {
-	var b strings.Builder
-	if suspect {
-		b.WriteByte('s')
-	} else {
-		b.WriteByte('a')
-	}
-	for _, a := range args {
-		// A type mark before each value: a NULL bound in place of a value
-		// (ArgsPlan.Null) must never share a query with the string
-		// "<nil>".
-		switch v := a.(type) {
-		case nil:
-			b.WriteString("\x00n")
-		case string:
-			b.WriteString("\x00s")
-			b.WriteString(v)
-		default:
-			b.WriteString("\x00o")
-			fmt.Fprint(&b, v)
-		}
-	}
-	return b.String()
-}
-
-// queryHosts runs the table's statement on the first host that can answer,
-// failing over on host faults, and gives up at deadline (zero: none).
-//
-// First pass: the hosts out of quarantine, in order, as their breakers
-// allow. Second pass, when no host answered: the hosts the first pass left
-// out (quarantined, or refused by their breaker), the likeliest to answer
-// first (lastResortOrder). Each goes through its breaker when the breaker
-// allows it; otherwise it is tried anyway, outside the breaker, when this
-// lookup found another host broken or when the host's last outcome was an
-// answer: a lookup is never refused while a host it has not tried may be
-// healthy. Otherwise (every host quarantined, none known to answer) only
-// the breakers' probes go through, one per ProbeInterval per host.
-func (m *Map) queryHosts(ctx context.Context, deadline time.Time, t *table, suspect bool, args []any) (values []string, class Class, sentAt time.Time, err error) {
-	var lastErr error = errAllHostsDown
-	now := time.Now()
-	var left []*target
-	failed := false // a host failed for this lookup
-	for _, tg := range t.targets {
-		if tg.host.quarantined(now) {
-			left = append(left, tg)
-			continue
-		}
-		sentAt = time.Now()
-		values, class, next, err := m.try(ctx, deadline, t, tg, false, suspect, args)
-		if !next {
-			return values, class, sentAt, err
-		}
-		if errors.Is(err, errRefused) {
-			left = append(left, tg)
-			continue
-		}
-		failed, lastErr = true, err
-	}
-	lastResortOrder(left)
-	for _, tg := range left {
-		sentAt = time.Now()
-		values, class, next, err := m.try(ctx, deadline, t, tg, failed || tg.host.health.answering(), suspect, args)
-		if !next {
-			return values, class, sentAt, err
-		}
-		if !errors.Is(err, errRefused) {
-			failed, lastErr = true, err
-		}
-	}
-	if errors.Is(lastErr, errAllHostsDown) {
-		return nil, ClassHost, sentAt, lastErr
-	}
-	return nil, ClassHost, sentAt, fmt.Errorf("%w: %v", errAllHostsDown, lastErr)
-}
-
-// errRefused: the host's breaker refused the attempt (open, or its probe
-// slot taken).
-var errRefused = errors.New("host breaker refused the attempt")
-
-// try makes one attempt on one host: it waits for one of the map's
-// connections there (until the attempt's deadline), then asks the host's
-// breaker, then queries. With outside, an attempt the breaker refuses is
-// made anyway, without counting in the breaker. next=true means try the
-// next host (err is errRefused, errBusy or a host fault).
-func (m *Map) try(ctx context.Context, deadline time.Time, t *table, tg *target, outside bool, suspect bool, args []any) (values []string, class Class, next bool, err error) {
-	if ctx.Err() != nil {
-		return nil, ClassUnknown, false, ctx.Err()
-	}
-	now := time.Now()
-	if !deadline.IsZero() && !now.Before(deadline) {
-		return nil, ClassUnknown, false, context.DeadlineExceeded
-	}
-	ad := tg.attemptDeadline(now, deadline)
-	if _, err := tg.pool.acquire(ad); err != nil {
-		return nil, ClassHost, true, err
-	}
-	defer tg.pool.release()
-	done, err := tg.host.cb.Allow()
-	if err != nil {
-		if !outside {
-			return nil, ClassHost, true, errRefused
-		}
-		done = func(error) {}
-	}
-	return m.attempt(ctx, ad, t, tg, done, suspect, args)
-}
-
-// attempt runs one query on one host, to end by deadline; next=true means
-// a host fault: try the next host.
-func (m *Map) attempt(ctx context.Context, deadline time.Time, t *table, tg *target, done func(error), suspect bool, args []any) (values []string, class Class, next bool, err error) {
-	cf := t.cf
-	n := 0
-	start := time.Now()
-	cut := !tg.fullBudget(deadline)
-	err = tg.run(ctx, deadline, cf.RequireResultSet, args, func(v []byte) error {
-		s := string(v)
-		values = append(values, s)
-		// Which values make a result element does not depend on the key
-		// (its own requirements were met before the query ran), so the
-		// limit is checked here, once for every lookup sharing the rows.
-		if cf.ResultFormat.Element(s) {
-			n++
-			if cf.ExpansionLimitExceeded(n) {
-				return errExpansionLimit
-			}
-		}
-		return nil
-	})
-	class = Classify(err, suspect)
-	if errors.Is(err, errExpansionLimit) {
-		class = errLimitClass
-	} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {
-		class = ClassQuery
-	}
-	if class == ClassHost && ctx.Err() != nil {
-		// The whole lookup ran out of time or the client left: not the
-		// host's fault as far as we can tell.
-		class = ClassCanceled
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			class = ClassUnknown
-		}
-	}
-	end := time.Now()
-	if m.obs != nil {
-		m.obs.Query(m.Name, tg.host.name, class.String(), end.Sub(start))
-	}
-	switch class {
-	case ClassNone:
-		tg.host.health.sawAnswer(end)
-		done(nil)
-		return values, ClassNone, false, nil
-	case ClassHost:
-		if cut && !end.Before(deadline) {
-			// The attempt had less than QueryTimeout (it queued for a
-			// connection behind this map's other lookups) and used it up
-			// (the error is the deadline's, or a dial or read timeout):
-			// fail over, without blaming the host for what may be this
-			// map's own slowness.
-			done(excluded{err})
-			return nil, class, true, err
-		}
-		tg.host.health.sawFault(end)
-		done(err)
-		if n, ok := m.hostLimit.allowN(); ok {
-			m.log.Warn("host fault; trying the next host", "host", tg.host.name, "err", err, "suppressed_since_last", n)
-		}
-		return nil, class, true, err
-	default:
-		if class != ClassUnknown && class != ClassCanceled {
-			tg.host.health.sawAnswer(end)
-		}
-		done(excluded{err})
-		return nil, class, false, err
+// hostFault logs (rate-limited) a host fault a query failed over from.
+func (m *Map) hostFault(host string, err error) {
+	if n, ok := m.hostLimit.allowN(); ok {
+		m.log.Warn("host fault; trying the next host", "host", host, "err", err, "suppressed_since_last", n)
 	}
 }
 
@@ -906,135 +351,7 @@ func (m *Map) rejected(key, reason string, err error) {
 func (m *Map) Close() {
 	for _, t := range m.tables {
 		for _, tg := range t.targets {
-			tg.closeStmt()
+			tg.CloseStmt()
 		}
 	}
-}
-
-// rateLimiter lets one event through per period and counts the rest.
-type rateLimiter struct {
-	period time.Duration
-	mu     sync.Mutex
-	last   time.Time
-	n      int
-}
-
-func newRateLimiter(p time.Duration) *rateLimiter { return &rateLimiter{period: p} }
-
-func (r *rateLimiter) allow() bool { _, ok := r.allowN(); return ok }
-
-// allowN reports whether to log now, and how many events were held back
-// since the last one logged.
-func (r *rateLimiter) allowN() (int, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	if r.last.IsZero() || now.Sub(r.last) >= r.period {
-		n := r.n
-		r.last, r.n = now, 0
-		return n, true
-	}
-	r.n++
-	return 0, false
-}
-
-// domainFilter is mysql_table(5)'s domain setting: only keys user@domain
-// with a non-empty user and a listed domain are looked up.
-type domainFilter struct {
-	rules []domainRule
-}
-
-type domainRule struct {
-	name   string
-	negate bool
-}
-
-func newDomainFilter(entries []string) (*domainFilter, error) {
-	if len(entries) == 0 {
-		return nil, nil
-	}
-	f := &domainFilter{}
-	var add func(e string, depth int) error
-	add = func(e string, depth int) error {
-		neg := false
-		for strings.HasPrefix(e, "!") {
-			neg = !neg
-			e = e[1:]
-		}
-		switch {
-		case strings.HasPrefix(e, "/"):
-			if depth > 5 {
-				return fmt.Errorf("%s: nested too deep", e)
-			}
-			data, err := os.ReadFile(e)
-			if err != nil {
-				return err
-			}
-			for _, line := range strings.Split(string(data), "\n") {
-				if i := strings.IndexByte(line, '#'); i >= 0 {
-					line = line[:i]
-				}
-				for _, w := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
-					if err := add(w, depth+1); err != nil {
-						return err
-					}
-				}
-			}
-		case strings.Contains(e, ":"):
-			return fmt.Errorf("%q: lookup tables in domain are not supported by mapgate; list the domains or use a /file", e)
-		default:
-			f.rules = append(f.rules, domainRule{name: strings.ToLower(e), negate: neg})
-		}
-		return nil
-	}
-	for _, e := range entries {
-		if err := add(e, 0); err != nil {
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
-// allows reports whether key may be looked up.
-func (f *domainFilter) allows(key string) bool {
-	if f == nil {
-		return true
-	}
-	at := strings.LastIndexByte(key, '@')
-	if at <= 0 || at == len(key)-1 {
-		return false
-	}
-	d := key[at+1:]
-	for _, r := range f.rules {
-		if strings.EqualFold(r.name, d) {
-			return !r.negate
-		}
-	}
-	return false
-}
-
-// lengthSafeCollation reports whether a key longer than a column of this
-// collation provably cannot equal a stored value: true for the simple
-// one-character-to-one-weight collations. UCA collations (unicode, 0900,
-// uca1400) and latin1_german2_ci can equal a longer key to a shorter value
-// ('ß' = 'ss', ignorable characters), so no length check for them.
-func lengthSafeCollation(c string) bool {
-	c = strings.ToLower(c)
-	switch {
-	case strings.HasSuffix(c, "_bin"), strings.HasSuffix(c, "_general_ci"), strings.HasSuffix(c, "_general_cs"),
-		c == "latin1_swedish_ci", c == "binary":
-		return true
-	}
-	return false
-}
-
-// logKey escapes a key for a log line: \u/\x escapes for everything but
-// printable ASCII (never raw bytes, never "??????"), without the quotes the
-// log handler adds itself when needed.
-func logKey(k string) string {
-	e := charset.Escape(k)
-	if len(e) >= 2 && e[0] == '"' && e[len(e)-1] == '"' {
-		return e[1 : len(e)-1]
-	}
-	return e
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"mapgate/internal/testdb"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -144,7 +145,7 @@ func lookupReply(t *testing.T, s *Set, name, key string) socketmap.Reply {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return s.Lookup(ctx, name, key)
+	return smfront.Reply(s.Lookup(ctx, name, key))
 }
 
 // PostfixAdmin's published queries (DOCUMENTS/POSTFIX_CONF.txt), as admins

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -38,7 +39,7 @@ func hammer(s *Set, name string, workers int, d time.Duration) (perSec float64, 
 			for time.Now().Before(stop) {
 				key := fmt.Sprintf("nobody%d@example.jp", seq.Add(1))
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				r := s.Lookup(ctx, name, key)
+				r := smfront.Reply(s.Lookup(ctx, name, key))
 				cancel()
 				if r.Status != socketmap.StatusNotFound {
 					errs.Add(1)

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"mapgate/socketmap"
+	"mapgate/answer"
+	"mapgate/hosts"
+	"mapgate/mysqlcf"
 )
 
 // MapSpec names the .cf files to serve under one socketmap name, asked in
@@ -19,30 +21,29 @@ type MapSpec struct {
 	Opts  MapOptions
 }
 
-// Set is every map mapgate serves, by name, with the pools they share. It
-// implements socketmap.Handler.
+// Set is every map mapgate serves, by name, with the pools they share.
 type Set struct {
 	maps  map[string]*Map
-	pools *Pools
+	pools *hosts.Pools
 	log   *slog.Logger
 }
 
 // Load parses every .cf file and builds the maps. Errors name the file, line
 // and parameter. Nothing is connected yet.
-func Load(specs []MapSpec, po PoolOptions, log *slog.Logger, obs Observer) (*Set, error) {
+func Load(specs []MapSpec, po hosts.PoolOptions, log *slog.Logger, obs Observer) (*Set, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	po.Logger = log
-	s := &Set{maps: map[string]*Map{}, pools: NewPools(po), log: log}
+	s := &Set{maps: map[string]*Map{}, pools: hosts.NewPools(po), log: log}
 	for _, sp := range specs {
 		if _, dup := s.maps[sp.Name]; dup {
 			s.Close()
 			return nil, fmt.Errorf("map %q defined twice", sp.Name)
 		}
-		var cfs []*CF
+		var cfs []*mysqlcf.File
 		for _, path := range sp.Paths {
-			cf, err := ParseCF(path)
+			cf, err := mysqlcf.Parse(path)
 			if err != nil {
 				s.Close()
 				return nil, err
@@ -81,11 +82,12 @@ func (s *Set) Discover(ctx context.Context) {
 	wg.Wait()
 }
 
-// Lookup implements socketmap.Handler.
-func (s *Set) Lookup(ctx context.Context, name, key string) socketmap.Reply {
+// Lookup looks key up in the named map (a front end's entry point; see
+// smfront for the socketmap one).
+func (s *Set) Lookup(ctx context.Context, name, key string) answer.Result {
 	m, ok := s.maps[name]
 	if !ok {
-		return socketmap.Perm("unknown map name")
+		return answer.Fail(answer.ClassNoMap, "unknown map name")
 	}
 	return m.Lookup(ctx, key)
 }
@@ -107,7 +109,7 @@ func (s *Set) Names() []string {
 }
 
 // Pools returns the set's connection pools and breakers.
-func (s *Set) Pools() *Pools { return s.pools }
+func (s *Set) Pools() *hosts.Pools { return s.pools }
 
 // Close releases every statement and pool.
 func (s *Set) Close() error {

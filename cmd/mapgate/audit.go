@@ -11,8 +11,6 @@ import (
 	"mapgate/audit"
 )
 
-func init() { extraCommands["audit"] = cmdAudit }
-
 // Exit codes of mapgate audit.
 const (
 	exitAuditSafe   = 0 // no map at risk
@@ -41,8 +39,8 @@ Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
 `)
 		fs.PrintDefaults()
 	}
-	var cf commonFlags
-	cf.register(fs, false)
+	var flags commonFlags
+	flags.register(fs, false)
 	dsn := fs.String("dsn", "", "audit a whole schema: go-sql-driver DSN, e.g. 'postfix:secret@tcp(127.0.0.1:3306)/'")
 	database := fs.String("database", "", "with --dsn: the database to audit")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -65,7 +63,7 @@ Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
 	var r *audit.Report
 	switch {
 	case *dsn != "":
-		if cf.config != "" || len(cf.maps) > 0 {
+		if flags.config != "" || len(flags.maps) > 0 {
 			fmt.Fprintln(stderr, "mapgate audit: give either --dsn or maps (--map, --config), not both")
 			return exitAuditFailed
 		}
@@ -75,7 +73,7 @@ Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
 			fmt.Fprintln(stderr, "mapgate audit: --database needs --dsn")
 			return exitAuditFailed
 		}
-		s, err := cf.settings()
+		s, err := flags.settings()
 		if err != nil {
 			fmt.Fprintf(stderr, "mapgate audit: %v\n", err)
 			return exitAuditFailed

@@ -14,8 +14,6 @@ import (
 	"mapgate/bench"
 )
 
-func init() { extraCommands["bench"] = cmdBench }
-
 // cmdBench load-tests a running mapgate over the socketmap protocol and
 // checks every answer against the bulk data set (internal/testdb's
 // BulkAliases: user<i>@bulk.example → user<i>@dest.example for i < N).

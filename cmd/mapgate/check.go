@@ -12,10 +12,9 @@ import (
 	"mapgate/lookup"
 )
 
-func init() {
-	extraCommands["check"] = func(args []string, stdout, stderr io.Writer) int {
-		return cmdServe(append([]string{"--check"}, args...), stdout, stderr)
-	}
+// cmdCheck is serve --check.
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	return cmdServe(append([]string{"--check"}, args...), stdout, stderr)
 }
 
 // checkTimeout bounds asking every host of a set to prepare its queries:

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"mapgate/hosts"
 	"mapgate/lookup"
+	"mapgate/mysqlcf"
 	"mapgate/socketmap"
 )
 
@@ -22,7 +24,7 @@ type Config struct {
 	MySQL         MySQLFront // the MySQL-protocol front (mysql_listen); off when MySQL.Listen is empty
 	Maps          []lookup.MapSpec
 	Unix          socketmap.UnixOptions
-	Pool          lookup.PoolOptions
+	Pool          hosts.PoolOptions
 	LookupTimeout time.Duration // the whole lookup, all hosts and search steps
 	MaxConns      int
 	MetricsListen string
@@ -150,7 +152,7 @@ func (s *settings) perMap(name string) bool {
 }
 
 func (s *settings) loadFile(path string) error {
-	p, err := lookup.ReadParams(path)
+	p, err := mysqlcf.ReadParams(path)
 	if err != nil {
 		return err
 	}
@@ -195,7 +197,7 @@ func (s *settings) build() (*Config, error) {
 	}
 	dur := func(name string, dst *time.Duration) {
 		if v, ok := s.vals[name]; ok {
-			d, err := lookup.ParseDuration(v)
+			d, err := mysqlcf.ParseDuration(v)
 			if err != nil || d <= 0 {
 				if err == nil {
 					err = errors.New("must be positive")
@@ -260,7 +262,7 @@ func (s *settings) build() (*Config, error) {
 	}
 	smtputf8 := true
 	if v, ok := s.vals["smtputf8_enable"]; ok {
-		b, err := lookup.ParseBool(v)
+		b, err := mysqlcf.ParseBool(v)
 		if err != nil {
 			bad("smtputf8_enable", err)
 		}
@@ -272,7 +274,7 @@ func (s *settings) build() (*Config, error) {
 		flag := func(setting string, dst *bool, invert bool) {
 			key := n + "_" + setting
 			if v, ok := s.vals[key]; ok {
-				b, err := lookup.ParseBool(v)
+				b, err := mysqlcf.ParseBool(v)
 				if err != nil {
 					bad(key, err)
 					return
@@ -325,7 +327,7 @@ func (s *settings) domainSearch(n string, o *lookup.MapOptions) error {
 		return nil
 	}
 	if v, set := s.vals[n+"_address_search"]; set {
-		if b, err := lookup.ParseBool(v); err == nil && b {
+		if b, err := mysqlcf.ParseBool(v); err == nil && b {
 			return fmt.Errorf("%s_address_search = yes: a map searches addresses or domains, not both", n)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"mapgate/answer"
 	"mapgate/lookup"
 	"mapgate/mysqlfront"
 	"mapgate/socketmap"
@@ -32,7 +33,7 @@ func frontSpecs(specs []lookup.MapSpec) []lookup.MapSpec {
 	return out
 }
 
-// frontResolver adapts the lookup core (today's socketmap.Reply) to
+// frontResolver adapts the lookup core (an answer.Result) to
 // mysqlfront.Resolver. It is the only place the two meet.
 type frontResolver struct{ h *liveSet }
 
@@ -47,26 +48,23 @@ func (f frontResolver) Resolve(ctx context.Context, name, key string) mysqlfront
 	if !f.HasMap(name) {
 		return mysqlfront.Answer{Status: mysqlfront.UnknownMap}
 	}
-	return answerFromReply(f.h.cur.Load().Lookup(ctx, name, key))
+	return frontAnswer(f.h.cur.Load().Lookup(ctx, name, key))
 }
 
-// answerFromReply maps a socketmap reply of the lookup core to the front's
-// answer.
-func answerFromReply(r socketmap.Reply) mysqlfront.Answer {
-	switch r.Status {
-	case socketmap.StatusOK:
+// frontAnswer maps a result of the lookup core to the front's answer.
+func frontAnswer(r answer.Result) mysqlfront.Answer {
+	switch {
+	case r.Failed():
+		// TEMP, TIMEOUT and (never for a key) a configuration error:
+		// uncertain, an error packet.
+		return mysqlfront.Answer{Status: mysqlfront.Temp, Reason: r.Reason}
+	case r.Found && r.Value != "":
 		// The formatted answer as one row: Postfix joins rows with ',',
 		// so the client prints exactly what the admin's mysql: table
 		// would have returned.
-		if r.Text == "" {
-			return mysqlfront.Answer{Status: mysqlfront.NotFound}
-		}
-		return mysqlfront.Answer{Status: mysqlfront.Found, Values: []string{r.Text}}
-	case socketmap.StatusNotFound:
-		return mysqlfront.Answer{Status: mysqlfront.NotFound}
+		return mysqlfront.Answer{Status: mysqlfront.Found, Values: []string{r.Value}}
 	}
-	// TEMP, TIMEOUT and (never for a key) PERM: uncertain, an error packet.
-	return mysqlfront.Answer{Status: mysqlfront.Temp, Reason: r.Text}
+	return mysqlfront.Answer{Status: mysqlfront.NotFound}
 }
 
 // loopbackOrUnix refuses a TCP listen address that is not a loopback

@@ -3,27 +3,27 @@ package main
 import (
 	"testing"
 
+	"mapgate/answer"
 	"mapgate/lookup"
 	"mapgate/mysqlfront"
-	"mapgate/socketmap"
 )
 
-func TestAnswerFromReply(t *testing.T) {
+func TestFrontAnswer(t *testing.T) {
 	for _, tc := range []struct {
-		r    socketmap.Reply
+		r    answer.Result
 		want mysqlfront.Status
 		vals int
 	}{
-		{socketmap.OK("a@x,b@y"), mysqlfront.Found, 1},
-		{socketmap.OK(""), mysqlfront.NotFound, 0},
-		{socketmap.NotFound(), mysqlfront.NotFound, 0},
-		{socketmap.Temp("down"), mysqlfront.Temp, 0},
-		{socketmap.Timeout("slow"), mysqlfront.Temp, 0},
-		{socketmap.Perm("config"), mysqlfront.Temp, 0},
+		{answer.Found("a@x,b@y"), mysqlfront.Found, 1},
+		{answer.Found(""), mysqlfront.NotFound, 0},
+		{answer.NotFound(), mysqlfront.NotFound, 0},
+		{answer.Fail(answer.ClassHost, "down"), mysqlfront.Temp, 0},
+		{answer.Fail(answer.ClassTimeout, "slow"), mysqlfront.Temp, 0},
+		{answer.Fail(answer.ClassNoMap, "config"), mysqlfront.Temp, 0},
 	} {
-		a := answerFromReply(tc.r)
+		a := frontAnswer(tc.r)
 		if a.Status != tc.want || len(a.Values) != tc.vals {
-			t.Errorf("%v: %+v, want status %v with %d values", tc.r, a, tc.want, tc.vals)
+			t.Errorf("%+v: %+v, want status %v with %d values", tc.r, a, tc.want, tc.vals)
 		}
 	}
 }

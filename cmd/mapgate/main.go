@@ -8,14 +8,13 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -39,40 +38,45 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return cmdServe(rest, stdout, stderr)
-	case "query":
-		return cmdQuery(rest, stdout, stderr)
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "mapgate", versionString())
-		return exitOK
-	case "help", "-h", "--help":
-		return cmdHelp(rest, stdout, stderr)
-	default:
-		if h, ok := extraCommands[cmd]; ok {
-			return h(rest, stdout, stderr)
+	name, rest := args[0], args[1:]
+	for _, c := range commands {
+		if c.name == name || slices.Contains(c.aliases, name) {
+			return c.run(rest, stdout, stderr)
 		}
-		fmt.Fprintf(stderr, "mapgate: unknown command %q\n", cmd)
-		usage(stderr)
-		return exitUsage
+	}
+	fmt.Fprintf(stderr, "mapgate: unknown command %q\n", name)
+	usage(stderr)
+	return exitUsage
+}
+
+// command is one of mapgate's subcommands.
+type command struct {
+	name, summary string
+	aliases       []string
+	run           func(args []string, stdout, stderr io.Writer) int
+}
+
+// commands are mapgate's subcommands: what run dispatches to, and what
+// usage and the manual page list. Set in init: help's manual page lists
+// them.
+var commands []command
+
+func init() {
+	commands = []command{
+		{name: "serve", summary: "serve mysql_table(5) maps over Postfix's socketmap protocol", run: cmdServe},
+		{name: "query", summary: "look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)", run: cmdQuery},
+		{name: "check", summary: "check the configuration against the live databases, like postfix check (serve --check)", run: cmdCheck},
+		{name: "audit", summary: "check the schemas behind the maps for keys that will break them", run: cmdAudit},
+		{name: "bench", summary: "load-test a running mapgate over the socketmap protocol", run: cmdBench},
+		{name: "migrate", summary: "turn a Postfix main.cf's mysql: maps into a mapgate configuration", run: cmdMigrate},
+		{name: "version", summary: "print the version", aliases: []string{"--version", "-version"}, run: cmdVersion},
+		{name: "help", summary: "this text; 'help config': the configuration parameters; 'help man': the manual page mapgate(8), as roff", aliases: []string{"-h", "--help"}, run: cmdHelp},
 	}
 }
 
-// extraCommands are subcommands registered by other files of this package.
-var extraCommands = map[string]func(args []string, stdout, stderr io.Writer) int{}
-
-// commands are mapgate's subcommands, for usage and the manual page.
-var commands = []struct{ name, summary string }{
-	{"serve", "serve mysql_table(5) maps over Postfix's socketmap protocol"},
-	{"query", "look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)"},
-	{"check", "check the configuration against the live databases, like postfix check (serve --check)"},
-	{"audit", "check the schemas behind the maps for keys that will break them"},
-	{"bench", "load-test a running mapgate over the socketmap protocol"},
-	{"migrate", "turn a Postfix main.cf's mysql: maps into a mapgate configuration"},
-	{"version", "print the version"},
-	{"help", "this text; 'help config': the configuration parameters; 'help man': the manual page mapgate(8), as roff"},
+func cmdVersion(_ []string, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "mapgate", versionString())
+	return exitOK
 }
 
 func usage(w io.Writer) {
@@ -200,8 +204,3 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
-
-// errUsage marks errors that are the caller's (exit 2).
-var errUsage = errors.New("usage")
-
-var background = context.Background

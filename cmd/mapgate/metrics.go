@@ -55,7 +55,7 @@ func newMetrics() *metrics {
 	}, []string{"map", "reason"})
 	m.queries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "mapgate", Name: "queries_total",
-		Help: "Query attempts on a database host, by outcome class: none (answered), key (a key-caused error), query (schema or .cf error), host (host fault), canceled, unknown.",
+		Help: "Query attempts on a database host, by outcome class: none (answered), key (a key-caused error), query (schema or .cf error), host (host fault), canceled, limit (expansion_limit exceeded), unknown.",
 	}, []string{"map", "host", "class"})
 	m.queryTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "mapgate", Name: "query_duration_seconds",

@@ -11,10 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"mapgate/lookup"
+	"mapgate/mysqlcf"
 )
-
-func init() { extraCommands["migrate"] = cmdMigrate }
 
 // Postfix's defaults that migrate needs (mail_params.h).
 const (
@@ -145,13 +143,13 @@ apply it.
 }
 
 // read returns the main.cf parameters and a name for where they came from.
-func (s migrateSource) read() (*lookup.Params, string, error) {
+func (s migrateSource) read() (*mysqlcf.Params, string, error) {
 	switch {
 	case s.mainCF != "":
-		p, err := lookup.ReadParams(s.mainCF)
+		p, err := mysqlcf.ReadParams(s.mainCF)
 		return p, s.mainCF, err
 	case s.postconfOut != "":
-		p, err := lookup.ReadParams(s.postconfOut)
+		p, err := mysqlcf.ReadParams(s.postconfOut)
 		return p, s.postconfOut, err
 	}
 	p, err := runPostconf(s.configDir)
@@ -180,7 +178,7 @@ func (s migrateSource) masterCF(vals map[string]string) ([]masterService, bool) 
 // runPostconf reads `postconf [-c DIR] -n`. Its error carries postconf's
 // own message: on a machine where Postfix was installed with "No
 // configuration" there is no main.cf, and postconf says so.
-func runPostconf(dir string) (*lookup.Params, error) {
+func runPostconf(dir string) (*mysqlcf.Params, error) {
 	args := []string{"-n"}
 	if dir != "" {
 		args = append([]string{"-c", dir}, args...)
@@ -208,7 +206,7 @@ func runPostconf(dir string) (*lookup.Params, error) {
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	return lookup.ReadParams(f.Name())
+	return mysqlcf.ReadParams(f.Name())
 }
 
 // postfixProgram finds a Postfix program in PATH or /usr/sbin (often not in

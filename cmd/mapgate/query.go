@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"mapgate/lookup"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
@@ -20,8 +21,8 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: mapgate query [--config FILE] [--map NAME=FILE ...] NAME KEY")
 		fs.PrintDefaults()
 	}
-	var cf commonFlags
-	cf.register(fs, false)
+	var flags commonFlags
+	flags.register(fs, false)
 	verbose := fs.Bool("v", false, "log what the lookup does to stderr")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -31,7 +32,7 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name, key := fs.Arg(0), fs.Arg(1)
-	s, err := cf.settings()
+	s, err := flags.settings()
 	if err != nil {
 		fmt.Fprintf(stderr, "mapgate query: %v\n", err)
 		return exitUsage
@@ -55,7 +56,7 @@ func cmdQuery(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.LookupTimeout)
 	defer cancel()
 	set.Discover(ctx)
-	r := set.Lookup(ctx, name, key)
+	r := smfront.Reply(set.Lookup(ctx, name, key))
 	switch r.Status {
 	case socketmap.StatusOK:
 		fmt.Fprintln(stdout, r.Text)

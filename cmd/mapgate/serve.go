@@ -17,19 +17,21 @@ import (
 	"syscall"
 	"time"
 
+	"mapgate/answer"
 	"mapgate/lookup"
 	"mapgate/mysqlfront"
+	"mapgate/smfront"
 	"mapgate/socketmap"
 )
 
-// liveSet is the socketmap handler: the current map set, swapped whole on
-// reload. The lookup's time budget is the server's request deadline
+// liveSet is the lookup core the front end serves: the current map set,
+// swapped whole on reload. The lookup's time budget is the server's request deadline
 // (socketmap.Server.RequestTimeout = lookup_timeout).
 type liveSet struct {
 	cur atomic.Pointer[lookup.Set]
 }
 
-func (h *liveSet) Lookup(ctx context.Context, name, key string) socketmap.Reply {
+func (h *liveSet) Lookup(ctx context.Context, name, key string) answer.Result {
 	return h.cur.Load().Lookup(ctx, name, key)
 }
 
@@ -49,8 +51,8 @@ lookups in flight finish and stops.
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, "\nEvery configuration parameter: mapgate help config.\n")
 	}
-	var cf commonFlags
-	cf.register(fs, true)
+	var flags commonFlags
+	flags.register(fs, true)
 	metrics := fs.String("metrics-listen", "", "host:port to serve /metrics, /healthz and /readyz (overrides metrics_listen)")
 	check := fs.Bool("check", false, "check the configuration against the live databases (every host prepares every map's query) and exit, without serving")
 	if err := fs.Parse(args); err != nil {
@@ -61,10 +63,10 @@ lookups in flight finish and stops.
 		return exitUsage
 	}
 	if *metrics != "" {
-		cf.sets = append(cf.sets, "metrics_listen="+*metrics)
+		flags.sets = append(flags.sets, "metrics_listen="+*metrics)
 	}
 	load := func() (*Config, error) {
-		s, err := cf.settings()
+		s, err := flags.settings()
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +190,7 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 	}
 
 	srv := &socketmap.Server{
-		Handler:        handler,
+		Handler:        smfront.Handler{Core: handler},
 		Logger:         log,
 		RequestTimeout: cfg.LookupTimeout,
 		MaxConns:       cfg.MaxConns,

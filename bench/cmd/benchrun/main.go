@@ -289,8 +289,7 @@ func (h *harness) rawDriver(workers int, perWorker int) (*rawResult, error) {
 		}
 	}
 	type wres struct {
-		c   bench.Counts
-		err error
+		c bench.Counts
 	}
 	res := make(chan wres, workers)
 	start := time.Now()

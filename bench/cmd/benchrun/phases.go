@@ -294,7 +294,7 @@ func (h *harness) chart(proxyInst *pfinst.Instance) error {
 		{"Postfix mysql:", "mysql:" + h.cf, nil},
 		{"Postfix proxy:mysql:", "proxy:mysql:" + h.cf, proxyInst},
 	}
-	var lines []bench.ChartLine
+	var lines []chartLine
 	for _, t := range targets {
 		inst := t.inst
 		if inst == nil {
@@ -313,14 +313,14 @@ func (h *harness) chart(proxyInst *pfinst.Instance) error {
 		cr.Clients[t.name], cr.Floods[t.name] = gs, fc
 		h.logf("  %-22s good: correct %.1f%%  OK %d NOTFOUND %d TEMP %d wrong %d errors %d  p99 %.1fms | flood: %d sent, TEMP %d",
 			t.name, 100*gs.SuccessRate, gs.OK, gs.NotFound, gs.Temp, gs.Wrong, gs.Errors, gs.Latency.P99/1000, fc.Total(), fc.Temp)
-		lines = append(lines, bench.ChartLine{Name: t.name, Series: good.Seconds()})
+		lines = append(lines, chartLine{Name: t.name, Series: good.Seconds()})
 		if inst != proxyInst {
 			if err := inst.Stop(); err != nil {
 				h.logf("  stop instance: %v", err)
 			}
 		}
 	}
-	err := bench.WriteChart(filepath.Join(h.o.out, cr.File), bench.ChartSpec{
+	err := writeChart(filepath.Join(h.o.out, cr.File), chartSpec{
 		Title:     "Good recipients during a 10:1 flood of unrepresentable keys (latin1 table, Postfix smtpd RCPT)",
 		Lines:     lines,
 		FloodFrom: floodFrom, FloodTo: floodTo,

@@ -1,4 +1,4 @@
-package lookup
+package mysqlcf
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ type ResultFormat struct {
 	pieces []tmplPiece // exp: 's' 'u' 'd' of the value; 'S' 'U' 'D' '1'…'9' of the key
 	vuser  bool        // %u: skip a value with an empty localpart
 	vdom   bool        // %d: skip a value without a domain
-	key    keyReq      // requirements on the key (%U %D %1-%9, and the query's in a CF)
+	key    keyReq      // requirements on the key (%U %D %1-%9, and the query's in a File)
 }
 
 // ParseResultFormat parses a result_format template; "" means the default
@@ -102,7 +102,7 @@ func (f *ResultFormat) String() string { return f.text }
 // is returned unchanged, when Postfix skips the value (db_common_expand):
 // an empty value (whatever the format); with %u a value starting with '@';
 // with %d a value without '@' or with an empty domain; or a key that lacks
-// what %U %D %1-%9 (or, for a format from a CF, the query) need. NULL
+// what %U %D %1-%9 (or, for a format from a File, the query) need. NULL
 // values are the caller's to skip.
 //
 // Each call that is not skipped is one element for expansion_limit (see

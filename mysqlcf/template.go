@@ -1,4 +1,4 @@
-package lookup
+package mysqlcf
 
 import (
 	"fmt"
@@ -159,7 +159,7 @@ func (t *Template) Uses() Uses { return t.uses }
 // the caller treats as "not found" without querying: an empty key; a key
 // without '@' or with an empty domain when %d, %D or %1-%9 is used; a key
 // starting with '@' (empty localpart) when %u or %U is used; a domain with
-// fewer labels than the highest %1-%9. A template from a CF also obeys the
+// fewer labels than the highest %1-%9. A template from a File also obeys the
 // requirements of the file's result_format.
 //
 // For a key without '@', %u is the whole key. The key is split at its

@@ -1,4 +1,4 @@
-package bench
+package main
 
 import (
 	"fmt"
@@ -11,20 +11,22 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"mapgate/bench"
 )
 
-// ChartLine is one client's good-key series on a chart.
-type ChartLine struct {
+// chartLine is one client's good-key series on a chart.
+type chartLine struct {
 	Name   string
-	Series []Second
+	Series []bench.Second
 }
 
-// ChartSpec is the attack-profile chart: good-key success rate (top) and
+// chartSpec is the attack-profile chart: good-key success rate (top) and
 // p99 latency (bottom) per second, one line per client, the flood window
 // shaded.
-type ChartSpec struct {
+type chartSpec struct {
 	Title              string
-	Lines              []ChartLine
+	Lines              []chartLine
 	FloodFrom, FloodTo time.Duration
 }
 
@@ -35,8 +37,8 @@ var chartColors = []color.Color{
 	color.RGBA{R: 0xe7, G: 0x29, B: 0x8a, A: 0xff},
 }
 
-// WriteChart draws spec as a PNG file at path.
-func WriteChart(path string, spec ChartSpec) error {
+// writeChart draws spec as a PNG file at path.
+func writeChart(path string, spec chartSpec) error {
 	rate := plot.New()
 	rate.Title.Text = spec.Title
 	rate.Y.Label.Text = "good keys answered correctly (%)"

@@ -1,4 +1,4 @@
-package lookup
+package mysqlcf
 
 import (
 	"path/filepath"
@@ -50,7 +50,7 @@ func TestParseCFPostfixAdmin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			cf, err := ParseCF(filepath.Join("testdata", "postfixadmin", tt.file))
+			cf, err := Parse(filepath.Join("testdata", "postfixadmin", tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, localhost, cf.Hosts)
 			assert.Equal(t, "postfix", cf.User)
@@ -84,7 +84,7 @@ func TestParseCFFiles(t *testing.T) {
 	t.Parallel()
 
 	t.Run("legacy", func(t *testing.T) {
-		cf, err := ParseCF("testdata/cf/legacy.cf")
+		cf, err := Parse("testdata/cf/legacy.cf")
 		require.NoError(t, err)
 		assert.Equal(t, "SELECT goto FROM alias WHERE address='%s' and active = '1'", cf.QueryText)
 		assert.Equal(t, "SELECT goto FROM alias WHERE address=? and active = '1'", cf.Query.SQL)
@@ -92,7 +92,7 @@ func TestParseCFFiles(t *testing.T) {
 	})
 
 	t.Run("continuation", func(t *testing.T) {
-		cf, err := ParseCF("testdata/cf/continuation.cf")
+		cf, err := Parse("testdata/cf/continuation.cf")
 		require.NoError(t, err)
 		assert.Equal(t, []Host{
 			{"unix", "/var/run/mysqld/mysqld.sock", "unix:/var/run/mysqld/mysqld.sock"},
@@ -106,7 +106,7 @@ func TestParseCFFiles(t *testing.T) {
 	})
 
 	t.Run("duplicates and unknown", func(t *testing.T) {
-		cf, err := ParseCF("testdata/cf/duplicates.cf")
+		cf, err := Parse("testdata/cf/duplicates.cf")
 		require.NoError(t, err)
 		assert.Equal(t, "second", cf.DBName)
 		assert.Equal(t, 3, cf.Line["dbname"])
@@ -116,7 +116,7 @@ func TestParseCFFiles(t *testing.T) {
 	})
 
 	t.Run("every parameter", func(t *testing.T) {
-		cf, err := ParseCF("testdata/cf/all.cf")
+		cf, err := Parse("testdata/cf/all.cf")
 		require.NoError(t, err)
 		assert.Equal(t, []Host{
 			{"unix", "/tmp/mysql.sock", "unix:/tmp/mysql.sock"},
@@ -154,14 +154,14 @@ func TestParseCFErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseCF(filepath.Join("testdata", "cf", tt.file))
+			_, err := Parse(filepath.Join("testdata", "cf", tt.file))
 			require.Error(t, err)
 			assert.Equal(t, tt.want, err.Error())
-			var ce *CFError
+			var ce *Error
 			assert.ErrorAs(t, err, &ce)
 		})
 	}
-	_, err := ParseCF("testdata/cf/no-such-file.cf")
+	_, err := Parse("testdata/cf/no-such-file.cf")
 	assert.Error(t, err)
 }
 
@@ -171,62 +171,62 @@ func TestParseCFBytes(t *testing.T) {
 	tests := []struct {
 		name, data string
 		want       string // error; "" for success
-		check      func(t *testing.T, cf *CF)
+		check      func(t *testing.T, cf *File)
 	}{
-		{name: "minimal", data: q, check: func(t *testing.T, cf *CF) {
+		{name: "minimal", data: q, check: func(t *testing.T, cf *File) {
 			assert.Equal(t, []Host{{"unix", DefaultUnixSocket, "localhost"}}, cf.Hosts)
 			assert.Nil(t, cf.Domain)
 		}},
-		{name: "crlf", data: "dbname = d\r\nquery = SELECT v FROM t WHERE k='%s'\r\n", check: func(t *testing.T, cf *CF) {
+		{name: "crlf", data: "dbname = d\r\nquery = SELECT v FROM t WHERE k='%s'\r\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "d", cf.DBName)
 			assert.Equal(t, "SELECT v FROM t WHERE k=?", cf.Query.SQL)
 		}},
-		{name: "no trailing comment", data: q + "user = bob # not a comment\n", check: func(t *testing.T, cf *CF) {
+		{name: "no trailing comment", data: q + "user = bob # not a comment\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "bob # not a comment", cf.User)
 		}},
-		{name: "no $ expansion", data: q + "password = $secret\n", check: func(t *testing.T, cf *CF) {
+		{name: "no $ expansion", data: q + "password = $secret\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "$secret", cf.Password)
 		}},
-		{name: "name=value without spaces", data: "dbname=d\nquery=SELECT 1 FROM t WHERE k=%s\n", check: func(t *testing.T, cf *CF) {
+		{name: "name=value without spaces", data: "dbname=d\nquery=SELECT 1 FROM t WHERE k=%s\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "SELECT 1 FROM t WHERE k=?", cf.Query.SQL)
 			assert.False(t, cf.Query.Params[0].Quoted)
 		}},
-		{name: "leading white space line is ignored", data: "  user = x\n" + q, check: func(t *testing.T, cf *CF) {
+		{name: "leading white space line is ignored", data: "  user = x\n" + q, check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "", cf.User)
 			require.Len(t, cf.Warnings, 1)
 			assert.Contains(t, cf.Warnings[0], "x:1: logical line must not start with whitespace")
 		}},
-		{name: "same value twice: no warning", data: q + "dbname = d\n", check: func(t *testing.T, cf *CF) {
+		{name: "same value twice: no warning", data: q + "dbname = d\n", check: func(t *testing.T, cf *File) {
 			assert.Empty(t, cf.Warnings)
 		}},
-		{name: "empty query means the legacy form", data: "dbname = d\nquery =\ntable = t\nselect_field = v\nwhere_field = k\n", check: func(t *testing.T, cf *CF) {
+		{name: "empty query means the legacy form", data: "dbname = d\nquery =\ntable = t\nselect_field = v\nwhere_field = k\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "SELECT v FROM t WHERE k='%s' ", cf.QueryText)
 		}},
-		{name: "legacy ignored with query", data: q + "table = t\n", check: func(t *testing.T, cf *CF) {
+		{name: "legacy ignored with query", data: q + "table = t\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, []string{"x:3: table is ignored because query is set"}, cf.Warnings)
 		}},
-		{name: "negative expansion_limit is no limit", data: q + "expansion_limit = -3\n", check: func(t *testing.T, cf *CF) {
+		{name: "negative expansion_limit is no limit", data: q + "expansion_limit = -3\n", check: func(t *testing.T, cf *File) {
 			assert.False(t, cf.ExpansionLimitExceeded(100))
 		}},
-		{name: "domain list stops at #", data: q + "domain = a.example {b c} # d.example\n", check: func(t *testing.T, cf *CF) {
+		{name: "domain list stops at #", data: q + "domain = a.example {b c} # d.example\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, []string{"a.example", "{b c}"}, cf.Domain)
 			assert.Len(t, cf.Warnings, 1)
 		}},
-		{name: "result_format requirements suppress the query", data: q + "result_format = %s@%D\n", check: func(t *testing.T, cf *CF) {
+		{name: "result_format requirements suppress the query", data: q + "result_format = %s@%D\n", check: func(t *testing.T, cf *File) {
 			_, ok := cf.Query.Expand("bob", nil)
 			assert.False(t, ok)
 			_, ok = cf.Query.Expand("bob@example.jp", nil)
 			assert.True(t, ok)
 		}},
-		{name: "query requirements skip results", data: "dbname = d\nquery = SELECT v FROM t WHERE k='%u'\nresult_format = %S\n", check: func(t *testing.T, cf *CF) {
+		{name: "query requirements skip results", data: "dbname = d\nquery = SELECT v FROM t WHERE k='%u'\nresult_format = %S\n", check: func(t *testing.T, cf *File) {
 			_, skipped := cf.ResultFormat.Append(nil, "@example.jp", "v")
 			assert.True(t, skipped)
 		}},
-		{name: "hosts service name", data: q + "hosts = [2001:db8::1] inet:db:mysql\n", check: func(t *testing.T, cf *CF) {
+		{name: "hosts service name", data: q + "hosts = [2001:db8::1] inet:db:mysql\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, "[2001:db8::1]:3306", cf.Hosts[0].Addr)
 			assert.Equal(t, "db:3306", cf.Hosts[1].Addr)
 		}},
-		{name: "inet:localhost is the socket", data: q + "hosts = inet:localhost:3307\n", check: func(t *testing.T, cf *CF) {
+		{name: "inet:localhost is the socket", data: q + "hosts = inet:localhost:3307\n", check: func(t *testing.T, cf *File) {
 			assert.Equal(t, []Host{{"unix", DefaultUnixSocket, "inet:localhost:3307"}}, cf.Hosts)
 		}},
 
@@ -249,7 +249,7 @@ func TestParseCFBytes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cf, err := ParseCFBytes("x", []byte(tt.data))
+			cf, err := ParseBytes("x", []byte(tt.data))
 			if tt.want != "" {
 				require.Error(t, err)
 				assert.Equal(t, tt.want, err.Error())
@@ -273,9 +273,9 @@ func FuzzParseCF(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cf, err := ParseCFBytes("f.cf", data)
+		cf, err := ParseBytes("f.cf", data)
 		if err != nil {
-			var ce *CFError
+			var ce *Error
 			if !assert.ErrorAs(t, err, &ce) {
 				return
 			}

@@ -1,4 +1,4 @@
-package lookup
+package mysqlcf
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ func ReadParams(path string) (*Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	cf := &CF{Path: path, Line: map[string]int{}}
+	cf := &File{Path: path, Line: map[string]int{}}
 	p := &cfParser{path: path, vals: map[string]string{}, cf: cf}
 	if err := p.read(data); err != nil {
 		return nil, err
@@ -34,7 +34,7 @@ func ReadParams(path string) (*Params, error) {
 
 // Errorf returns an error naming the file, line and parameter.
 func (p *Params) Errorf(name, format string, args ...any) error {
-	return &CFError{File: p.Path, Line: p.Line[name], Param: name, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: p.Path, Line: p.Line[name], Param: name, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Bool parses a Postfix boolean (yes/no, true/false, 1/0).

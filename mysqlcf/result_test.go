@@ -1,4 +1,4 @@
-package lookup
+package mysqlcf
 
 import (
 	"testing"
@@ -67,7 +67,7 @@ func TestResultFormatErrors(t *testing.T) {
 
 func TestResultElements(t *testing.T) {
 	t.Parallel()
-	cf, err := ParseCFBytes("x", []byte("dbname = d\nquery = SELECT a, b FROM t WHERE k='%s'\nexpansion_limit = 2\nresult_format = %d\n"))
+	cf, err := ParseBytes("x", []byte("dbname = d\nquery = SELECT a, b FROM t WHERE k='%s'\nexpansion_limit = 2\nresult_format = %d\n"))
 	require.NoError(t, err)
 	// Rows × columns; skipped values are not elements.
 	var out []byte

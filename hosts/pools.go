@@ -1,4 +1,4 @@
-package lookup
+package hosts
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sony/gobreaker/v2"
+
+	"mapgate/mysqlcf"
 )
 
 // PoolOptions size the database side. The zero value takes the defaults.
@@ -255,9 +257,9 @@ func (p *Pools) host(name string) *hostState {
 	return h
 }
 
-// target is one host as one map uses it: the host's breaker, the map's pool
+// Target is one host as one map uses it: the host's breaker, the map's pool
 // there, and the map's statement prepared on that pool.
-type target struct {
+type Target struct {
 	host  *hostState
 	pool  *pool
 	db    *sql.DB // pool.db
@@ -270,7 +272,7 @@ type target struct {
 }
 
 // connConfig builds the driver configuration for one host of a .cf file.
-func (p *Pools) connConfig(cf *CF, h Host) (*mysql.Config, error) {
+func (p *Pools) connConfig(cf *mysqlcf.File, h mysqlcf.Host) (*mysql.Config, error) {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.DBName = cf.User, cf.Password, cf.DBName
 	if cf.OptionFile != "" {
@@ -319,7 +321,7 @@ func (p *Pools) connConfig(cf *CF, h Host) (*mysql.Config, error) {
 // tlsConfig registers the .cf file's tls_* settings with the driver and
 // returns the name to use, "" for no TLS. As Postfix does, TLS is on when a
 // certificate, key or CA is configured.
-func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
+func (p *Pools) tlsConfig(cf *mysqlcf.File, h mysqlcf.Host) (string, error) {
 	t := cf.TLS
 	if t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "" {
 		return "", nil
@@ -371,10 +373,10 @@ func (p *Pools) tlsConfig(cf *CF, h Host) (string, error) {
 	return name, nil
 }
 
-// targets returns one target per host of cf, for the statement query of
+// Targets returns one Target per host of cf, for the statement query of
 // the map mapName.
-func (p *Pools) targets(mapName string, cf *CF, query string) ([]*target, error) {
-	out := make([]*target, 0, len(cf.Hosts))
+func (p *Pools) Targets(mapName string, cf *mysqlcf.File, query string) ([]*Target, error) {
+	out := make([]*Target, 0, len(cf.Hosts))
 	for _, h := range cf.Hosts {
 		c, err := p.connConfig(cf, h)
 		if err != nil {
@@ -387,7 +389,7 @@ func (p *Pools) targets(mapName string, cf *CF, query string) ([]*target, error)
 		if cf.IdleInterval > 0 {
 			pl.db.SetConnMaxIdleTime(cf.IdleInterval)
 		}
-		out = append(out, &target{host: p.host(h.Network + ":" + h.Addr), pool: pl, db: pl.db, query: query,
+		out = append(out, &Target{host: p.host(h.Network + ":" + h.Addr), pool: pl, db: pl.db, query: query,
 			queryTimeout: p.opts.QueryTimeout})
 	}
 	return out, nil
@@ -398,7 +400,7 @@ func (p *Pools) targets(mapName string, cf *CF, query string) ([]*target, error)
 // held across the round trip (a stalled host would hold every lookup of
 // the map behind it, past any deadline): lookups that find no statement
 // prepare one each, and the first one stored wins.
-func (t *target) prepared(ctx context.Context) (*sql.Stmt, error) {
+func (t *Target) prepared(ctx context.Context) (*sql.Stmt, error) {
 	t.mu.Lock()
 	st := t.stmt
 	t.mu.Unlock()
@@ -433,7 +435,7 @@ var errNoResultSet = errors.New("query returned no result set (require_result_se
 // non-NULL value to sink. The caller holds one of the pool's slots (see
 // pool.acquire), so database/sql has a connection for it at once; deadline
 // bounds the attempt (see attemptContext).
-func (t *target) run(ctx context.Context, deadline time.Time, requireResultSet bool, args []any, sink rowSink) error {
+func (t *Target) run(ctx context.Context, deadline time.Time, requireResultSet bool, args []any, sink rowSink) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -485,8 +487,8 @@ func (t *target) run(ctx context.Context, deadline time.Time, requireResultSet b
 	return rows.Err()
 }
 
-// closeStmt releases the prepared statement (on reload).
-func (t *target) closeStmt() {
+// CloseStmt releases the prepared statement (on reload).
+func (t *Target) CloseStmt() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stmt != nil {
@@ -494,9 +496,6 @@ func (t *target) closeStmt() {
 		t.stmt = nil
 	}
 }
-
-// state is for tests and logs.
-func (t *target) state() gobreaker.State { return t.host.cb.State() }
 
 // readOptionFile reads the [client] and [group] sections of a MySQL option
 // file (my.cnf syntax): the settings mapgate can use are user, password and
@@ -543,7 +542,7 @@ func (m mysqlLogger) Print(v ...any) { m.l.Debug("mysql driver", "msg", fmt.Spri
 // ping, configured exactly as the maps connect (user, password, database,
 // charset, TLS, option file). It is for tools such as the audit; the caller
 // closes the pool.
-func Connect(ctx context.Context, cf *CF, po PoolOptions) (*sql.DB, Host, error) {
+func Connect(ctx context.Context, cf *mysqlcf.File, po PoolOptions) (*sql.DB, mysqlcf.Host, error) {
 	po.setDefaults()
 	p := NewPools(po)
 	var errs []error
@@ -565,5 +564,35 @@ func Connect(ctx context.Context, cf *CF, po PoolOptions) (*sql.DB, Host, error)
 		}
 		return db, h, nil
 	}
-	return nil, Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
+	return nil, mysqlcf.Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
+}
+
+// Check prepares the target's query on one of its pool's connections and
+// closes the statement (mapgate check).
+func (t *Target) Check(ctx context.Context) error {
+	st, err := t.db.PrepareContext(ctx, t.query)
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
+// Name is the target's host, as "tcp:host:port" or "unix:/path".
+func (t *Target) Name() string { return t.host.name }
+
+// DB is the map's pool on the host, for column discovery and schema
+// confirmation (which do not pass the gate: see discoveryConns).
+func (t *Target) DB() *sql.DB { return t.db }
+
+// Quarantined reports whether the host should be skipped while other hosts
+// are usable.
+func (t *Target) Quarantined(now time.Time) bool { return t.host.quarantined(now) }
+
+// Quarantined reports whether the named host ("tcp:host:port") is
+// quarantined now.
+func (p *Pools) Quarantined(name string) bool {
+	p.mu.Lock()
+	h, ok := p.hosts[name]
+	p.mu.Unlock()
+	return ok && h.quarantined(time.Now())
 }

@@ -1,4 +1,4 @@
-package lookup
+package mysqlcf
 
 import (
 	"fmt"
@@ -36,14 +36,14 @@ type TLSSettings struct {
 	VerifyCert bool
 }
 
-// CF is a parsed mysql_table(5) configuration file.
+// File is a parsed mysql_table(5) configuration file.
 //
 // Query and ResultFormat are parsed together, as Postfix does with one
 // shared context (db_common.c): the key requirements of both templates
 // (a domain for %d %D %1-%9, a localpart for %u %U, the highest label
 // number) apply to both. For example, result_format = %D suppresses the
 // query for keys without a domain even when the query only uses %s.
-type CF struct {
+type File struct {
 	// Path is the file name given to ParseCF.
 	Path string
 	// Hosts lists UNIX sockets first, then TCP hosts, each group in the
@@ -87,10 +87,10 @@ type CF struct {
 	Warnings []string
 }
 
-// CFError is an error in a mysql_table(5) file. Line is 0 when the error
+// Error is an error in a mysql_table(5) file. Line is 0 when the error
 // is not tied to one line (a missing parameter); Param is "" for a syntax
 // error that names no parameter.
-type CFError struct {
+type Error struct {
 	File  string
 	Line  int
 	Param string
@@ -99,7 +99,7 @@ type CFError struct {
 
 // Error formats the error as "FILE:LINE: PARAM: MSG", leaving out an
 // empty part.
-func (e *CFError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
@@ -127,23 +127,23 @@ var cfKnown = map[string]bool{
 	"where_field": true, "additional_conditions": true,
 }
 
-// ParseCF reads and parses a mysql_table(5) file.
-func ParseCF(path string) (*CF, error) {
+// Parse reads and parses a mysql_table(5) file.
+func Parse(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCFBytes(path, data)
+	return ParseBytes(path, data)
 }
 
 // cfParser holds the name = value pairs of one file.
 type cfParser struct {
 	path string
 	vals map[string]string
-	cf   *CF
+	cf   *File
 }
 
-// ParseCFBytes parses the contents of a mysql_table(5) file, read the way
+// ParseBytes parses the contents of a mysql_table(5) file, read the way
 // Postfix reads it (cfg_parser.c, dict_load_fp, readllines, split_nameval):
 // logical "name = value" lines; blank lines and lines whose first non-blank
 // character is '#' are skipped, also between continuation lines; a line
@@ -151,8 +151,8 @@ type cfParser struct {
 // space is kept); a later definition overrides an earlier one; there is
 // no $name expansion and no trailing comment ("a = b # c" has the value
 // "b # c"). path is used in error messages only.
-func ParseCFBytes(path string, data []byte) (*CF, error) {
-	cf := &CF{Path: path, Line: map[string]int{}}
+func ParseBytes(path string, data []byte) (*File, error) {
+	cf := &File{Path: path, Line: map[string]int{}}
 	p := &cfParser{path: path, vals: map[string]string{}, cf: cf}
 	if err := p.read(data); err != nil {
 		return nil, err
@@ -230,7 +230,7 @@ func (p *cfParser) nameval(line int, s string) error {
 		i++
 	}
 	if i == len(s) || s[i] == '=' {
-		return &CFError{File: p.path, Line: line, Msg: "missing attribute name"}
+		return &Error{File: p.path, Line: line, Msg: "missing attribute name"}
 	}
 	start := i
 	for i < len(s) && !cfSpace(s[i]) && s[i] != '=' {
@@ -241,7 +241,7 @@ func (p *cfParser) nameval(line int, s string) error {
 		i++
 	}
 	if i == len(s) || s[i] != '=' {
-		return &CFError{File: p.path, Line: line, Param: name, Msg: "missing '=' after attribute name"}
+		return &Error{File: p.path, Line: line, Param: name, Msg: "missing '=' after attribute name"}
 	}
 	i++
 	for i < len(s) && cfSpace(s[i]) {
@@ -265,7 +265,7 @@ func (p *cfParser) nameval(line int, s string) error {
 }
 
 func (p *cfParser) errf(name, format string, args ...any) error {
-	return &CFError{File: p.path, Line: p.cf.Line[name], Param: name, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: p.path, Line: p.cf.Line[name], Param: name, Msg: fmt.Sprintf(format, args...)}
 }
 
 // str is cfg_get_str with Postfix's minimum length; a missing parameter
@@ -559,6 +559,6 @@ func cfPort(s string) (int, error) {
 // ResultFormat.Append that was not skipped, i.e. one formatted column
 // value, not one comma-separated address inside it (dict_mysql.c). Postfix
 // then fails the lookup with a temporary error.
-func (c *CF) ExpansionLimitExceeded(elements int) bool {
+func (c *File) ExpansionLimitExceeded(elements int) bool {
 	return c.ExpansionLimit > 0 && elements > c.ExpansionLimit
 }

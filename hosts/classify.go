@@ -1,4 +1,4 @@
-package lookup
+package hosts
 
 import (
 	"context"
@@ -8,51 +8,25 @@ import (
 	"net"
 	"syscall"
 
+	"mapgate/answer"
+
 	"github.com/go-sql-driver/mysql"
 )
 
-// Class says who is to blame for a failed query, and so what mapgate answers
-// and whether the host's breaker counts it.
-type Class uint8
+// Class says who is to blame for a failed query (see answer.Class).
+type Class = answer.Class
 
+// The classes Classify returns, and the ones a lookup adds.
 const (
-	// ClassNone: no error.
-	ClassNone Class = iota
-	// ClassKey: a charset or collation error caused by the key's own
-	// characters. The key cannot match any stored value: a miss for this
-	// search step; the host is healthy.
-	ClassKey
-	// ClassQuery: the query or schema is broken (unknown column, missing
-	// table, mixed collations between columns, a privilege missing). Every
-	// key would fail: TEMP and a loud log line; the host is healthy.
-	ClassQuery
-	// ClassHost: the host is down, unreachable, overloaded, read-only,
-	// refusing us, or too slow. Counts against the host's breaker; the next
-	// host is tried.
-	ClassHost
-	// ClassCanceled: the client went away (Postfix closed the connection).
-	// Neither the key's nor the host's fault.
-	ClassCanceled
-	// ClassUnknown: anything not recognised. TEMP, never NOTFOUND.
-	ClassUnknown
+	ClassNone     = answer.ClassNone
+	ClassKey      = answer.ClassKey
+	ClassQuery    = answer.ClassQuery
+	ClassHost     = answer.ClassHost
+	ClassCanceled = answer.ClassCanceled
+	ClassUnknown  = answer.ClassUnknown
+	ClassLimit    = answer.ClassLimit
+	ClassTimeout  = answer.ClassTimeout
 )
-
-func (c Class) String() string {
-	switch c {
-	case ClassNone:
-		return "none"
-	case ClassKey:
-		return "key"
-	case ClassQuery:
-		return "query"
-	case ClassHost:
-		return "host"
-	case ClassCanceled:
-		return "canceled"
-	default:
-		return "unknown"
-	}
-}
 
 // charsetErrors are the server errors a key's characters can cause when it
 // is compared with (or converted to) a column's character set.
@@ -196,12 +170,9 @@ func Classify(err error, keySuspect bool) Class {
 	return ClassUnknown
 }
 
-// keySuspect reports whether s holds anything but printable ASCII.
-func keySuspect(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e {
-			return true
-		}
-	}
-	return false
+// IsCharsetError reports whether err is the server's charset or collation
+// error (1267 and its kin).
+func IsCharsetError(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && charsetErrors[me.Number]
 }

@@ -1,4 +1,4 @@
-package lookup
+package hosts
 
 import (
 	"testing"
@@ -29,7 +29,7 @@ func TestQuarantineGrowsAndResets(t *testing.T) {
 // the host that failed longest ago.
 func TestLastResortOrder(t *testing.T) {
 	now := time.Unix(1000, 0)
-	mk := func(name string, answered, faulted time.Duration) *target {
+	mk := func(name string, answered, faulted time.Duration) *Target {
 		h := &hostState{name: name}
 		if answered > 0 {
 			h.health.sawAnswer(now.Add(answered))
@@ -37,9 +37,9 @@ func TestLastResortOrder(t *testing.T) {
 		if faulted > 0 {
 			h.health.sawFault(now.Add(faulted))
 		}
-		return &target{host: h}
+		return &Target{host: h}
 	}
-	ts := []*target{
+	ts := []*Target{
 		mk("stalled just now", time.Second, 9*time.Second),
 		mk("failed long ago", time.Second, 2*time.Second),
 		mk("answers again", 8*time.Second, 3*time.Second),

@@ -1,4 +1,4 @@
-package lookup
+package hosts
 
 import (
 	"context"
@@ -117,7 +117,7 @@ func (pl *pool) release() { <-pl.slots }
 // each have their own timeout) the attempt runs under deadline: the driver
 // gives up the dial or closes the connection when it passes, so the
 // attempt ends in time whatever it was waiting for.
-func (t *target) attemptContext(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+func (t *Target) attemptContext(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
 	if t.fullBudget(deadline) && t.pool.idle() {
 		return ctx, func() {}
@@ -127,13 +127,13 @@ func (t *target) attemptContext(ctx context.Context, deadline time.Time) (contex
 
 // fullBudget reports whether an attempt that must end by deadline still
 // has (nearly) its whole QueryTimeout.
-func (t *target) fullBudget(deadline time.Time) bool {
+func (t *Target) fullBudget(deadline time.Time) bool {
 	return time.Until(deadline) >= t.queryTimeout-t.queryTimeout/20
 }
 
 // attemptDeadline is when an attempt starting now must end: QueryTimeout
 // from now, or the lookup's deadline (zero: none) if sooner.
-func (t *target) attemptDeadline(now, lookup time.Time) time.Time {
+func (t *Target) attemptDeadline(now, lookup time.Time) time.Time {
 	d := now.Add(t.queryTimeout)
 	if !lookup.IsZero() && lookup.Before(d) {
 		return lookup
@@ -158,7 +158,7 @@ func (h *health) answering() bool { return h.answered.Load() > h.faulted.Load() 
 // its second: hosts whose last outcome was an answer first, then the host
 // that failed longest ago (a host that was killed and has come back is
 // tried before one that has just stalled).
-func lastResortOrder(ts []*target) {
+func lastResortOrder(ts []*Target) {
 	sort.SliceStable(ts, func(i, j int) bool {
 		a, b := &ts[i].host.health, &ts[j].host.health
 		if a.answering() != b.answering() {

@@ -1,0 +1,85 @@
+// Package answer is what the lookup core tells a front end: a value, a
+// miss, or a failure with its class and a reason. It knows nothing of any
+// wire protocol: the socketmap front end (package smfront) turns a Result
+// into a socketmap_table(5) reply; another front end (a MySQL-protocol
+// one, say) turns it into its own.
+package answer
+
+// Class says who is to blame for a failed lookup or query, and so what a
+// front end answers and whether a host's breaker counts it.
+type Class uint8
+
+const (
+	// ClassNone: no error (the key was found, or provably not found).
+	ClassNone Class = iota
+	// ClassKey: a charset or collation error caused by the key's own
+	// characters, where a matching row cannot be ruled out.
+	ClassKey
+	// ClassQuery: the query or schema is broken (unknown column, missing
+	// table, mixed collations between columns, a privilege missing).
+	// Every key would fail; the host is healthy.
+	ClassQuery
+	// ClassHost: the host is down, unreachable, overloaded, read-only,
+	// refusing us, or too slow; or no host is available.
+	ClassHost
+	// ClassCanceled: the client went away.
+	ClassCanceled
+	// ClassUnknown: anything not recognised. Never a miss.
+	ClassUnknown
+	// ClassLimit: the result exceeded the table's expansion_limit (a
+	// temporary failure, as in Postfix).
+	ClassLimit
+	// ClassTimeout: the lookup's own deadline passed before a host
+	// answered.
+	ClassTimeout
+	// ClassNoMap: no map has the name asked for (a configuration error).
+	ClassNoMap
+)
+
+var classNames = [...]string{
+	ClassNone:     "none",
+	ClassKey:      "key",
+	ClassQuery:    "query",
+	ClassHost:     "host",
+	ClassCanceled: "canceled",
+	ClassUnknown:  "unknown",
+	ClassLimit:    "limit",
+	ClassTimeout:  "timeout",
+	ClassNoMap:    "no_map",
+}
+
+// String returns the class's metric label ("none", "key", "query", "host",
+// "canceled", "unknown", "limit", "timeout", "no_map").
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+// Result is the answer to one lookup.
+type Result struct {
+	// Value is the formatted result (result_format applied) when Found.
+	Value string
+	// Found: the key was found. When false and Class is ClassNone, the key
+	// is provably absent.
+	Found bool
+	// Class is why the lookup failed (ClassNone when it did not).
+	Class Class
+	// Reason is a short text for the client when the lookup failed; it
+	// never holds the key.
+	Reason string
+}
+
+// Found returns the result of a found key.
+func Found(value string) Result { return Result{Value: value, Found: true} }
+
+// NotFound returns the result of a key that is provably absent.
+func NotFound() Result { return Result{} }
+
+// Fail returns a failed lookup's result.
+func Fail(c Class, reason string) Result { return Result{Class: c, Reason: reason} }
+
+// Failed reports whether the lookup failed (neither found nor provably
+// absent).
+func (r Result) Failed() bool { return r.Class != ClassNone }
