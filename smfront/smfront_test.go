@@ -38,7 +38,9 @@ func TestReply(t *testing.T) {
 
 type coreFunc func(ctx context.Context, name, key string) answer.Result
 
-func (f coreFunc) Lookup(ctx context.Context, name, key string) answer.Result { return f(ctx, name, key) }
+func (f coreFunc) Lookup(ctx context.Context, name, key string) answer.Result {
+	return f(ctx, name, key)
+}
 
 // Every class has a metric label of its own.
 func TestClassNames(t *testing.T) {
