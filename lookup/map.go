@@ -125,6 +125,8 @@ type table struct {
 	// req runs the table's statement on its hosts (hosts.Query): all but
 	// the bound values.
 	req hosts.Request
+	// engine says what the hosts' errors mean.
+	engine hosts.Engine
 }
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
@@ -152,7 +154,7 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 		if err != nil {
 			return nil, err
 		}
-		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout}
+		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout, engine: pools.Options().Engine}
 		t.req = hosts.Request{
 			Targets:          ts,
 			RequireResultSet: cf.RequireResultSet,
