@@ -11,6 +11,6 @@
 // published .cf files of PostfixAdmin, iRedMail, ISPConfig and mailcow
 // (testdata/corpus) agree throughout. So sqlshape stays hand-written:
 // vitess does not read MySQL's own lexical rules more faithfully, it does
-// not model collation coercibility (what the check needs), and it would
-// add about 20 MB of dependencies to the daemon.
+// not model collation coercibility (what the check needs), and the daemon
+// would link a large generated parser and its dependencies.
 package sqlfuzz
