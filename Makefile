@@ -6,7 +6,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 PREFIX  ?= /usr/local
 
-.PHONY: all build deps test unit e2e fuzz bench bench-smoke demo vet fmt-check install deb deb-lint clean
+.PHONY: all build deps test unit e2e fuzz fuzz-vitess bench bench-smoke demo vet fmt-check install deb deb-lint clean
 
 all: build
 
@@ -41,7 +41,12 @@ FUZZTIME ?= 20s
 fuzz:
 	@for t in $$($(GO) test -list 'Fuzz.*' ./socketmap/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./socketmap/ || exit 1; done
 	@for t in $$($(GO) test -list 'Fuzz.*' ./charset/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./charset/ || exit 1; done
-	@for p in ./lookup/ ./mysqlcf/ ./mysqlfront/; do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$p || exit 1; done; done
+	@for p in ./sqlshape/ ./mysqlcf/ ./mysqlfront/; do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$p || exit 1; done; done
+
+# sqlshape against vitess' MySQL grammar (a module of its own: the daemon
+# never links vitess).
+fuzz-vitess:
+	cd tools/sqlfuzz && $(GO) test -run=^$$ -fuzz=FuzzShapeVsVitess -fuzztime=$(FUZZTIME) -parallel=1 .
 
 # Full side-by-side comparison (mapgate vs Postfix's mysql: and proxy:mysql:).
 bench: deps build

@@ -15,6 +15,7 @@ import (
 	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
+	"mapgate/schema"
 )
 
 // Options tune an audit. The zero value takes the defaults.
@@ -149,7 +150,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 
 	qctx, cancel := context.WithTimeout(ctx, a.opts.QueryTimeout)
 	defer cancel()
-	fr.Conn.Charset, fr.Conn.Collation, err = lookup.ConnectionCharset(qctx, db)
+	fr.Conn.Charset, fr.Conn.Collation, err = schema.ConnectionCharset(qctx, db)
 	if err != nil {
 		return fail(failureFor(path, err))
 	}
@@ -161,7 +162,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		}
 		fr.Database = cur.String
 	}
-	pcs, err := lookup.DiscoverColumns(qctx, db, fr.Database, cf.Query.SQL)
+	pcs, err := schema.DiscoverColumns(qctx, db, fr.Database, cf.Query.SQL)
 	if err != nil {
 		return fail(failureFor(path, err))
 	}
@@ -174,7 +175,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 	}
 	type colKey struct{ schema, table, column string }
 	seen := map[colKey]bool{}
-	var keyCols []lookup.ColumnInfo
+	var keyCols []schema.ColumnInfo
 	maxChars := 0
 	for i, pc := range shown {
 		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why, Note: notes[i]}
@@ -326,7 +327,7 @@ func explainScans(ctx context.Context, db *sql.DB, query string, args []any) ([]
 
 // conclude turns the probes, scans and samples of a file into findings,
 // the tables to convert and the .cf change.
-func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
+func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 	var breaking, unprotected []string
 	codes := map[string]bool{}
 	asciiBreaks := false
@@ -473,7 +474,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []lookup.ParamColumns) {
 // mixedText names, for the finding, the pairs of columns that cannot be
 // compared; when none was found, the columns of one comparison with a
 // parameter whose collations differ.
-func mixedText(pairs []MixedPair, pcs []lookup.ParamColumns) string {
+func mixedText(pairs []MixedPair, pcs []schema.ParamColumns) string {
 	if len(pairs) > 0 {
 		var parts []string
 		for _, p := range pairs {
@@ -486,7 +487,7 @@ func mixedText(pairs []MixedPair, pcs []lookup.ParamColumns) string {
 
 // mixedColumns lists, for the finding, the columns of one comparison whose
 // collations differ.
-func mixedColumns(pcs []lookup.ParamColumns) string {
+func mixedColumns(pcs []schema.ParamColumns) string {
 	for _, pc := range pcs {
 		colls := map[string]bool{}
 		var parts []string

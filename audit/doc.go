@@ -2,7 +2,7 @@
 // and reports which real-world keys break them, and how to fix the schema.
 //
 // For each .cf file it finds every column a key is compared with
-// (lookup.DiscoverColumns), then proves the risk by asking the server: the
+// (schema.DiscoverColumns), then proves the risk by asking the server: the
 // map's own query runs inside a READ ONLY transaction once per class of
 // probe key (ASCII, Latin-1 accents, Japanese, Cyrillic, Greek, 4-byte
 // characters, invalid UTF-8, over-long keys). A probe that fails with

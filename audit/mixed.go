@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"mapgate/lookup"
+	"mapgate/schema"
 )
 
 // MixedPair is two columns a query names that the server cannot compare
@@ -221,7 +221,7 @@ func columnRefs(q string) []colRef {
 // CONCAT(?, place) and mapgate's own column discovery says which columns
 // that new parameter meets (the column itself, and those of the same
 // comparison or string expression).
-func (a *auditor) comparedColumns(ctx context.Context, db *sql.DB, host, database, query string) ([][]lookup.ColumnInfo, error) {
+func (a *auditor) comparedColumns(ctx context.Context, db *sql.DB, host, database, query string) ([][]schema.ColumnInfo, error) {
 	names := map[string]bool{}
 	for _, name := range queryTables(query) {
 		schema, table := database, name
@@ -241,13 +241,13 @@ func (a *auditor) comparedColumns(ctx context.Context, db *sql.DB, host, databas
 			}
 		}
 	}
-	var sets [][]lookup.ColumnInfo
+	var sets [][]schema.ColumnInfo
 	for _, r := range columnRefs(query) {
 		if !names[r.name] {
 			continue
 		}
 		probe := query[:r.start] + "CONCAT(?, " + query[r.start:r.end] + ")" + query[r.end:]
-		pcs, err := lookup.DiscoverColumns(ctx, db, database, probe)
+		pcs, err := schema.DiscoverColumns(ctx, db, database, probe)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +302,7 @@ func (a *auditor) mixedPairs(ctx context.Context, db *sql.DB, host, database, qu
 	return out, nil
 }
 
-func infoColumn(ci lookup.ColumnInfo) Column {
+func infoColumn(ci schema.ColumnInfo) Column {
 	return Column{Schema: ci.Schema, Table: ci.Table, Column: ci.Column, Type: ci.DataType, Charset: ci.Charset,
 		Collation: ci.Collation, MaxChars: ci.MaxChars, Indexed: ci.Indexed}
 }

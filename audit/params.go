@@ -6,11 +6,11 @@ import (
 	"regexp"
 	"strings"
 
-	"mapgate/lookup"
+	"mapgate/schema"
 )
 
 // What the report says about each parameter is mapgate's own analysis
-// (lookup.DiscoverColumns, which its pre-check uses), corrected where that
+// (schema.DiscoverColumns, which its pre-check uses), corrected where that
 // analysis gives up for a reason that is not what the query holds:
 //
 //   - a parameter in the query's select list (part of the result, not a
@@ -26,11 +26,11 @@ const selectListWhy = "parameter in the select list: part of the result, not com
 
 // readParams returns the report's view of the parameters; pcs (mapgate's
 // analysis) is not changed.
-func readParams(ctx context.Context, db *sql.DB, dbname, query string, pcs []lookup.ParamColumns) ([]lookup.ParamColumns, []string, error) {
-	out := append([]lookup.ParamColumns(nil), pcs...)
+func readParams(ctx context.Context, db *sql.DB, dbname, query string, pcs []schema.ParamColumns) ([]schema.ParamColumns, []string, error) {
+	out := append([]schema.ParamColumns(nil), pcs...)
 	notes := make([]string, len(out))
 	if alt, ok := unparenthesizeUnion(query); ok && unreadable(pcs) {
-		apcs, err := lookup.DiscoverColumns(ctx, db, dbname, alt)
+		apcs, err := schema.DiscoverColumns(ctx, db, dbname, alt)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -51,7 +51,7 @@ func readParams(ctx context.Context, db *sql.DB, dbname, query string, pcs []loo
 }
 
 // unreadable reports whether the analysis gave up on the whole statement.
-func unreadable(pcs []lookup.ParamColumns) bool {
+func unreadable(pcs []schema.ParamColumns) bool {
 	for _, pc := range pcs {
 		if pc.Known || !strings.Contains(pc.Why, "not a SELECT statement") {
 			return false

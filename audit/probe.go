@@ -12,6 +12,7 @@ import (
 	"mapgate/charset"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
+	"mapgate/schema"
 )
 
 // probeClass is one class of real-world keys.
@@ -103,7 +104,7 @@ func displayKey(c probeClass, key string) string {
 
 // predict runs mapgate's pre-check (lookup.CheckArgs, as lookup.Map does)
 // on the bound values of a probe.
-func predict(args []any, cols []lookup.ParamColumns, conn charset.Charset, connKnown bool) string {
+func predict(args []any, cols []schema.ParamColumns, conn charset.Charset, connKnown bool) string {
 	if err := lookup.CheckArgs(args, cols, conn, connKnown); err != nil {
 		if err.Column != "" {
 			return "reject: " + err.Reason.String() + " (" + err.Column + ")"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"mapgate/lookup"
+	"mapgate/schema"
 )
 
 // textTypes are the column types a key can be compared with.
@@ -57,7 +57,7 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 		return fail(&Failure{Stage: "connect", Message: "cannot connect: " + err.Error()})
 	}
 	host := cfg.Addr
-	sr.Conn.Charset, sr.Conn.Collation, err = lookup.ConnectionCharset(ctx, db)
+	sr.Conn.Charset, sr.Conn.Collation, err = schema.ConnectionCharset(ctx, db)
 	if err != nil {
 		return fail(failureFor("", err))
 	}

@@ -143,7 +143,7 @@ func attempt(ctx context.Context, deadline time.Time, r *Request, tg *Target, do
 		}
 		return nil
 	})
-	class = Classify(err, r.Suspect)
+	class = tg.engine.Classify(err, r.Suspect)
 	if errors.Is(err, ErrExpansionLimit) {
 		class = ClassLimit
 	} else if errors.Is(err, errMultipleResults) || errors.Is(err, errNoResultSet) {

@@ -3,12 +3,11 @@ package hosts
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"sort"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 )
 
 // pool is one map's database/sql pool on one host, with a gate in front:
@@ -47,25 +46,21 @@ const discoveryConns = 2
 // deadline (by attempts stalled on the host, typically).
 var errBusy = errors.New("every connection to the host stayed busy")
 
-// pool returns mapName's pool for the connection configuration c, opening
+// pool returns mapName's pool for the connection settings (a key: see
+// Engine.Connector), opening
 // it (lazily: nothing is connected) on first use.
-func (p *Pools) pool(mapName string, c *mysql.Config) (*pool, error) {
-	dsn := c.FormatDSN()
-	key := mapName + "\x00" + dsn
+func (p *Pools) pool(mapName string, connector driver.Connector, settings, desc string) (*pool, error) {
+	key := mapName + "\x00" + settings
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pl, ok := p.dbs[key]; ok {
 		return pl, nil
 	}
-	connector, err := mysql.NewConnector(c)
-	if err != nil {
-		return nil, err
-	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(p.opts.MaxOpen + discoveryConns)
 	db.SetMaxIdleConns(p.opts.MaxOpen + discoveryConns)
 	db.SetConnMaxIdleTime(60 * time.Second)
-	pl := &pool{db: db, slots: make(chan struct{}, p.opts.MaxOpen), desc: mapName + " " + redactDSN(dsn)}
+	pl := &pool{db: db, slots: make(chan struct{}, p.opts.MaxOpen), desc: mapName + " " + desc}
 	p.dbs[key] = pl
 	return pl, nil
 }

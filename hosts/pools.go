@@ -2,21 +2,14 @@ package hosts
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/sony/gobreaker/v2"
 
 	"mapgate/mysqlcf"
@@ -55,6 +48,8 @@ type PoolOptions struct {
 	Logger *slog.Logger
 	// OnBreaker, when set, is called on every breaker state change.
 	OnBreaker func(host string, from, to gobreaker.State)
+	// Engine is the SQL engine behind the hosts. Default MySQL.
+	Engine Engine
 }
 
 func (o *PoolOptions) setDefaults() {
@@ -88,6 +83,9 @@ func (o *PoolOptions) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Engine == nil {
+		o.Engine = MySQL{}
+	}
 }
 
 // Pools owns every database connection pool and every host breaker. Maps
@@ -100,7 +98,6 @@ type Pools struct {
 	mu    sync.Mutex
 	hosts map[string]*hostState
 	dbs   map[string]*pool
-	tlsN  int
 }
 
 // NewPools returns an empty registry.
@@ -151,14 +148,6 @@ func (p *Pools) DBStats() map[string]sql.DBStats {
 		out[pl.desc] = pl.stats()
 	}
 	return out
-}
-
-func redactDSN(dsn string) string {
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return "?"
-	}
-	return cfg.User + "@" + cfg.Net + "(" + cfg.Addr + ")/" + cfg.DBName
 }
 
 // hostState is one MySQL server's breaker and quarantine.
@@ -267,110 +256,10 @@ type Target struct {
 	// queryTimeout is one attempt's budget (PoolOptions.QueryTimeout).
 	queryTimeout time.Duration
 
+	engine Engine
+
 	mu   sync.Mutex
 	stmt *sql.Stmt
-}
-
-// connConfig builds the driver configuration for one host of a .cf file.
-func (p *Pools) connConfig(cf *mysqlcf.File, h mysqlcf.Host) (*mysql.Config, error) {
-	c := mysql.NewConfig()
-	c.User, c.Passwd, c.DBName = cf.User, cf.Password, cf.DBName
-	if cf.OptionFile != "" {
-		of, err := readOptionFile(cf.OptionFile, cf.OptionGroup)
-		if err != nil {
-			return nil, err
-		}
-		if c.User == "" {
-			c.User = of["user"]
-		}
-		if c.Passwd == "" {
-			c.Passwd = of["password"]
-		}
-		if c.DBName == "" {
-			c.DBName = of["database"]
-		}
-	}
-	c.Net, c.Addr = h.Network, h.Addr
-	// The driver's own logger writes unescaped lines to stderr; its events
-	// (a connection reset, a bad packet) are host faults mapgate already
-	// logs, so they go to the debug level.
-	c.Logger = mysqlLogger{p.opts.Logger}
-	c.Timeout = p.opts.DialTimeout
-	// These bound every read and write on a connection, the handshake
-	// included: a stalled host turns into an i/o timeout after
-	// QueryTimeout. Queries run without a cancellable context (see run).
-	c.ReadTimeout = p.opts.QueryTimeout
-	c.WriteTimeout = p.opts.QueryTimeout
-	cs := cf.Charset
-	if cs == "" {
-		cs = "utf8mb4"
-	}
-	if err := c.Apply(mysql.Charset(cs, "")); err != nil {
-		return nil, err
-	}
-	tc, err := p.tlsConfig(cf, h)
-	if err != nil {
-		return nil, err
-	}
-	if tc != "" {
-		c.TLSConfig = tc
-	}
-	return c, nil
-}
-
-// tlsConfig registers the .cf file's tls_* settings with the driver and
-// returns the name to use, "" for no TLS. As Postfix does, TLS is on when a
-// certificate, key or CA is configured.
-func (p *Pools) tlsConfig(cf *mysqlcf.File, h mysqlcf.Host) (string, error) {
-	t := cf.TLS
-	if t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "" {
-		return "", nil
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.CertFile != "" || t.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return "", fmt.Errorf("%s: tls_cert_file/tls_key_file: %w", cf.Path, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	if t.CAFile != "" || t.CAPath != "" {
-		pool := x509.NewCertPool()
-		files := []string{}
-		if t.CAFile != "" {
-			files = append(files, t.CAFile)
-		}
-		if t.CAPath != "" {
-			m, _ := filepath.Glob(filepath.Join(t.CAPath, "*"))
-			files = append(files, m...)
-		}
-		for _, f := range files {
-			pem, err := os.ReadFile(f)
-			if err != nil {
-				return "", fmt.Errorf("%s: tls CA: %w", cf.Path, err)
-			}
-			pool.AppendCertsFromPEM(pem)
-		}
-		tc.RootCAs = pool
-	}
-	if t.VerifyCert {
-		if h.Network == "tcp" {
-			if host, _, err := net.SplitHostPort(h.Addr); err == nil {
-				tc.ServerName = host
-			}
-		}
-	} else {
-		// Postfix's tls_verify_cert = no: encrypt without verifying.
-		tc.InsecureSkipVerify = true
-	}
-	p.mu.Lock()
-	p.tlsN++
-	name := fmt.Sprintf("mapgate-%d", p.tlsN)
-	p.mu.Unlock()
-	if err := mysql.RegisterTLSConfig(name, tc); err != nil {
-		return "", err
-	}
-	return name, nil
 }
 
 // Targets returns one Target per host of cf, for the statement query of
@@ -378,11 +267,11 @@ func (p *Pools) tlsConfig(cf *mysqlcf.File, h mysqlcf.Host) (string, error) {
 func (p *Pools) Targets(mapName string, cf *mysqlcf.File, query string) ([]*Target, error) {
 	out := make([]*Target, 0, len(cf.Hosts))
 	for _, h := range cf.Hosts {
-		c, err := p.connConfig(cf, h)
+		conn, key, desc, err := p.opts.Engine.Connector(cf, h, &p.opts)
 		if err != nil {
 			return nil, err
 		}
-		pl, err := p.pool(mapName, c)
+		pl, err := p.pool(mapName, conn, key, desc)
 		if err != nil {
 			return nil, fmt.Errorf("%s: host %s: %w", cf.Path, h.Spec, err)
 		}
@@ -390,7 +279,7 @@ func (p *Pools) Targets(mapName string, cf *mysqlcf.File, query string) ([]*Targ
 			pl.db.SetConnMaxIdleTime(cf.IdleInterval)
 		}
 		out = append(out, &Target{host: p.host(h.Network + ":" + h.Addr), pool: pl, db: pl.db, query: query,
-			queryTimeout: p.opts.QueryTimeout})
+			queryTimeout: p.opts.QueryTimeout, engine: p.opts.Engine})
 	}
 	return out, nil
 }
@@ -497,47 +386,6 @@ func (t *Target) CloseStmt() {
 	}
 }
 
-// readOptionFile reads the [client] and [group] sections of a MySQL option
-// file (my.cnf syntax): the settings mapgate can use are user, password and
-// database.
-func readOptionFile(path, group string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("option_file: %w", err)
-	}
-	if group == "" {
-		group = "client"
-	}
-	out := map[string]string{}
-	section := ""
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' || line[0] == ';' {
-			continue
-		}
-		if line[0] == '[' {
-			section = strings.ToLower(strings.Trim(line, "[] \t"))
-			continue
-		}
-		if section != "client" && section != strings.ToLower(group) {
-			continue
-		}
-		k, v, _ := strings.Cut(line, "=")
-		k = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "_", "-")
-		v = strings.TrimSpace(v)
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
-			v = v[1 : len(v)-1]
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-// mysqlLogger routes go-sql-driver's messages to slog at debug level.
-type mysqlLogger struct{ l *slog.Logger }
-
-func (m mysqlLogger) Print(v ...any) { m.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
-
 // Connect opens a connection pool to the first host of cf that answers a
 // ping, configured exactly as the maps connect (user, password, database,
 // charset, TLS, option file). It is for tools such as the audit; the caller
@@ -547,11 +395,7 @@ func Connect(ctx context.Context, cf *mysqlcf.File, po PoolOptions) (*sql.DB, my
 	p := NewPools(po)
 	var errs []error
 	for _, h := range cf.Hosts {
-		c, err := p.connConfig(cf, h)
-		if err != nil {
-			return nil, h, err
-		}
-		connector, err := mysql.NewConnector(c)
+		connector, _, _, err := p.opts.Engine.Connector(cf, h, &p.opts)
 		if err != nil {
 			return nil, h, err
 		}

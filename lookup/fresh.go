@@ -2,13 +2,12 @@ package lookup
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"mapgate/hosts"
+	"mapgate/schema"
 )
 
 // ConfirmEvery is how old the column facts may be when a search step is
@@ -83,7 +82,7 @@ func (t *table) confirm(ctx context.Context) error {
 	if pc == nil {
 		return nil // nothing is decided on facts that are not there
 	}
-	var infos []ColumnInfo
+	var infos []schema.ColumnInfo
 	for _, p := range *pc {
 		if p.Known {
 			infos = append(infos, p.Infos...)
@@ -108,7 +107,7 @@ func (t *table) confirm(ctx context.Context) error {
 	}
 	results := make(chan result, len(cands))
 	ask := func(tg *hosts.Target) {
-		same, err := ColumnsUnchanged(qctx, tg.DB(), infos)
+		same, err := catalog.Unchanged(qctx, tg.DB(), infos)
 		results <- result{same, err, tg.Name()}
 	}
 	go ask(cands[0])
@@ -149,61 +148,11 @@ func (t *table) confirm(ctx context.Context) error {
 	return lastErr
 }
 
-// ColumnsUnchanged reports whether every column in infos still has the
-// data type, character set, collation and length they record, with one
-// query on information_schema.COLUMNS.
-func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool, error) {
-	if len(infos) == 0 {
-		return true, nil
-	}
-	var cond []string
-	var args []any
-	want := map[string]ColumnInfo{}
-	for _, ci := range infos {
-		k := strings.ToLower(ci.Schema + "\x00" + ci.Table + "\x00" + ci.Column)
-		if _, dup := want[k]; dup {
-			continue
-		}
-		want[k] = ci
-		cond = append(cond, "(TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)")
-		args = append(args, ci.Schema, ci.Table, ci.Column)
-	}
-	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE,
- CHARACTER_SET_NAME, COLLATION_NAME, CHARACTER_MAXIMUM_LENGTH
- FROM information_schema.COLUMNS WHERE `+strings.Join(cond, " OR "), args...)
-	if err != nil {
-		return false, err
-	}
-	defer rows.Close()
-	seen := 0
-	for rows.Next() {
-		var ci ColumnInfo
-		var cs, coll sql.NullString
-		var maxLen sql.NullInt64
-		if err := rows.Scan(&ci.Schema, &ci.Table, &ci.Column, &ci.DataType, &cs, &coll, &maxLen); err != nil {
-			return false, err
-		}
-		w, ok := want[strings.ToLower(ci.Schema+"\x00"+ci.Table+"\x00"+ci.Column)]
-		if !ok {
-			continue
-		}
-		seen++
-		if !strings.EqualFold(w.DataType, ci.DataType) || !strings.EqualFold(w.Charset, cs.String) ||
-			!strings.EqualFold(w.Collation, coll.String) || int64(w.MaxChars) != maxLen.Int64 && w.MaxChars != 0 {
-			return false, nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return false, err
-	}
-	return seen == len(want), nil
-}
-
 // refreshed confirms the column facts after the database contradicted
 // them at errAt, with a query that starts after it, and reports whether
 // they changed. At most one confirmation runs per ConfirmEvery, however
 // many lookups meet the error: they wait for it.
-func (t *table) refreshed(ctx context.Context, before *[]ParamColumns, errAt time.Time) bool {
+func (t *table) refreshed(ctx context.Context, before *[]schema.ParamColumns, errAt time.Time) bool {
 	if t.confirmedAfter(ctx, errAt.UnixNano()) != nil {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"mapgate/charset"
+	"mapgate/schema"
 	"mapgate/sqlshape"
 )
 
@@ -11,7 +12,7 @@ import (
 // query, run with args, can be the key's doing: some bound value is not
 // plain ASCII and the check could not vouch for it.
 func (t *table) keyErrorMayBe(args []any) bool {
-	var cols []ParamColumns
+	var cols []schema.ParamColumns
 	if pc := t.columns.Load(); pc != nil {
 		cols = *pc
 	}
@@ -33,7 +34,7 @@ func (t *table) keyErrorMayBe(args []any) bool {
 // for sits in a comparison every returned row needs (RoleRequired). A value
 // the check passed against known columns cannot cause such an error.
 func (t *table) keyErrorIsMiss(args []any) bool {
-	var cols []ParamColumns
+	var cols []schema.ParamColumns
 	if pc := t.columns.Load(); pc != nil {
 		cols = *pc
 	}
@@ -57,7 +58,7 @@ func (t *table) keyErrorIsMiss(args []any) bool {
 // vouched reports whether the check knew the character set of every column
 // parameter p is compared with (so a value it passed cannot cause a
 // charset error).
-func vouched(p ParamColumns) bool {
+func vouched(p schema.ParamColumns) bool {
 	if !p.Known || p.Converted {
 		return false
 	}
@@ -75,7 +76,7 @@ func vouched(p ParamColumns) bool {
 // plan checks the bound values against the columns they are compared
 // with: see PlanArgs.
 func (t *table) plan(args []any) ArgsPlan {
-	var cols []ParamColumns
+	var cols []schema.ParamColumns
 	if pc := t.columns.Load(); pc != nil {
 		cols = *pc
 	}
@@ -100,7 +101,7 @@ type ArgsPlan struct {
 
 // CheckArgs reports why a search step with these bound values is answered
 // without a query (see PlanArgs), or nil when the query is sent.
-func CheckArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) *charset.Error {
+func CheckArgs(args []any, cols []schema.ParamColumns, conn charset.Charset, connKnown bool) *charset.Error {
 	return PlanArgs(args, cols, conn, connKnown).Miss
 }
 
@@ -113,7 +114,7 @@ func CheckArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown 
 // (required), a NULL bound in its place (filter), or the statement sent as
 // it is (opaque). Unknown columns and charsets, and comparisons through
 // COLLATE or CONVERT, are left to the database.
-func PlanArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown bool) ArgsPlan {
+func PlanArgs(args []any, cols []schema.ParamColumns, conn charset.Charset, connKnown bool) ArgsPlan {
 	var plan ArgsPlan
 	for i, a := range args {
 		s, ok := a.(string)
@@ -148,7 +149,7 @@ func PlanArgs(args []any, cols []ParamColumns, conn charset.Charset, connKnown b
 
 // checkParam checks one value against every column its parameter is
 // compared with.
-func checkParam(s string, p ParamColumns, conn charset.Charset) *charset.Error {
+func checkParam(s string, p schema.ParamColumns, conn charset.Charset) *charset.Error {
 	for _, ci := range p.Infos {
 		if ci.Charset == "" {
 			continue

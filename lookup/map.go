@@ -15,6 +15,7 @@ import (
 	"mapgate/charset"
 	"mapgate/hosts"
 	"mapgate/mysqlcf"
+	"mapgate/schema"
 	"mapgate/sqlshape"
 )
 
@@ -110,7 +111,7 @@ type table struct {
 
 	// columns holds the discovered column of each query parameter; nil
 	// until discovery has succeeded (lookups then rely on classification).
-	columns    atomic.Pointer[[]ParamColumns]
+	columns    atomic.Pointer[[]schema.ParamColumns]
 	flight     freshGroup
 	discoverMu sync.Mutex
 	// nextDiscover is when discovery runs again (unix nanoseconds).
@@ -124,6 +125,8 @@ type table struct {
 	// req runs the table's statement on its hosts (hosts.Query): all but
 	// the bound values.
 	req hosts.Request
+	// engine says what the hosts' errors mean.
+	engine hosts.Engine
 }
 
 // NewMap builds a map from parsed .cf files, asked in order. It does not
@@ -151,7 +154,7 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 		if err != nil {
 			return nil, err
 		}
-		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout}
+		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout, engine: pools.Options().Engine}
 		t.req = hosts.Request{
 			Targets:          ts,
 			RequireResultSet: cf.RequireResultSet,
@@ -194,8 +197,8 @@ func (m *Map) Files() []*mysqlcf.File {
 
 // Columns returns what discovery found for each .cf file's query
 // parameters (nil entries where it has not succeeded yet).
-func (m *Map) Columns() [][]ParamColumns {
-	out := make([][]ParamColumns, len(m.tables))
+func (m *Map) Columns() [][]schema.ParamColumns {
+	out := make([][]schema.ParamColumns, len(m.tables))
 	for i, t := range m.tables {
 		if pc := t.columns.Load(); pc != nil {
 			out[i] = *pc
@@ -242,7 +245,7 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 	}()
 	start := time.Now()
 	for _, tg := range t.targets {
-		pc, err := DiscoverColumns(ctx, tg.DB(), t.cf.DBName, t.cf.Query.SQL)
+		pc, err := catalog.Columns(ctx, tg.DB(), t.cf.DBName, t.cf.Query.SQL)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", tg.Name(), err))
 			continue
@@ -268,7 +271,7 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 	return errors.Join(errs...)
 }
 
-func sameColumns(a, b []ParamColumns) bool {
+func sameColumns(a, b []schema.ParamColumns) bool {
 	if len(a) != len(b) {
 		return false
 	}

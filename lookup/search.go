@@ -180,7 +180,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 		// A value the column facts vouched for met a charset error: the
 		// table may have been converted since. Confirm (once a second at
 		// most) and ask again if the facts changed.
-		if !retried && hosts.IsCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
+		if !retried && t.engine.IsCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
 			return r, false, true
 		}
 		if m.queryLimit.allow() {

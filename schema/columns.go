@@ -1,9 +1,11 @@
-package lookup
-
-// Column discovery, part 2: what information_schema says about the columns
-// ParamUses found. Runs once per map at start-up (and for the audit) with
-// the map's own, read-only account: information_schema shows that account
-// the tables it may SELECT from, which are the tables its query can use.
+// Package schema is MySQL's catalogue as mapgate reads it: what
+// information_schema (MySQL manual, "INFORMATION_SCHEMA COLUMNS" and
+// "STATISTICS") says about the columns sqlshape.ParamUses found, and
+// whether they are still so. Discovery runs once per map at start-up (and
+// for the audit) with the map's own, read-only account: information_schema
+// shows that account the tables it may SELECT from, which are the tables
+// its query can use. The lookup core reaches it through lookup.Catalog.
+package schema
 
 import (
 	"context"
@@ -323,4 +325,68 @@ func ConnectionCharset(ctx context.Context, db *sql.DB) (charset, collation stri
 		return "", "", fmt.Errorf("connection charset: %w", err)
 	}
 	return charset, collation, nil
+}
+
+// ColumnsUnchanged reports whether every column in infos still has the
+// data type, character set, collation and length they record, with one
+// query on information_schema.COLUMNS.
+func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool, error) {
+	if len(infos) == 0 {
+		return true, nil
+	}
+	var cond []string
+	var args []any
+	want := map[string]ColumnInfo{}
+	for _, ci := range infos {
+		k := strings.ToLower(ci.Schema + "\x00" + ci.Table + "\x00" + ci.Column)
+		if _, dup := want[k]; dup {
+			continue
+		}
+		want[k] = ci
+		cond = append(cond, "(TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COLUMN_NAME = ?)")
+		args = append(args, ci.Schema, ci.Table, ci.Column)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE,
+ CHARACTER_SET_NAME, COLLATION_NAME, CHARACTER_MAXIMUM_LENGTH
+ FROM information_schema.COLUMNS WHERE `+strings.Join(cond, " OR "), args...)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var ci ColumnInfo
+		var cs, coll sql.NullString
+		var maxLen sql.NullInt64
+		if err := rows.Scan(&ci.Schema, &ci.Table, &ci.Column, &ci.DataType, &cs, &coll, &maxLen); err != nil {
+			return false, err
+		}
+		w, ok := want[strings.ToLower(ci.Schema+"\x00"+ci.Table+"\x00"+ci.Column)]
+		if !ok {
+			continue
+		}
+		seen++
+		if !strings.EqualFold(w.DataType, ci.DataType) || !strings.EqualFold(w.Charset, cs.String) ||
+			!strings.EqualFold(w.Collation, coll.String) || int64(w.MaxChars) != maxLen.Int64 && w.MaxChars != 0 {
+			return false, nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return seen == len(want), nil
+}
+
+// MySQL is MySQL's (and MariaDB's) catalogue, information_schema, as the
+// lookup core asks it (lookup.Catalog).
+type MySQL struct{}
+
+// Columns is DiscoverColumns.
+func (MySQL) Columns(ctx context.Context, db *sql.DB, dbname, query string) ([]ParamColumns, error) {
+	return DiscoverColumns(ctx, db, dbname, query)
+}
+
+// Unchanged is ColumnsUnchanged.
+func (MySQL) Unchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool, error) {
+	return ColumnsUnchanged(ctx, db, infos)
 }

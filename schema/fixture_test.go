@@ -1,4 +1,4 @@
-package lookup
+package schema
 
 // The PostfixAdmin shapes of sqlshape/shape_test.go, which the discovery
 // tests resolve against real schemas: keep the two lists in step.

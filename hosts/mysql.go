@@ -1,0 +1,214 @@
+package hosts
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-sql-driver/mysql"
+
+	"mapgate/mysqlcf"
+)
+
+// Engine is the SQL engine behind the hosts: how to connect to a host as a
+// .cf file says, and what its errors mean. MySQL (and MariaDB) is the only
+// one; a second engine (pgsql_table(5) has the same hosts, the same
+// 60 s host-down on any query error in Postfix) would implement this, with
+// its catalogue behind lookup.Catalog.
+type Engine interface {
+	// Connector returns a connector to host h as file cf configures it
+	// (account, database, charset, TLS, option file, timeouts from o), a
+	// key naming those settings (one pool per map and key) and a
+	// description of them without the password.
+	Connector(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (c driver.Connector, key, desc string, err error)
+	// Classify decides who is to blame for a query's error (see the
+	// package function Classify).
+	Classify(err error, keySuspect bool) Class
+	// IsCharsetError reports whether err is the server's charset or
+	// collation error.
+	IsCharsetError(err error) bool
+}
+
+// MySQL is the MySQL and MariaDB engine: go-sql-driver/mysql, MySQL's
+// error numbers and charset names.
+type MySQL struct{}
+
+// Connector implements Engine.
+func (MySQL) Connector(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (driver.Connector, string, string, error) {
+	c, err := connConfig(cf, h, o)
+	if err != nil {
+		return nil, "", "", err
+	}
+	dsn := c.FormatDSN()
+	conn, err := mysql.NewConnector(c)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return conn, dsn, redactDSN(dsn), nil
+}
+
+// Classify implements Engine.
+func (MySQL) Classify(err error, keySuspect bool) Class { return Classify(err, keySuspect) }
+
+// IsCharsetError implements Engine.
+func (MySQL) IsCharsetError(err error) bool { return IsCharsetError(err) }
+
+// tlsN numbers the TLS configurations registered with the driver.
+var tlsN atomic.Int64
+
+// connConfig builds the driver configuration for one host of a .cf file.
+func connConfig(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (*mysql.Config, error) {
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.DBName = cf.User, cf.Password, cf.DBName
+	if cf.OptionFile != "" {
+		of, err := readOptionFile(cf.OptionFile, cf.OptionGroup)
+		if err != nil {
+			return nil, err
+		}
+		if c.User == "" {
+			c.User = of["user"]
+		}
+		if c.Passwd == "" {
+			c.Passwd = of["password"]
+		}
+		if c.DBName == "" {
+			c.DBName = of["database"]
+		}
+	}
+	c.Net, c.Addr = h.Network, h.Addr
+	// The driver's own logger writes unescaped lines to stderr; its events
+	// (a connection reset, a bad packet) are host faults mapgate already
+	// logs, so they go to the debug level.
+	c.Logger = mysqlLogger{o.Logger}
+	c.Timeout = o.DialTimeout
+	// These bound every read and write on a connection, the handshake
+	// included: a stalled host turns into an i/o timeout after
+	// QueryTimeout. Queries run without a cancellable context (see run).
+	c.ReadTimeout = o.QueryTimeout
+	c.WriteTimeout = o.QueryTimeout
+	cs := cf.Charset
+	if cs == "" {
+		cs = "utf8mb4"
+	}
+	if err := c.Apply(mysql.Charset(cs, "")); err != nil {
+		return nil, err
+	}
+	tc, err := tlsConfig(cf, h)
+	if err != nil {
+		return nil, err
+	}
+	if tc != "" {
+		c.TLSConfig = tc
+	}
+	return c, nil
+}
+
+// tlsConfig registers the .cf file's tls_* settings with the driver and
+// returns the name to use, "" for no TLS. As Postfix does, TLS is on when a
+// certificate, key or CA is configured.
+func tlsConfig(cf *mysqlcf.File, h mysqlcf.Host) (string, error) {
+	t := cf.TLS
+	if t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "" {
+		return "", nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: tls_cert_file/tls_key_file: %w", cf.Path, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if t.CAFile != "" || t.CAPath != "" {
+		pool := x509.NewCertPool()
+		files := []string{}
+		if t.CAFile != "" {
+			files = append(files, t.CAFile)
+		}
+		if t.CAPath != "" {
+			m, _ := filepath.Glob(filepath.Join(t.CAPath, "*"))
+			files = append(files, m...)
+		}
+		for _, f := range files {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return "", fmt.Errorf("%s: tls CA: %w", cf.Path, err)
+			}
+			pool.AppendCertsFromPEM(pem)
+		}
+		tc.RootCAs = pool
+	}
+	if t.VerifyCert {
+		if h.Network == "tcp" {
+			if host, _, err := net.SplitHostPort(h.Addr); err == nil {
+				tc.ServerName = host
+			}
+		}
+	} else {
+		// Postfix's tls_verify_cert = no: encrypt without verifying.
+		tc.InsecureSkipVerify = true
+	}
+	// One name per registration, for the whole process: a reload's pools
+	// never take over an older set's name.
+	name := fmt.Sprintf("mapgate-%d", tlsN.Add(1))
+	if err := mysql.RegisterTLSConfig(name, tc); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func redactDSN(dsn string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "?"
+	}
+	return cfg.User + "@" + cfg.Net + "(" + cfg.Addr + ")/" + cfg.DBName
+}
+
+// readOptionFile reads the [client] and [group] sections of a MySQL option
+// file (my.cnf syntax): the settings mapgate can use are user, password and
+// database.
+func readOptionFile(path, group string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("option_file: %w", err)
+	}
+	if group == "" {
+		group = "client"
+	}
+	out := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if line[0] == '[' {
+			section = strings.ToLower(strings.Trim(line, "[] \t"))
+			continue
+		}
+		if section != "client" && section != strings.ToLower(group) {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		k = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(k)), "_", "-")
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// mysqlLogger routes go-sql-driver's messages to slog at debug level.
+type mysqlLogger struct{ l *slog.Logger }
+
+func (m mysqlLogger) Print(v ...any) { m.l.Debug("mysql driver", "msg", fmt.Sprint(v...)) }
