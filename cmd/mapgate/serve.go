@@ -133,6 +133,15 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 		closeAll()
 		return err
 	}
+	if err := set.UseCache(cfg.Cache); err != nil {
+		closeAll()
+		set.Close()
+		return err
+	}
+	if cfg.Cache.Enabled() {
+		log.Info("answer cache on", "ttl", cfg.Cache.TTL.String(), "negative_ttl", cfg.Cache.NegativeTTL.String(),
+			"stale_max", cfg.Cache.StaleMax.String(), "max_entries", cfg.Cache.MaxEntries, "max_bytes", cfg.Cache.MaxBytes)
+	}
 	met.watch(set)
 	handler := &liveSet{}
 	handler.cur.Store(set)
@@ -246,6 +255,11 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 // password, an unknown column: see refusal) while the running map can.
 // Listeners are not changed by a reload.
 func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *slog.Logger, met *metrics) {
+	// SIGHUP clears the cache, whether or not the reload is accepted (a
+	// new set starts with an empty one).
+	if n, _ := h.cur.Load().Purge("", ""); n > 0 {
+		log.Info("answer cache cleared", "entries", n)
+	}
 	cfg, err := reloadConfig()
 	if err != nil {
 		log.Error("reload refused: configuration error; still serving the previous maps", "err", err)
@@ -254,6 +268,11 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	}
 	cfg.Pool.OnBreaker = met.Breaker
 	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, met)
+	if err == nil {
+		if err = set.UseCache(cfg.Cache); err != nil {
+			set.Close()
+		}
+	}
 	if err != nil {
 		log.Error("reload refused: map error; still serving the previous maps", "err", err)
 		met.reloads.WithLabelValues("error").Inc()
@@ -269,6 +288,7 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	set.Discover(ctx)
 	cancel()
 	prev := h.cur.Swap(set)
+	prev.Purge("", "")
 	met.watch(set)
 	prev.CloseAfter(old.LookupTimeout + 2*time.Second)
 	met.reloads.WithLabelValues("ok").Inc()
