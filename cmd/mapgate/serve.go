@@ -188,6 +188,20 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 		}
 	}
 
+	var admin *adminServer
+	if cfg.AdminSocket != "" {
+		admin, err = startAdmin(cfg.AdminSocket, handler, log)
+		if err != nil {
+			closeAll()
+			set.Close()
+			if metricsSrv != nil {
+				metricsSrv.close()
+			}
+			return err
+		}
+		defer admin.close()
+	}
+
 	// Find the columns before serving, bounded: a database that is down now
 	// is discovered later by the maps themselves.
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
