@@ -168,6 +168,8 @@ func TestCacheStaleWhileDown(t *testing.T) {
 	waitFor(t, "host back", 20*time.Second, func() bool {
 		return lookupReply(t, s, "a", "bob@example.jp") == socketmap.OK("bob@example.jp")
 	})
+	assert.Equal(t, socketmap.OK("alice@example.jp,alice@example.com"), lookupReply(t, s, "a", "alice@example.jp"),
+		"the TEMP answered while the host was down was not cached")
 }
 
 func TestCachePurge(t *testing.T) {
