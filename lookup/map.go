@@ -78,6 +78,13 @@ type Observer interface {
 	Query(mapName, host, class string, d time.Duration)
 }
 
+// CacheObserver, when an Observer also implements it, is told of each use
+// of the answer cache: "hit" (rows within their TTL), "miss" (a query was
+// needed), "stale" (rows past their TTL served because no host answered).
+type CacheObserver interface {
+	Cache(mapName, event string)
+}
+
 // Map is one socketmap name. It serves one mysql_table(5) file or several:
 // like a Postfix parameter that lists several tables
 // (virtual_alias_maps = mysql:a.cf, mysql:b.cf), each search step's key is
@@ -94,7 +101,11 @@ type Map struct {
 	rejectLimit *rateLimiter
 	queryLimit  *rateLimiter
 	hostLimit   *rateLimiter
+	staleLimit  *rateLimiter
 	argsPool    sync.Pool
+	// cache holds query results (nil: off); set by Set.UseCache before
+	// the map serves.
+	cache *answerCache
 }
 
 // table is one .cf file of a map.
@@ -105,6 +116,7 @@ type table struct {
 	connOK  bool            // conn is a charset the charset package knows
 	domains *domainFilter
 	log     *slog.Logger
+	idx     int // the table's position in its map (its cache entries' key)
 	// roles holds what a false comparison of each query parameter proves
 	// (from the query text alone, so it is there before discovery).
 	roles []sqlshape.Role
@@ -145,8 +157,9 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 		rejectLimit: newRateLimiter(10 * time.Second),
 		queryLimit:  newRateLimiter(10 * time.Second),
 		hostLimit:   newRateLimiter(time.Second),
+		staleLimit:  newRateLimiter(10 * time.Second),
 	}
-	for _, cf := range cfs {
+	for i, cf := range cfs {
 		if cf.Query == nil {
 			return nil, fmt.Errorf("%s: no query", cf.Path)
 		}
@@ -154,7 +167,7 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 		if err != nil {
 			return nil, err
 		}
-		t := &table{cf: cf, targets: ts, log: m.log, queryTimeout: pools.Options().QueryTimeout, engine: pools.Options().Engine}
+		t := &table{cf: cf, targets: ts, log: m.log, idx: i, queryTimeout: pools.Options().QueryTimeout, engine: pools.Options().Engine}
 		t.req = hosts.Request{
 			Targets:          ts,
 			RequireResultSet: cf.RequireResultSet,

@@ -217,6 +217,16 @@ func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]
 	// same rows differently (result_format = %U@%s). Nothing is kept after
 	// the query returns.
 	sfKey := flightKey(suspect, args)
+	ac := m.cache
+	var ck string
+	if ac != nil {
+		ck = cacheKey(m.Name, t.idx, sfKey)
+		if e, ok := ac.fresh(ck); ok {
+			m.cacheEvent("hit")
+			return e.values, answer.ClassNone, nil
+		}
+		m.cacheEvent("miss")
+	}
 	// The leader runs the query in its own goroutine (no goroutine per
 	// query: that costs as much as the query on a small machine); the
 	// others wait for it, at most the query timeouts of the hosts it
@@ -229,13 +239,35 @@ func (m *Map) query(ctx context.Context, t *table, suspect bool, args []any) ([]
 		r := t.req // the table's hosts and hooks, with this query's values
 		r.Suspect, r.Args = suspect, args
 		v, class, sentAt, err := hosts.Query(qctx, deadline, &r)
+		if ac != nil && class == answer.ClassNone && err == nil {
+			ac.put(ck, v, sentAt) // TEMP (any failure) is never stored
+		}
 		return flightResult{v, class}, sentAt, err
 	})
 	fr := res.(flightResult)
+	if ac != nil && fr.class == answer.ClassHost && errors.Is(err, hosts.ErrAllHostsDown) {
+		// No host can answer: rows read within cache_stale_max stand in
+		// for TEMP. A cached miss never does.
+		if e, ok := ac.stale(ck); ok {
+			m.cacheEvent("stale")
+			if n, ok := m.staleLimit.allowN(); ok {
+				m.log.Warn("every database host is unavailable: answering from rows cached earlier (stale)",
+					"age", ac.now().Sub(e.at).Round(time.Millisecond).String(), "suppressed_since_last", n)
+			}
+			return e.values, answer.ClassNone, nil
+		}
+	}
 	if ctx.Err() != nil && fr.class != answer.ClassNone {
 		return nil, answer.ClassUnknown, ctx.Err()
 	}
 	return fr.values, fr.class, err
+}
+
+// cacheEvent counts a cache hit, miss or stale answer.
+func (m *Map) cacheEvent(event string) {
+	if co, ok := m.obs.(CacheObserver); ok {
+		co.Cache(m.Name, event)
+	}
 }
 
 type flightResult struct {
@@ -268,4 +300,39 @@ func flightKey(suspect bool, args []any) string {
 		}
 	}
 	return b.String()
+}
+
+// purge drops the cache entries a lookup of key would use: each search
+// step's bound values in each table, as queried (with or without the
+// values plan.Null replaces, suspect or not).
+func (m *Map) purge(key string) int {
+	ac := m.cache
+	if ac == nil {
+		return 0
+	}
+	ac.purgedAt.Store(ac.now().UnixNano())
+	n := 0
+	var buf [4]Candidate
+	for _, c := range m.candidates(key, buf[:0]) {
+		for _, t := range m.tables {
+			args, ok := t.cf.Query.Expand(c.Key, nil)
+			if !ok {
+				continue
+			}
+			variants := [][]any{args}
+			if plan := t.plan(args); len(plan.Null) > 0 {
+				nulled := append([]any(nil), args...)
+				for _, i := range plan.Null {
+					nulled[i] = nil
+				}
+				variants = append(variants, nulled)
+			}
+			for _, a := range variants {
+				for _, suspect := range []bool{false, true} {
+					n += ac.purgeKey(cacheKey(m.Name, t.idx, flightKey(suspect, a)))
+				}
+			}
+		}
+	}
+	return n
 }

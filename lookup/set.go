@@ -26,6 +26,7 @@ type Set struct {
 	maps  map[string]*Map
 	pools *hosts.Pools
 	log   *slog.Logger
+	cache *answerCache // nil: off
 }
 
 // Load parses every .cf file and builds the maps. Errors name the file, line
@@ -111,10 +112,69 @@ func (s *Set) Names() []string {
 // Pools returns the set's connection pools and breakers.
 func (s *Set) Pools() *hosts.Pools { return s.pools }
 
+// UseCache gives the set's maps an answer cache (see CacheOptions; not
+// enabled: none). Call it before the set serves. The cache is the set's
+// own: a reload starts with an empty one.
+func (s *Set) UseCache(o CacheOptions) error {
+	ac, err := newAnswerCache(o)
+	if err != nil {
+		return err
+	}
+	if s.cache != nil {
+		s.cache.close()
+	}
+	s.cache = ac
+	for _, m := range s.maps {
+		m.cache = ac
+	}
+	return nil
+}
+
+// CacheEntries returns the number of cached entries and their estimated
+// weight in bytes (0, 0 without a cache).
+func (s *Set) CacheEntries() (entries int, bytes uint64) {
+	if s.cache == nil {
+		return 0, 0
+	}
+	return s.cache.c.EstimatedSize(), s.cache.c.WeightedSize()
+}
+
+// Purge drops cached answers, so that the next lookups ask the database:
+// every entry (name ""), every entry of one map (key ""), or the entries a
+// lookup of key in that map would use (each search step's, in each table,
+// including a catch-all's: a change to rows that other keys' queries
+// return, a %d-only query say, needs the map purged). It returns how many
+// entries it dropped; an unknown map is an error.
+func (s *Set) Purge(name, key string) (int, error) {
+	if name == "" {
+		if key != "" {
+			return 0, fmt.Errorf("purge: a key needs a map name")
+		}
+		if s.cache == nil {
+			return 0, nil
+		}
+		return s.cache.purgePrefix(""), nil
+	}
+	m, ok := s.maps[name]
+	if !ok {
+		return 0, fmt.Errorf("purge: no map %q", name)
+	}
+	if s.cache == nil {
+		return 0, nil
+	}
+	if key == "" {
+		return s.cache.purgePrefix(name + "\x00"), nil
+	}
+	return m.purge(key), nil
+}
+
 // Close releases every statement and pool.
 func (s *Set) Close() error {
 	for _, m := range s.maps {
 		m.Close()
+	}
+	if s.cache != nil {
+		s.cache.close()
 	}
 	return s.pools.Close()
 }

@@ -51,32 +51,45 @@ func (s state) aliasAnswer(key string) answer {
 	if strings.IndexByte(key, 0) >= 0 {
 		return answer{}
 	}
-	type step struct{ key, ext string }
-	steps := []step{{key: key}}
+	for _, st := range aliasSteps(key) {
+		if v, ok := s.aliasStepAnswer(st); ok {
+			return answer{true, v}
+		}
+	}
+	return answer{}
+}
+
+// aliasStep is one step of the address search.
+type aliasStep struct{ key, ext string }
+
+func aliasSteps(key string) []aliasStep {
+	steps := []aliasStep{{key: key}}
 	at := strings.LastIndexByte(key, '@')
 	local := key
 	if at >= 0 {
 		local = key[:at]
 	}
 	if n := strings.IndexByte(local, '+'); n > 0 && n < len(local)-0 {
-		steps = append(steps, step{key: local[:n] + key[len(local):], ext: local[n:]})
+		steps = append(steps, aliasStep{key: local[:n] + key[len(local):], ext: local[n:]})
 	}
 	if at > 0 {
-		steps = append(steps, step{key: key[at:]})
+		steps = append(steps, aliasStep{key: key[at:]})
 	}
-	for _, st := range steps {
-		r, ok := s.alias[fold(st.key)]
-		if !ok || !r.active {
-			continue
-		}
-		v := r.dest
-		if st.ext != "" {
-			i := strings.LastIndexByte(v, '@')
-			v = v[:i] + st.ext + v[i:]
-		}
-		return answer{true, v}
+	return steps
+}
+
+// aliasStepAnswer is one step's answer in this state.
+func (s state) aliasStepAnswer(st aliasStep) (string, bool) {
+	r, ok := s.alias[fold(st.key)]
+	if !ok || !r.active {
+		return "", false
 	}
-	return answer{}
+	v := r.dest
+	if st.ext != "" {
+		i := strings.LastIndexByte(v, '@')
+		v = v[:i] + st.ext + v[i:]
+	}
+	return v, true
 }
 
 // rewriteAnswer: `SELECT target_domain FROM alias_domain WHERE

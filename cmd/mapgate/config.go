@@ -31,6 +31,8 @@ type Config struct {
 	LogFormat     string // text or json
 	LogLevel      string // debug, info, warn, error
 	Delimiter     string
+	Cache         lookup.CacheOptions
+	AdminSocket   string // unix socket for mapgate purge; empty: none
 	// Warnings are said once at start-up: settings that work but may not
 	// be what the admin meant.
 	Warnings []string
@@ -74,6 +76,12 @@ var knownSettings = map[string]string{
 	"mysql_password":      "its password (mysql_native_password); required with mysql_listen",
 	"log_format":          "text or json, default text",
 	"log_level":           "debug, info, warn or error, default info",
+	"cache_ttl":           "how long rows the database returned answer lookups without asking it again; 0 (the default): no cache, every answer is the database's at the time of the lookup",
+	"cache_negative_ttl":  "how long a query that returned no rows is cached, default 2s (at most cache_ttl): a cached NOTFOUND for an address created since bounces mail; 0: misses are not cached",
+	"cache_stale_max":     "when every host of a table is unavailable, cached rows up to this old answer instead of TEMP (counted, logged); a miss is never served stale; default 1h; 0: off",
+	"cache_max_entries":   "the most cached query results, default 100000",
+	"cache_max_bytes":     "the most memory cached results take (estimated), default 64MiB; suffixes k, M, G",
+	"admin_socket":        "unix socket (mode 0600, same uid or root only) for 'mapgate purge'; empty (the default): none",
 }
 
 var perMapSettings = []string{"address_search", "propagate_extension", "fold_case", "domain_search"}
@@ -228,6 +236,10 @@ func (s *settings) build() (*Config, error) {
 	trip := 0
 	num("breaker_trip", &trip)
 	c.Pool.TripAfter = uint32(trip)
+	s.cache(c, bad)
+	if v, ok := s.vals["admin_socket"]; ok {
+		c.AdminSocket = strings.TrimSpace(v)
+	}
 	if v, ok := s.vals["socket_mode"]; ok {
 		m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32)
 		if err != nil || m > 0o777 {
@@ -309,6 +321,76 @@ func (s *settings) build() (*Config, error) {
 		bad("query_timeout", fmt.Errorf("%v is longer than lookup_timeout %v", c.Pool.QueryTimeout, c.LookupTimeout))
 	}
 	return c, errors.Join(errs...)
+}
+
+// cache builds the cache options: the cache is off unless cache_ttl is set.
+func (s *settings) cache(c *Config, bad func(string, error)) {
+	o := lookup.CacheOptions{NegativeTTL: 2 * time.Second, StaleMax: time.Hour, MaxEntries: 100000, MaxBytes: 64 << 20}
+	dur0 := func(name string, dst *time.Duration) {
+		if v, ok := s.vals[name]; ok {
+			d, err := mysqlcf.ParseDuration(v)
+			if err != nil || d < 0 {
+				if err == nil {
+					err = errors.New("must not be negative")
+				}
+				bad(name, err)
+				return
+			}
+			*dst = d
+		}
+	}
+	dur0("cache_ttl", &o.TTL)
+	_, negSet := s.vals["cache_negative_ttl"]
+	dur0("cache_negative_ttl", &o.NegativeTTL)
+	dur0("cache_stale_max", &o.StaleMax)
+	if v, ok := s.vals["cache_max_entries"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			bad("cache_max_entries", fmt.Errorf("%q is not a positive number", v))
+		}
+		o.MaxEntries = n
+	}
+	if v, ok := s.vals["cache_max_bytes"]; ok {
+		n, err := parseBytes(v)
+		if err != nil {
+			bad("cache_max_bytes", err)
+		}
+		o.MaxBytes = n
+	}
+	if !negSet && o.NegativeTTL > o.TTL {
+		o.NegativeTTL = o.TTL
+	}
+	if err := o.Validate(); err != nil {
+		bad("cache_ttl", err)
+	}
+	if !o.Enabled() {
+		o = lookup.CacheOptions{}
+	}
+	c.Cache = o
+}
+
+// parseBytes reads a size: a number with an optional k, M or G (1024s).
+func parseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	if v != "" {
+		switch v[len(v)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			v = v[:len(v)-1]
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a positive size", v)
+	}
+	return n * mult, nil
 }
 
 // domainSearch applies NAME_domain_search to o: a parent-domain search

@@ -102,3 +102,25 @@ func TestConfigWarnsWhenDelimiterUnknown(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, c.Warnings)
 }
+
+func TestConfigCache(t *testing.T) {
+	c, err := loadConfig(t, "recipient_delimiter = +\n")
+	require.NoError(t, err)
+	assert.False(t, c.Cache.Enabled(), "the cache is off by default")
+
+	c, err = loadConfig(t, "recipient_delimiter = +\ncache_ttl = 60s\ncache_max_bytes = 8M\n")
+	require.NoError(t, err)
+	assert.Equal(t, lookup.CacheOptions{TTL: time.Minute, NegativeTTL: 2 * time.Second, StaleMax: time.Hour,
+		MaxEntries: 100000, MaxBytes: 8 << 20}, c.Cache)
+
+	c, err = loadConfig(t, "recipient_delimiter = +\ncache_ttl = 1s\ncache_stale_max = 0\n")
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, c.Cache.NegativeTTL, "the negative TTL is at most the TTL")
+	assert.Zero(t, c.Cache.StaleMax)
+
+	for _, bad := range []string{"cache_ttl = 10s\ncache_negative_ttl = 1m\n", "cache_ttl = -1s\n",
+		"cache_ttl = 10s\ncache_max_entries = 0\n", "cache_ttl = 10s\ncache_max_bytes = lots\n"} {
+		_, err := loadConfig(t, "recipient_delimiter = +\n"+bad)
+		assert.Error(t, err, bad)
+	}
+}

@@ -67,6 +67,7 @@ func init() {
 		{name: "query", summary: "look up one key, like postmap -q (exit 0 found, 1 not found, 3 error)", run: cmdQuery},
 		{name: "check", summary: "check the configuration against the live databases, like postfix check (serve --check)", run: cmdCheck},
 		{name: "audit", summary: "check the schemas behind the maps for keys that will break them", run: cmdAudit},
+		{name: "purge", summary: "clear a running server's cached answers (all, one map's, or one key's) over its admin socket", run: cmdPurge},
 		{name: "bench", summary: "load-test a running mapgate over the socketmap protocol", run: cmdBench},
 		{name: "migrate", summary: "turn a Postfix main.cf's mysql: maps into a mapgate configuration", run: cmdMigrate},
 		{name: "version", summary: "print the version", aliases: []string{"--version", "-version"}, run: cmdVersion},

@@ -33,6 +33,7 @@ type metrics struct {
 	queryTime    *prometheus.HistogramVec
 	reloads      *prometheus.CounterVec
 	breakerTrans *prometheus.CounterVec
+	cache        *prometheus.CounterVec
 
 	set    atomic.Pointer[lookup.Set]
 	server *socketmap.Server
@@ -70,7 +71,11 @@ func newMetrics() *metrics {
 		Namespace: "mapgate", Name: "host_breaker_transitions_total",
 		Help: "Host breaker state changes, by host and new state.",
 	}, []string{"host", "to"})
-	m.reg.MustRegister(m.lookups, m.lookupTime, m.rejected, m.queries, m.queryTime, m.reloads, m.breakerTrans,
+	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "mapgate", Name: "cache_total",
+		Help: "Answer cache uses, by map and event: hit (rows within their TTL), miss (a query was needed), stale (rows past their TTL served because no database host was available).",
+	}, []string{"map", "event"})
+	m.reg.MustRegister(m.cache, m.lookups, m.lookupTime, m.rejected, m.queries, m.queryTime, m.reloads, m.breakerTrans,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrapeCollector{m: m})
 	bi := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -111,6 +116,11 @@ func (m *metrics) Query(mapName, host, class string, d time.Duration) {
 	m.queryTime.WithLabelValues(host).Observe(d.Seconds())
 }
 
+// Cache implements lookup.CacheObserver.
+func (m *metrics) Cache(mapName, event string) {
+	m.cache.WithLabelValues(mapName, event).Inc()
+}
+
 // Breaker is called on breaker state changes.
 func (m *metrics) Breaker(host string, _, to gobreaker.State) {
 	m.breakerTrans.WithLabelValues(host, to.String()).Inc()
@@ -141,17 +151,24 @@ var (
 		"Client connections closed over a malformed request.", nil, nil)
 	descReplies = prometheus.NewDesc("mapgate_replies_total",
 		"Socketmap replies sent, by status.", []string{"status"}, nil)
+	descCacheEntries = prometheus.NewDesc("mapgate_cache_entries",
+		"Query results in the answer cache now.", nil, nil)
+	descCacheBytes = prometheus.NewDesc("mapgate_cache_bytes",
+		"Estimated memory of the answer cache's entries (each counted at least cache_max_bytes/cache_max_entries).", nil, nil)
 )
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBreaker, descPoolConns, descPoolMax, descPoolWaits, descPoolWaitTime,
-		descClientOpen, descClientAccepted, descClientRejected, descMalformed, descReplies} {
+		descClientOpen, descClientAccepted, descClientRejected, descMalformed, descReplies, descCacheEntries, descCacheBytes} {
 		ch <- d
 	}
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	if s := c.m.set.Load(); s != nil {
+		n, b := s.CacheEntries()
+		ch <- prometheus.MustNewConstMetric(descCacheEntries, prometheus.GaugeValue, float64(n))
+		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(b))
 		for _, h := range s.Pools().Hosts() {
 			ch <- prometheus.MustNewConstMetric(descBreaker, prometheus.GaugeValue, float64(h.State), h.Host)
 		}

@@ -134,6 +134,15 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 		closeAll()
 		return err
 	}
+	if err := set.UseCache(cfg.Cache); err != nil {
+		closeAll()
+		set.Close()
+		return err
+	}
+	if cfg.Cache.Enabled() {
+		log.Info("answer cache on", "ttl", cfg.Cache.TTL.String(), "negative_ttl", cfg.Cache.NegativeTTL.String(),
+			"stale_max", cfg.Cache.StaleMax.String(), "max_entries", cfg.Cache.MaxEntries, "max_bytes", cfg.Cache.MaxBytes)
+	}
 	met.watch(set)
 	handler := &liveSet{}
 	handler.cur.Store(set)
@@ -231,6 +240,20 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 		}
 	}
 
+	var admin *adminServer
+	if cfg.AdminSocket != "" {
+		admin, err = startAdmin(cfg.AdminSocket, handler, log)
+		if err != nil {
+			closeAll()
+			set.Close()
+			if metricsSrv != nil {
+				metricsSrv.close()
+			}
+			return err
+		}
+		defer admin.close()
+	}
+
 	// Find the columns before serving, bounded: a database that is down now
 	// is discovered later by the maps themselves.
 	dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -315,6 +338,11 @@ func serve(cfg *Config, inh []inherited, reloadConfig func() (*Config, error), l
 // password, an unknown column: see refusal) while the running map can.
 // Listeners are not changed by a reload.
 func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *slog.Logger, met *metrics) {
+	// SIGHUP clears the cache, whether or not the reload is accepted (a
+	// new set starts with an empty one).
+	if n, _ := h.cur.Load().Purge("", ""); n > 0 {
+		log.Info("answer cache cleared", "entries", n)
+	}
 	cfg, err := reloadConfig()
 	if err != nil {
 		log.Error("reload refused: configuration error; still serving the previous maps", "err", err)
@@ -323,6 +351,11 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	}
 	cfg.Pool.OnBreaker = met.Breaker
 	set, err := lookup.Load(cfg.Maps, cfg.Pool, log, met)
+	if err == nil {
+		if err = set.UseCache(cfg.Cache); err != nil {
+			set.Close()
+		}
+	}
 	if err != nil {
 		log.Error("reload refused: map error; still serving the previous maps", "err", err)
 		met.reloads.WithLabelValues("error").Inc()
@@ -338,6 +371,7 @@ func reload(h *liveSet, reloadConfig func() (*Config, error), old *Config, log *
 	set.Discover(ctx)
 	cancel()
 	prev := h.cur.Swap(set)
+	prev.Purge("", "")
 	met.watch(set)
 	prev.CloseAfter(old.LookupTimeout + 2*time.Second)
 	met.reloads.WithLabelValues("ok").Inc()

@@ -49,6 +49,9 @@ type options struct {
 	rate      float64
 	attackDur time.Duration
 	noPostfix bool
+	record    string
+	outage    time.Duration
+	onlyTrace bool
 }
 
 func run() (code int) {
@@ -63,7 +66,17 @@ func run() (code int) {
 	flag.Float64Var(&o.rate, "attack-rate", 1000, "good-key requests per second in the attack profile")
 	flag.DurationVar(&o.attackDur, "attack-duration", 10*time.Second, "length of each attack-profile run")
 	flag.BoolVar(&o.noPostfix, "no-postfix-instance", false, "skip what needs a private Postfix instance (proxy:mysql:, the smtpd chart)")
+	flag.StringVar(&o.record, "record-trace", "", "record the Postfix trace (root and Postfix needed) to this file, and exit")
+	flag.BoolVar(&o.onlyTrace, "only-trace", false, "run only the trace phase (f)")
+	flag.DurationVar(&o.outage, "outage", 60*time.Second, "how long every database host is down in the trace's outage run")
 	flag.Parse()
+	if o.record != "" {
+		if err := recordTrace(o.record); err != nil {
+			fmt.Fprintf(os.Stderr, "benchrun: %v\n", err)
+			return 3
+		}
+		return 0
+	}
 	if o.smoke {
 		o.rows, o.keys, o.repeats = 2000, 2000, 1
 	}
@@ -89,9 +102,14 @@ func run() (code int) {
 	}
 	h := newHarness(ctx, tb, o)
 	var err error
-	if o.smoke {
+	switch {
+	case o.smoke:
 		err = h.smoke()
-	} else {
+	case o.onlyTrace:
+		if err = h.trace(); err == nil {
+			err = h.write()
+		}
+	default:
 		err = h.full()
 	}
 	if err == nil && ctx.Err() != nil {
@@ -126,6 +144,10 @@ type harness struct {
 	mgBin   string
 	postmap string
 	rep     *report
+	// stmtOverlap: a prepared execution counts in Com_select too.
+	stmtOverlap bool
+	// wrongExtra counts wrong answers of phases without a bench.Result.
+	wrongExtra uint64
 }
 
 func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {

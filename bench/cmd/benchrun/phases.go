@@ -56,6 +56,10 @@ type report struct {
 	Chart  *chartResult  `json:"chart,omitempty"`
 	Goals  []goal        `json:"goals"`
 	Smoke  *bench.Result `json:"smoke,omitempty"`
+	Trace  *traceReport  `json:"trace,omitempty"`
+	// MapgateCPUUs is mapgate's CPU per lookup in the one-stream run
+	// (distinct keys, cache off).
+	MapgateCPUUs float64 `json:"mapgate_cpu_us_per_lookup_one_stream"`
 }
 
 type rawResult struct {
@@ -119,10 +123,14 @@ func (h *harness) full() error {
 	if r.OneStream.MySQL, r.OneStream.MySQLRuns, err = h.timed("mysql:", h.mysqlCmd, 1, h.o.repeats); err != nil {
 		return err
 	}
+	cpu0 := procCPU(h.mg.PID())
 	if r.OneStream.Socketmap, r.OneStream.MGRuns, err = h.timed("socketmap: (mapgate)", h.socketmapCmd, 1, h.o.repeats); err != nil {
 		return err
 	}
+	r.MapgateCPUUs = float64((procCPU(h.mg.PID()) - cpu0).Microseconds()) / float64(h.o.repeats*len(h.keys))
+	h.logf("  mapgate CPU %.1f µs per lookup (cache off, distinct keys)", r.MapgateCPUUs)
 	r.OneStream.Ratio = r.OneStream.Socketmap.Seconds / r.OneStream.MySQL.Seconds
+	h.goal("issue 15: one stream, distinct keys: mapgate time / mysql: time", "<= 1.5", r.OneStream.Ratio, r.OneStream.Ratio <= 1.5)
 	h.goal("one stream: mapgate time / mysql: time", "<= 1.3 (goal 1.1)", r.OneStream.Ratio, r.OneStream.Ratio <= 1.3)
 	h.goal("one stream: mapgate time / mysql: time, stretch goal", "<= 1.1", r.OneStream.Ratio, r.OneStream.Ratio <= 1.1)
 
@@ -140,6 +148,7 @@ func (h *harness) full() error {
 		return err
 	}
 	r.EightStreams.RatioMySQL = r.EightStreams.Socketmap.Seconds / r.EightStreams.MySQL.Seconds
+	h.goal("issue 15: 8 streams, distinct keys: mapgate time / mysql: time", "<= 1.5", r.EightStreams.RatioMySQL, r.EightStreams.RatioMySQL <= 1.5)
 	h.goal("8 streams: mapgate time / mysql: time", "<= 1.3", r.EightStreams.RatioMySQL, r.EightStreams.RatioMySQL <= 1.3)
 	// Each map has its own pools: pool_size for lookups, and room for 2
 	// more (column discovery), per map.
@@ -208,6 +217,11 @@ func (h *harness) full() error {
 		}
 	}
 
+	h.logf("(f) the Postfix trace, the floor, a dictionary attack and an outage (mapgate with its cache on)")
+	if err := h.trace(); err != nil {
+		return err
+	}
+
 	r.Seconds = time.Since(start).Seconds()
 	r.LoadAfter = bench.LoadAvg()
 	if err := h.write(); err != nil {
@@ -222,7 +236,7 @@ func (h *harness) full() error {
 // wrongTotal sums the wrong answers mapgate gave anywhere in the run.
 func (h *harness) wrongTotal() uint64 {
 	r := h.rep
-	var n uint64
+	n := h.wrongExtra
 	for _, s := range []*streamsResult{r.OneStream.Socketmap, r.EightStreams.Socketmap} {
 		if s != nil {
 			n += s.Counts.Wrong + s.Counts.Errors
@@ -451,6 +465,31 @@ func (r *report) writeText(w io.Writer) {
 		for name, c := range r.Chart.Clients {
 			fmt.Fprintf(w, "  %-22s good: correct %.1f%% (OK %d, NOTFOUND %d, TEMP %d, wrong %d, errors %d), p99 %.1f ms; flood %d sent, %d TEMP\n",
 				name, 100*c.SuccessRate, c.OK, c.NotFound, c.Temp, c.Wrong, c.Errors, c.Latency.P99/1000, r.Chart.Floods[name].Total(), r.Chart.Floods[name].Temp)
+		}
+	}
+	if r.MapgateCPUUs > 0 {
+		fmt.Fprintf(w, "mapgate CPU per lookup, one stream, distinct keys, cache off: %.1f µs\n", r.MapgateCPUUs)
+	}
+	if t := r.Trace; t != nil {
+		fmt.Fprintf(w, "(f) Postfix trace: %d lookups recorded while delivering %d messages (%s)\n", t.Lookups, t.Messages, traceFile)
+		for _, x := range t.Results {
+			fmt.Fprintf(w, "  %-8s %-20s %5d lookups %5d found %7.3f s %6d statements (%5.2f/message)  CPU %6.0f µs/lookup (server %6.0f)\n",
+				x.Table, x.Client, x.Lookups, x.Found, x.Seconds, x.Statements, x.StmtsPerMsg, x.CPUMicros, x.ServerCPUUs)
+		}
+		for _, c := range []string{"mysql:", "proxy:mysql:", "mapgate (cache on)"} {
+			if x := t.Totals[c]; x != nil {
+				fmt.Fprintf(w, "  %-8s %-20s %5d lookups %5d found %7.3f s %6d statements (%5.2f/message)  CPU %6.0f µs/lookup (server %6.0f)\n",
+					"all", c, x.Lookups, x.Found, x.Seconds, x.Statements, x.StmtsPerMsg, x.CPUMicros, x.ServerCPUUs)
+			}
+		}
+		fmt.Fprintf(w, "  floor: database round trip %.0f µs + trivial socketmap hop %.0f µs = %.0f µs per lookup (trace: %.3f s)\n",
+			t.DBRoundUs, t.HopUs, t.FloorUs, t.FloorUs*float64(t.Lookups)/1e6)
+		if d := t.Dictionary; d != nil {
+			fmt.Fprintf(w, "  dictionary attack (virtual_alias, address search on, cache on): %d keys, %d statements, %.3f per key, %d wrong\n", d.Keys, d.Statements, d.PerKey, d.Wrong)
+		}
+		if o := t.Outage; o != nil {
+			fmt.Fprintf(w, "  outage %.0f s: known OK %d, known not OK %d; unknown TEMP %d, NOTFOUND within the negative TTL %d, wrong %d\n",
+				o.Seconds, o.KnownOK, o.KnownOther, o.UnknownTemp, o.UnknownFreshNF, o.UnknownWrong)
 		}
 	}
 	if r.Smoke != nil {
