@@ -8,8 +8,9 @@ import (
 // A construct the parser does not model becomes an opaque node: only the
 // placeholders inside it leave the check, never the statement's others
 // (issue 13: INTERVAL, ->>, a parenthesised join or UNION used to drop
-// every parameter's check). WITH is still "not a SELECT statement" as a
-// whole (TestParamUses pins it).
+// every parameter's check). A WITH clause's bodies are opaque too; a
+// common table expression's name is a derived table, never the real
+// table it may shadow.
 func TestOpaqueConstructKeepsOtherParams(t *testing.T) {
 	addr := colKnown("alias.address", "=", true)
 	cases := []struct {
@@ -29,6 +30,10 @@ func TestOpaqueConstructKeepsOtherParams(t *testing.T) {
 			[]colWant{addr}, []Role{RoleRequired}},
 		{"parenthesised join elsewhere", `SELECT goto FROM alias a, (domain d JOIN x ON d.id = x.id) WHERE a.address = ?`,
 			[]colWant{addr}, []Role{RoleRequired}},
+		{"WITH body", `WITH x AS (SELECT address FROM alias WHERE domain = ?) SELECT goto FROM alias WHERE address = ?`,
+			[]colWant{colUnknown("WITH"), addr}, []Role{RoleOpaque, RoleRequired}},
+		{"WITH shadowing a table", `WITH alias AS (SELECT 'x' AS address, 'y' AS goto) SELECT goto FROM alias WHERE alias.address = ?`,
+			[]colWant{colUnknown("derived table")}, []Role{RoleOpaque}},
 		{"parenthesised UNION operands", `(SELECT goto FROM alias WHERE address = ?) UNION (SELECT goto FROM alias WHERE address = ?)`,
 			[]colWant{addr, addr}, []Role{RoleFilter, RoleFilter}},
 	}

@@ -64,9 +64,10 @@ type sqlScope struct {
 type sqlParser struct {
 	toks    []sqlTok
 	i       int
-	params  []*sqlNode     // by placeholder ordinal; nil when skipped
-	skipped map[int]string // why a placeholder was skipped
-	sel     *sqlSelect     // the SELECT being parsed
+	params  []*sqlNode      // by placeholder ordinal; nil when skipped
+	skipped map[int]string  // why a placeholder was skipped
+	sel     *sqlSelect      // the SELECT being parsed
+	ctes    map[string]bool // lower-cased names a WITH clause defined
 }
 
 // sqlSyntaxError is raised (as a panic) by the parser and recovered in
@@ -161,6 +162,9 @@ func (p *sqlParser) parseStatement() (err error) {
 			err = fmt.Errorf("query not understood: %s", se.msg)
 		}
 	}()
+	if p.acceptKw("WITH") {
+		p.parseWith()
+	}
 	if !p.isQuery(0) {
 		p.fail("not a SELECT statement")
 	}
@@ -170,6 +174,36 @@ func (p *sqlParser) parseStatement() (err error) {
 		p.fail("unexpected text after the statement")
 	}
 	return nil
+}
+
+// parseWith parses the common table expressions of a WITH clause, up to
+// the statement's query. Their bodies are not analysed: the placeholders
+// in them leave the check, and only they. Their names become derived
+// tables wherever the query names them, so a CTE that shadows a real
+// table (WITH alias AS (...)) never lends that table's columns to a
+// placeholder.
+func (p *sqlParser) parseWith() {
+	p.acceptKw("RECURSIVE")
+	if p.ctes == nil {
+		p.ctes = map[string]bool{}
+	}
+	for {
+		name := p.parseName("a common table expression's name")
+		p.ctes[strings.ToLower(name)] = true
+		if p.isOp(0, "(") {
+			p.skipGroup() // its column names
+		}
+		p.expectKw("AS")
+		if !p.isOp(0, "(") {
+			p.fail("expected '(' after AS")
+		}
+		start := p.i
+		p.skipGroup()
+		p.skip(start, "query not understood: the body of a WITH clause is not analysed")
+		if !p.acceptOp(",") {
+			return
+		}
+	}
 }
 
 // parseQuery parses SELECT ... [UNION|EXCEPT|INTERSECT [ALL|DISTINCT] SELECT ...].
@@ -444,6 +478,8 @@ func (p *sqlParser) parseTableRef(sc *sqlScope) {
 		tb.name = p.parseName("a table name")
 		if p.acceptOp(".") {
 			tb.schema, tb.name = tb.name, p.parseName("a table name")
+		} else if p.ctes[strings.ToLower(tb.name)] {
+			tb.derived = true // a common table expression, not a table
 		}
 		if p.isKw(0, "PARTITION") && p.isOp(1, "(") {
 			p.i++

@@ -189,7 +189,7 @@ var colParamUsesCases = []struct {
 	{"dual", `SELECT 1 FROM DUAL WHERE x = ?`, []colWant{colUnknown("no table")}},
 	{"not a select", `CALL lookup(?)`, []colWant{colUnknown("not a SELECT")}},
 	{"two statements", `SELECT goto FROM alias WHERE address = ?; SELECT ?`, []colWant{colUnknown("after the statement"), colUnknown("after the statement")}},
-	{"with", `WITH x AS (SELECT 1) SELECT goto FROM alias WHERE address = ?`, []colWant{colUnknown("not a SELECT")}},
+	{"with", `WITH x AS (SELECT 1) SELECT goto FROM alias WHERE address = ?`, []colWant{colKnown("alias.address", "=", true)}},
 	{"executable comment", `SELECT goto FROM alias WHERE address = ? /*!40100 AND domain = ? */`, []colWant{colUnknown("executable"), colUnknown("executable")}},
 	{"parenthesised join", `SELECT goto FROM (alias, domain) WHERE address = ?`, []colWant{colUnknown("parenthesised join")}},
 	{"unterminated string", `SELECT goto FROM alias WHERE address = ? AND goto = 'x?`, []colWant{colUnknown("unterminated string")}},
