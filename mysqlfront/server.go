@@ -13,8 +13,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"mapgate/internal/accept"
 )
 
 // Status is the outcome of one lookup.
@@ -153,70 +154,41 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, &l)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			if !temporary(err) {
-				return err
-			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.log().Warn("mysqlfront: accept failed; retrying", "err", err, "delay", delay)
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-s.baseCtx.Done():
-				t.Stop()
-			}
-			continue
-		}
-		delay = 0
-		s.mu.Lock()
-		if s.closing.Load() {
-			s.mu.Unlock()
-			nc.Close()
-			continue
-		}
-		if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) {
-			s.mu.Unlock()
-			if s.refusing.Add(1) <= maxRefusing {
-				go s.refuse(nc)
-			} else {
-				s.refusing.Add(-1)
-				nc.Close()
-			}
-			continue
-		}
-		c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		go c.serve()
+	err := accept.Loop(l, s.closing.Load, s.baseCtx.Done(), s.log(), "mysqlfront", s.admit)
+	if errors.Is(err, accept.ErrClosed) {
+		return ErrServerClosed
 	}
+	return err
+}
+
+// admit serves a new connection, or refuses it when the server is closing
+// or MaxConns connections are open.
+func (s *Server) admit(nc net.Conn) {
+	s.mu.Lock()
+	if s.closing.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) {
+		s.mu.Unlock()
+		if s.refusing.Add(1) <= maxRefusing {
+			go s.refuse(nc)
+		} else {
+			s.refusing.Add(-1)
+			nc.Close()
+		}
+		return
+	}
+	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	go c.serve()
 }
 
 // At most maxRefusing connections over the cap are answered at once; the
 // others are closed unanswered.
 const maxRefusing = 64
-
-// temporary reports whether an Accept error is worth retrying (as the
-// socketmap server does: out of descriptors or memory, an aborted
-// connection).
-func temporary(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, e := range [...]error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
 
 // refuse answers a connection over the cap with error 1040 and closes it;
 // it logs at most once a second.

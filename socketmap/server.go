@@ -8,8 +8,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"mapgate/internal/accept"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -194,46 +195,15 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 	}()
 
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			if !temporary(err) {
-				return err
-			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			s.logger().Warn("socketmap: accept failed; retrying", "err", err, "delay", delay)
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-s.baseCtx.Done():
-				t.Stop()
-			}
-			continue
-		}
-		delay = 0
+	err := accept.Loop(l, s.closing.Load, s.baseCtx.Done(), s.logger(), "socketmap", func(nc net.Conn) {
 		if c := s.track(nc); c != nil {
 			go c.serve()
 		}
+	})
+	if errors.Is(err, accept.ErrClosed) {
+		return ErrServerClosed
 	}
-}
-
-// temporary reports whether an Accept error is worth retrying.
-func temporary(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, e := range [...]error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
-		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return err
 }
 
 // track registers a new connection, or closes it when the server is closing
