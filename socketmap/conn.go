@@ -170,12 +170,13 @@ func (c *conn) wakeIfIdle() {
 // watchdog gave up on the handler first.
 func (c *conn) lookup(name, key string) (r Reply, ok bool) {
 	d := c.s.requestTimeout()
-	ctx, cancel := context.WithTimeout(c.s.baseCtx, d)
-	defer cancel()
+	now := time.Now()
+	ctx := newReqCtx(c.s.baseCtx, now.Add(d))
+	defer ctx.release()
 	limit := d + grace(d)
 	c.hmu.Lock()
 	c.curName, c.curKey = name, key
-	c.deadline = monoNow() + int64(limit)
+	c.deadline = int64(now.Sub(epoch)) + int64(limit)
 	c.inHandler = true
 	c.hmu.Unlock()
 	if c.watchdog == nil {
