@@ -58,13 +58,20 @@ func Query(ctx context.Context, deadline time.Time, r *Request) (values []string
 	now := time.Now()
 	var left []*Target
 	failed := false // a host failed for this lookup
+	// One clock reading serves the first attempt (sentAt, its deadline,
+	// its budget); each later one reads the clock again.
+	fresh := true
 	for _, tg := range r.Targets {
+		if !fresh {
+			now = time.Now()
+		}
 		if tg.host.quarantined(now) {
 			left = append(left, tg)
 			continue
 		}
-		sentAt = time.Now()
-		values, class, next, err := try(ctx, deadline, r, tg, false)
+		fresh = false
+		sentAt = now
+		values, class, next, err := try(ctx, deadline, r, tg, false, now)
 		if !next {
 			return values, class, sentAt, err
 		}
@@ -76,8 +83,12 @@ func Query(ctx context.Context, deadline time.Time, r *Request) (values []string
 	}
 	lastResortOrder(left)
 	for _, tg := range left {
-		sentAt = time.Now()
-		values, class, next, err := try(ctx, deadline, r, tg, failed || tg.host.health.answering())
+		if !fresh {
+			now = time.Now()
+		}
+		fresh = false
+		sentAt = now
+		values, class, next, err := try(ctx, deadline, r, tg, failed || tg.host.health.answering(), now)
 		if !next {
 			return values, class, sentAt, err
 		}
@@ -99,18 +110,22 @@ var errRefused = errors.New("host breaker refused the attempt")
 // connections there (until the attempt's deadline), then asks the host's
 // breaker, then queries. With outside, an attempt the breaker refuses is
 // made anyway, without counting in the breaker. next=true means try the
-// next host (err is errRefused, errBusy or a host fault).
-func try(ctx context.Context, deadline time.Time, r *Request, tg *Target, outside bool) (values []string, class Class, next bool, err error) {
+// next host (err is errRefused, errBusy or a host fault). now is the
+// time.
+func try(ctx context.Context, deadline time.Time, r *Request, tg *Target, outside bool, now time.Time) (values []string, class Class, next bool, err error) {
 	if ctx.Err() != nil {
 		return nil, ClassUnknown, false, ctx.Err()
 	}
-	now := time.Now()
 	if !deadline.IsZero() && !now.Before(deadline) {
 		return nil, ClassUnknown, false, context.DeadlineExceeded
 	}
 	ad := tg.attemptDeadline(now, deadline)
-	if _, err := tg.pool.acquire(ad); err != nil {
+	waited, err := tg.pool.acquire(ad)
+	if err != nil {
 		return nil, ClassHost, true, err
+	}
+	if waited {
+		now = time.Now()
 	}
 	defer tg.pool.release()
 	done, err := tg.host.cb.Allow()
@@ -120,16 +135,16 @@ func try(ctx context.Context, deadline time.Time, r *Request, tg *Target, outsid
 		}
 		done = func(error) {}
 	}
-	return attempt(ctx, ad, r, tg, done)
+	return attempt(ctx, ad, r, tg, done, now)
 }
 
 // attempt runs one query on one host, to end by deadline; next=true means
 // a host fault: try the next host.
-func attempt(ctx context.Context, deadline time.Time, r *Request, tg *Target, done func(error)) (values []string, class Class, next bool, err error) {
+func attempt(ctx context.Context, deadline time.Time, r *Request, tg *Target, done func(error), now time.Time) (values []string, class Class, next bool, err error) {
 	n := 0
-	start := time.Now()
-	cut := !tg.fullBudget(deadline)
-	err = tg.run(ctx, deadline, r.RequireResultSet, r.Args, func(v []byte) error {
+	start := now
+	cut := !tg.fullBudget(now, deadline)
+	err = tg.run(ctx, now, deadline, r.RequireResultSet, r.Args, func(v []byte) error {
 		s := string(v)
 		values = append(values, s)
 		// Which values make a result element does not depend on the key

@@ -112,18 +112,18 @@ func (pl *pool) release() { <-pl.slots }
 // each have their own timeout) the attempt runs under deadline: the driver
 // gives up the dial or closes the connection when it passes, so the
 // attempt ends in time whatever it was waiting for.
-func (t *Target) attemptContext(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+func (t *Target) attemptContext(ctx context.Context, now, deadline time.Time) (context.Context, context.CancelFunc) {
 	ctx = context.WithoutCancel(ctx)
-	if t.fullBudget(deadline) && t.pool.idle() {
+	if t.fullBudget(now, deadline) && t.pool.idle() {
 		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, deadline)
 }
 
 // fullBudget reports whether an attempt that must end by deadline still
-// has (nearly) its whole QueryTimeout.
-func (t *Target) fullBudget(deadline time.Time) bool {
-	return time.Until(deadline) >= t.queryTimeout-t.queryTimeout/20
+// has (nearly) its whole QueryTimeout at now.
+func (t *Target) fullBudget(now, deadline time.Time) bool {
+	return deadline.Sub(now) >= t.queryTimeout-t.queryTimeout/20
 }
 
 // attemptDeadline is when an attempt starting now must end: QueryTimeout

@@ -324,11 +324,11 @@ var errNoResultSet = errors.New("query returned no result set (require_result_se
 // non-NULL value to sink. The caller holds one of the pool's slots (see
 // pool.acquire), so database/sql has a connection for it at once; deadline
 // bounds the attempt (see attemptContext).
-func (t *Target) run(ctx context.Context, deadline time.Time, requireResultSet bool, args []any, sink rowSink) error {
+func (t *Target) run(ctx context.Context, now, deadline time.Time, requireResultSet bool, args []any, sink rowSink) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ctx, cancel := t.attemptContext(ctx, deadline)
+	ctx, cancel := t.attemptContext(ctx, now, deadline)
 	defer cancel()
 	st, err := t.prepared(ctx)
 	if err != nil {

@@ -26,6 +26,11 @@ type conn struct {
 
 	mu   sync.Mutex // orders idle and read deadlines against Shutdown
 	idle bool
+	// idleDL is the idle read deadline last set, zero when the read
+	// deadline is another; writeDL the write deadline last set (owned
+	// like out). See deadlineSlack.
+	idleDL  time.Time
+	writeDL time.Time
 
 	// hmu hands the connection over between serve and the watchdog. Once
 	// the watchdog sets timedOut it owns out and the net.Conn, and serve
@@ -71,11 +76,12 @@ func (c *conn) serve() {
 	c.dec = NewDecoder(c.br, s.maxRequest())
 	for {
 		if c.br.Buffered() == 0 {
-			if err := c.flush(); err != nil {
+			now := time.Now()
+			if err := c.flushAt(now); err != nil {
 				c.log.Debug("socketmap: write failed", "err", err)
 				return
 			}
-			if !c.setIdle() {
+			if !c.setIdle(now) {
 				return // shutting down
 			}
 			if _, err := c.br.Peek(1); err != nil {
@@ -136,24 +142,58 @@ func (c *conn) readFailed(err error) {
 	c.flush()
 }
 
+// deadlineSlack: an idle or write deadline is moved only when the new one
+// is later than the one in force by more than its timeout/deadlineSlack
+// (under 1 s for the default 110 s idle timeout): most requests then set
+// no deadline at all. A deadline may so come up to that much early.
+const deadlineSlack = 128
+
 // setIdle arms the idle deadline, unless the server is shutting down.
-func (c *conn) setIdle() bool {
+func (c *conn) setIdle(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.s.closing.Load() {
 		return false
 	}
 	c.idle = true
-	c.nc.SetReadDeadline(time.Now().Add(c.s.idleTimeout()))
+	it := c.s.idleTimeout()
+	if dl := now.Add(it); c.idleDL.IsZero() || dl.Sub(c.idleDL) > it/deadlineSlack {
+		c.nc.SetReadDeadline(dl)
+		c.idleDL = dl
+	}
 	return true
 }
 
-// setActive arms the deadline for reading the rest of a request.
+// setActive arms the deadline for reading the rest of a request, unless the
+// whole request is buffered already: then nothing is read until the next
+// setIdle or setActive.
 func (c *conn) setActive() {
 	c.mu.Lock()
 	c.idle = false
-	c.nc.SetReadDeadline(time.Now().Add(c.s.requestTimeout()))
+	if !c.requestBuffered() {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.requestTimeout()))
+		c.idleDL = time.Time{}
+	}
 	c.mu.Unlock()
+}
+
+// requestBuffered reports whether the reader holds a whole netstring (or
+// enough of one to fail it): its length, its payload and its comma. In
+// doubt it says no.
+func (c *conn) requestBuffered() bool {
+	b, _ := c.br.Peek(c.br.Buffered())
+	n := 0
+	for i, ch := range b {
+		switch {
+		case ch >= '0' && ch <= '9' && i < 9:
+			n = n*10 + int(ch-'0')
+		case ch == ':' && i > 0:
+			return len(b) > i+n+1
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // wakeIfIdle makes an idle connection's pending read return at once, so it
@@ -162,6 +202,7 @@ func (c *conn) wakeIfIdle() {
 	c.mu.Lock()
 	if c.idle {
 		c.nc.SetReadDeadline(time.Unix(1, 0))
+		c.idleDL = time.Time{}
 	}
 	c.mu.Unlock()
 }
@@ -170,12 +211,13 @@ func (c *conn) wakeIfIdle() {
 // watchdog gave up on the handler first.
 func (c *conn) lookup(name, key string) (r Reply, ok bool) {
 	d := c.s.requestTimeout()
-	ctx, cancel := context.WithTimeout(c.s.baseCtx, d)
-	defer cancel()
+	now := time.Now()
+	ctx := newReqCtx(c.s.baseCtx, now.Add(d))
+	defer ctx.release()
 	limit := d + grace(d)
 	c.hmu.Lock()
 	c.curName, c.curKey = name, key
-	c.deadline = monoNow() + int64(limit)
+	c.deadline = int64(now.Sub(epoch)) + int64(limit)
 	c.inHandler = true
 	c.hmu.Unlock()
 	if c.watchdog == nil {
@@ -259,7 +301,19 @@ func (c *conn) flush() error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.writeTimeout()))
+	return c.flushAt(time.Now())
+}
+
+// flushAt is flush with the time now.
+func (c *conn) flushAt(now time.Time) error {
+	if len(c.out) == 0 {
+		return nil
+	}
+	wt := c.s.writeTimeout()
+	if dl := now.Add(wt); c.writeDL.IsZero() || dl.Sub(c.writeDL) > wt/deadlineSlack {
+		c.nc.SetWriteDeadline(dl)
+		c.writeDL = dl
+	}
 	_, err := c.nc.Write(c.out)
 	if cap(c.out) > flushAt*2 {
 		c.out = nil

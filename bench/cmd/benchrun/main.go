@@ -39,19 +39,20 @@ func main() { os.Exit(run()) }
 
 // options are benchrun's flags.
 type options struct {
-	out       string
-	smoke     bool
-	progress  bool
-	rows      int
-	keys      int
-	poolSize  int
-	repeats   int
-	rate      float64
-	attackDur time.Duration
-	noPostfix bool
-	record    string
-	outage    time.Duration
-	onlyTrace bool
+	out          string
+	smoke        bool
+	progress     bool
+	rows         int
+	keys         int
+	poolSize     int
+	repeats      int
+	rate         float64
+	attackDur    time.Duration
+	noPostfix    bool
+	record       string
+	outage       time.Duration
+	onlyTrace    bool
+	onlyDistinct bool
 }
 
 func run() (code int) {
@@ -68,6 +69,7 @@ func run() (code int) {
 	flag.BoolVar(&o.noPostfix, "no-postfix-instance", false, "skip what needs a private Postfix instance (proxy:mysql:, the smtpd chart)")
 	flag.StringVar(&o.record, "record-trace", "", "record the Postfix trace (root and Postfix needed) to this file, and exit")
 	flag.BoolVar(&o.onlyTrace, "only-trace", false, "run only the trace phase (f)")
+	flag.BoolVar(&o.onlyDistinct, "only-distinct", false, "run only the distinct-keys phases (a) and (b), with proxy:mysql:")
 	flag.DurationVar(&o.outage, "outage", 60*time.Second, "how long every database host is down in the trace's outage run")
 	flag.Parse()
 	if o.record != "" {
