@@ -59,4 +59,3 @@ func Temporary(err error) bool {
 	}
 	return false
 }
-
