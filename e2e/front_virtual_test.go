@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"mapgate/internal/mgproc"
 	"mapgate/internal/pfinst"
 )
 
@@ -158,39 +154,9 @@ func TestE2EMigrateViaMySQL(t *testing.T) {
 	before := s.replies(compareRecipients)
 	beforeAttack := s.replies(attackRecipients)
 
-	cmd := exec.Command(s.bin, "migrate", "--via", "mysql", "--write", "--config-dir", s.in.ConfigDir)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("mapgate migrate --via mysql: %v\n%s", err, e.String())
-	}
-	s.output = o.String()
-	t.Logf("mapgate migrate --via mysql --write --config-dir %s:\n%s", s.in.ConfigDir, s.output)
-	var config strings.Builder
-	for _, line := range strings.Split(s.output, "\n") {
-		switch {
-		case strings.HasPrefix(line, "postconf "):
-			s.postconf(t, line)
-		case !strings.HasPrefix(line, "#"):
-			config.WriteString(line + "\n")
-		}
-	}
+	s.migrateWith(t, "--via", "mysql", "--write")
 	if strings.Contains(s.output, "socketmap:") {
 		t.Errorf("migrate --via mysql pointed a parameter at socketmap")
-	}
-	cfgPath := filepath.Join(t.TempDir(), "mapgate.cf")
-	if err := os.WriteFile(cfgPath, []byte(config.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.socketDir(t)
-	p := mgproc.Start(t, s.bin, "serve", "--config", cfgPath)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("mapgate log:\n%s", tail(p.Log(), 40))
-		}
-	})
-	if err := s.in.Restart(); err != nil {
-		t.Fatal(err)
 	}
 	after := s.replies(compareRecipients)
 	afterAttack := s.replies(attackRecipients)

@@ -98,16 +98,21 @@ func (s *migrateSetup) replies(rcpts []string) []string {
 // migrate runs `mapgate migrate --config-dir` on the instance, applies the
 // postconf commands it printed, starts mapgate with the configuration it
 // printed, and restarts Postfix.
-func (s *migrateSetup) migrate(t *testing.T) {
+func (s *migrateSetup) migrate(t *testing.T) { s.migrateWith(t) }
+
+// migrateWith is migrate with extra migrate flags (--via mysql --write).
+func (s *migrateSetup) migrateWith(t *testing.T, flags ...string) {
 	t.Helper()
-	cmd := exec.Command(s.bin, "migrate", "--config-dir", s.in.ConfigDir)
+	args := append([]string{"migrate"}, flags...)
+	args = append(args, "--config-dir", s.in.ConfigDir)
+	cmd := exec.Command(s.bin, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("mapgate migrate: %v\n%s", err, e.String())
+		t.Fatalf("mapgate %s: %v\n%s", strings.Join(args, " "), err, e.String())
 	}
 	s.output = o.String()
-	t.Logf("mapgate migrate --config-dir %s:\n%s", s.in.ConfigDir, s.output)
+	t.Logf("mapgate %s:\n%s", strings.Join(args, " "), s.output)
 	var config strings.Builder
 	for _, line := range strings.Split(s.output, "\n") {
 		switch {
