@@ -22,6 +22,43 @@ func (m MixedPair) String() string {
 	return fmt.Sprintf("%s (%s) and %s (%s)", m.A.Name(), m.A.Collation, m.B.Name(), m.B.Collation)
 }
 
+// skipLiteral returns the index just past the string literal that starts
+// at q[i] (a backslash escapes the next byte).
+func skipLiteral(q string, i int) int {
+	c := q[i]
+	j := i + 1
+	for j < len(q) && q[j] != c {
+		if q[j] == '\\' {
+			j++
+		}
+		j++
+	}
+	return j + 1
+}
+
+// isCommentStart reports whether a comment ("-- ", "#" or "/*") starts at
+// q[i].
+func isCommentStart(q string, i int) bool {
+	return strings.HasPrefix(q[i:], "-- ") || q[i] == '#' || strings.HasPrefix(q[i:], "/*")
+}
+
+// skipComment returns the index just past the comment that starts at q[i]
+// (a line comment ends before its newline), or -1 when it is not closed.
+func skipComment(q string, i int) int {
+	if strings.HasPrefix(q[i:], "/*") {
+		j := strings.Index(q[i:], "*/")
+		if j < 0 {
+			return -1
+		}
+		return i + j + 2
+	}
+	j := strings.IndexByte(q[i:], '\n')
+	if j < 0 {
+		return -1
+	}
+	return i + j
+}
+
 // sqlWords splits a query into lower-case words and single punctuation
 // characters, leaving out string literals and comments. Backquoted
 // identifiers lose their quotes.
@@ -31,14 +68,7 @@ func sqlWords(q string) []string {
 		c := q[i]
 		switch {
 		case c == '\'' || c == '"':
-			j := i + 1
-			for j < len(q) && q[j] != c {
-				if q[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			i = j + 1
+			i = skipLiteral(q, i)
 		case c == '`':
 			j := strings.IndexByte(q[i+1:], '`')
 			if j < 0 {
@@ -46,18 +76,10 @@ func sqlWords(q string) []string {
 			}
 			out = append(out, strings.ToLower(q[i+1:i+1+j]))
 			i += j + 2
-		case c == '-' && strings.HasPrefix(q[i:], "-- "), c == '#':
-			j := strings.IndexByte(q[i:], '\n')
-			if j < 0 {
+		case isCommentStart(q, i):
+			if i = skipComment(q, i); i < 0 {
 				return out
 			}
-			i += j
-		case c == '/' && strings.HasPrefix(q[i:], "/*"):
-			j := strings.Index(q[i:], "*/")
-			if j < 0 {
-				return out
-			}
-			i += j + 2
 		case isWordByte(c):
 			j := i
 			for j < len(q) && isWordByte(q[j]) {
@@ -148,27 +170,12 @@ func columnRefs(q string) []colRef {
 		c := q[i]
 		switch {
 		case c == '\'' || c == '"':
-			j := i + 1
-			for j < len(q) && q[j] != c {
-				if q[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			i = j + 1
+			i = skipLiteral(q, i)
 			lastEnd = -1
-		case c == '-' && strings.HasPrefix(q[i:], "-- "), c == '#':
-			j := strings.IndexByte(q[i:], '\n')
-			if j < 0 {
+		case isCommentStart(q, i):
+			if i = skipComment(q, i); i < 0 {
 				return out
 			}
-			i += j
-		case c == '/' && strings.HasPrefix(q[i:], "/*"):
-			j := strings.Index(q[i:], "*/")
-			if j < 0 {
-				return out
-			}
-			i += j + 2
 		case c == '?':
 			params++
 			i++
