@@ -11,6 +11,8 @@ have mariadbd || have mysqld || need+=(mariadb-server)
 have mariadb-install-db || have mysql_install_db || need+=(mariadb-server)
 have mariadb || have mysql || need+=(mariadb-client)
 have postmap || need+=(postfix)
+# gcc: make deb builds the packaged binary with cgo (the package test runs as root).
+have gcc || need+=(gcc libc6-dev)
 # postfix-mysql adds the mysql: map type (dict_mysql.so).
 # postconf needs a main.cf to read: give it an empty one of its own.
 pcdir=$(mktemp -d); : >"$pcdir/main.cf"
