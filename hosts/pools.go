@@ -338,6 +338,11 @@ func (t *Target) run(ctx context.Context, now, deadline time.Time, requireResult
 	if err != nil {
 		return err
 	}
+	return readRows(rows, requireResultSet, sink)
+}
+
+// readRows feeds each non-NULL value of rows to sink and closes rows.
+func readRows(rows *sql.Rows, requireResultSet bool, sink rowSink) error {
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
@@ -411,14 +416,26 @@ func Connect(ctx context.Context, cf *mysqlcf.File, po PoolOptions) (*sql.DB, my
 	return nil, mysqlcf.Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
 }
 
-// Check prepares the target's query on one of its pool's connections and
-// closes the statement (mapgate check).
-func (t *Target) Check(ctx context.Context) error {
+// Check prepares the target's query on one of its pool's connections and,
+// given probe values (nil: prepare only), runs it with them and reads what
+// it returns as a lookup does (mapgate check). A statement can prepare and
+// still fail for every key when it runs: a COLLATE that the bound value's
+// character set cannot take is error 1253 only then. The statement is
+// closed.
+func (t *Target) Check(ctx context.Context, requireResultSet bool, probe []any) error {
 	st, err := t.db.PrepareContext(ctx, t.query)
 	if err != nil {
 		return err
 	}
-	return st.Close()
+	defer st.Close()
+	if probe == nil {
+		return nil
+	}
+	rows, err := st.QueryContext(ctx, probe...)
+	if err != nil {
+		return err
+	}
+	return readRows(rows, requireResultSet, func([]byte) error { return nil })
 }
 
 // Name is the target's host, as "tcp:host:port" or "unix:/path".

@@ -62,9 +62,11 @@ func (m MapCheck) Err() error {
 	return errors.Join(errs...)
 }
 
-// Check asks every host of every map to prepare the map's query, as the
-// map connects (account, database, charset, TLS): it finds a host that is
-// unreachable, a refused password, an unknown database, table or column.
+// Check asks every host of every map to prepare the map's query and run it
+// with a probe key (see probeArgs), as the map connects (account, database,
+// charset, TLS): it finds a host that is unreachable, a refused password,
+// an unknown database, table or column, and a statement that prepares but
+// fails when it runs (a COLLATE the key's character set cannot take).
 // Hosts are asked in parallel, bounded by ctx. The connections it opens
 // stay in the maps' pools.
 func (s *Set) Check(ctx context.Context) map[string]MapCheck {
@@ -79,7 +81,7 @@ func (s *Set) Check(ctx context.Context) map[string]MapCheck {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					err := tg.Check(ctx)
+					err := tg.Check(ctx, t.cf.RequireResultSet, t.probeArgs())
 					mu.Lock()
 					mc.Files[i].Hosts[j] = HostCheck{Host: tg.Name(), Err: err}
 					mu.Unlock()
@@ -101,4 +103,37 @@ func (s *Set) CheckMap(ctx context.Context, name string) (MapCheck, bool) {
 	}
 	one := &Set{maps: map[string]*Map{name: m}}
 	return one.Check(ctx)[name], true
+}
+
+// probeKeys are the keys Check runs a query with. Their characters
+// (ASCII letters, '@', '.') are in every character set, their length fits
+// any column an address or domain is kept in, and their domain is reserved
+// never to exist (.invalid, RFC 2606): whatever rows they match do not
+// matter, only whether the statement runs. The second has the nine labels
+// that %1-%9 can ask for.
+var probeKeys = []string{"probe@mapgate.invalid", "probe@a.b.c.d.e.f.g.mapgate.invalid"}
+
+// probeArgs returns the bound values of the first probe key the table's
+// query is not suppressed for and, where its columns are known, that they
+// can hold (see PlanArgs: a filter parameter the columns cannot hold is
+// bound as NULL, as a lookup binds it); nil when there is none: the query
+// is then prepared only.
+func (t *table) probeArgs() []any {
+	for _, k := range probeKeys {
+		args, ok := t.cf.Query.Expand(k, nil)
+		if !ok {
+			continue
+		}
+		if pc := t.columns.Load(); pc != nil {
+			plan := PlanArgs(args, *pc, t.conn, t.connOK)
+			if plan.Miss != nil {
+				continue
+			}
+			for _, i := range plan.Null {
+				args[i] = nil
+			}
+		}
+		return args
+	}
+	return nil
 }

@@ -17,14 +17,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return cmdServe(append([]string{"--check"}, args...), stdout, stderr)
 }
 
-// checkTimeout bounds asking every host of a set to prepare its queries:
-// a connection and two round trips.
+// checkTimeout bounds asking every host of a set to prepare and run its
+// queries: a connection and three round trips (prepare, execute, close).
 func checkTimeout(set *lookup.Set) time.Duration {
 	o := set.Pools().Options()
-	return o.DialTimeout + 2*o.QueryTimeout
+	return o.DialTimeout + 3*o.QueryTimeout
 }
 
-// checkSet asks every host of every map of set to prepare the map's query.
+// checkSet asks every host of every map of set to prepare the map's query
+// and run it with a probe key (lookup.Set.Check).
 func checkSet(set *lookup.Set) map[string]lookup.MapCheck {
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout(set))
 	defer cancel()
@@ -32,7 +33,8 @@ func checkSet(set *lookup.Set) map[string]lookup.MapCheck {
 }
 
 // runCheck is `mapgate check` (serve --check): load the configuration,
-// ask every host of every map to prepare its query, print what each said,
+// ask every host of every map to prepare its query and run it with a probe
+// key, print what each said and which settings a reload applies,
 // and exit 0 when every map has a host that can answer each of its .cf
 // files, 3 otherwise. Nothing is served.
 func runCheck(cfg *Config, stdout io.Writer, log *slog.Logger) int {
@@ -64,6 +66,13 @@ func runCheck(cfg *Config, stdout io.Writer, log *slog.Logger) int {
 			bad++
 			fmt.Fprintf(stdout, "%s: no host can answer; every lookup would be TEMP\n", n)
 		}
+	}
+	reload, restart := reloadSplit(cfg.Given)
+	if len(reload) > 0 {
+		fmt.Fprintf(stdout, "a reload (SIGHUP) applies a change of: %s\n", strings.Join(reload, ", "))
+	}
+	if len(restart) > 0 {
+		fmt.Fprintf(stdout, "a change of these takes a restart: %s\n", strings.Join(restart, ", "))
 	}
 	if bad > 0 {
 		fmt.Fprintf(stdout, "mapgate check: %d of %d maps cannot be served\n", bad, len(names))

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -33,6 +32,9 @@ type Config struct {
 	Delimiter     string
 	Cache         lookup.CacheOptions
 	AdminSocket   string // unix socket for mapgate purge; empty: none
+	// Given names the parameters the configuration sets (file and
+	// flags), sorted: mapgate check says which a reload applies.
+	Given []string
 	// Warnings are said once at start-up: settings that work but may not
 	// be what the admin meant.
 	Warnings []string
@@ -51,72 +53,9 @@ func newSettings() *settings {
 	return &settings{vals: map[string]string{}, where: map[string]string{}, maps: map[string][]string{}}
 }
 
-// knownSettings are mapgate's own parameters. Per-map parameters are
-// NAME_address_search, NAME_propagate_extension, NAME_fold_case,
-// NAME_domain_search.
-var knownSettings = map[string]string{
-	"listen":              "where to listen: unix:/path or inet:host:port, comma/space separated",
-	"maps":                "NAME=/path/to/mysql_table.cf, comma/space separated; a name given again adds a table asked after the earlier ones",
-	"socket_mode":         "unix socket file mode (octal), default 0660: owner and group only",
-	"socket_owner":        "unix socket owner (name or uid)",
-	"socket_group":        "unix socket group (name or gid), default: the group Postfix's daemons run as (mail_owner's)",
-	"recipient_delimiter": "address extension delimiters; default: postconf -h recipient_delimiter",
-	"smtputf8_enable":     "as Postfix's: yes folds keys with Unicode case folding and finds no key that is not UTF-8; no folds ASCII only; default yes",
-	"pool_size":           "queries one map runs at once on one database host (its own connections), default 8",
-	"dial_timeout":        "connect timeout per host, default 1s",
-	"query_timeout":       "one query attempt on one host, default 2s",
-	"lookup_timeout":      "one whole lookup, all hosts and search steps, default 5s",
-	"breaker_timeout":     "how long a failed host is skipped before a probe, default 5s",
-	"breaker_trip":        "consecutive host faults that open a host's breaker, default 3",
-	"breaker_max_timeout": "the longest a repeatedly failing host is skipped, default 60s",
-	"max_connections":     "concurrent client connections, default 1024",
-	"metrics_listen":      "host:port for /metrics, /healthz, /readyz; empty: off",
-	"mysql_listen":        "where the MySQL-protocol front listens, for Postfix's own mysql: client (unix:/path or inet:127.0.0.1:port); empty: off",
-	"mysql_user":          "the user Postfix's mysql: client must give to the MySQL front, default postfix",
-	"mysql_password":      "its password (mysql_native_password); required with mysql_listen",
-	"log_format":          "text or json, default text",
-	"log_level":           "debug, info, warn or error, default info",
-	"cache_ttl":           "how long rows the database returned answer lookups without asking it again; 0 (the default): no cache, every answer is the database's at the time of the lookup",
-	"cache_negative_ttl":  "how long a query that returned no rows is cached, default 2s (at most cache_ttl): a cached NOTFOUND for an address created since bounces mail; 0: misses are not cached",
-	"cache_stale_max":     "when every host of a table is unavailable, cached rows up to this old answer instead of TEMP (counted, logged); a miss is never served stale; default 1h; 0: off",
-	"cache_max_entries":   "the most cached query results, default 100000",
-	"cache_max_bytes":     "the most memory cached results take (estimated), default 64MiB; suffixes k, M, G",
-	"admin_socket":        "unix socket (mode 0600, same uid or root only) for 'mapgate purge'; empty (the default): none",
-}
-
-var perMapSettings = []string{"address_search", "propagate_extension", "fold_case", "domain_search"}
-
 // domainSearches are the values of NAME_domain_search.
 var domainSearches = map[string]lookup.DomainSearch{
 	"no": lookup.DomainExact, "parent": lookup.DomainParent, "dot": lookup.DomainDotParent,
-}
-
-// perMapHelp describes the per-map parameters, NAME_setting.
-var perMapHelp = map[string]string{
-	"address_search":      "run Postfix's address search for map NAME (full address, without +extension, @domain), default yes",
-	"propagate_extension": "put an unmatched +extension into the result's addresses, default yes for names containing alias or canonical",
-	"fold_case":           "fold keys to lower case, as Postfix does for mysql: tables, default yes",
-}
-
-// configHelp lists the configuration parameters (mapgate help config); the
-// manual page is made from the same tables.
-func configHelp(w io.Writer) {
-	fmt.Fprint(w, "Configuration parameters, in --config FILE (Postfix's name = value syntax) or as --set name=value:\n\n")
-	for _, n := range sortedKeys(knownSettings) {
-		fmt.Fprintf(w, "  %s\n    \t%s\n", n, knownSettings[n])
-	}
-	for _, n := range perMapSettings {
-		fmt.Fprintf(w, "  NAME_%s\n    \t%s\n", n, perMapHelp[n])
-	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func (s *settings) set(name, value, where string) error {
@@ -141,8 +80,8 @@ func (s *settings) set(name, value, where string) error {
 		s.where[name] = where
 		return nil
 	}
-	if _, ok := knownSettings[name]; !ok && !s.perMap(name) {
-		return fmt.Errorf("%s: unknown parameter %q", where, name)
+	if _, ok := lookupParam(name); !ok {
+		return fmt.Errorf("%s: unknown parameter %q (mapgate help config lists them)", where, name)
 	}
 	s.vals[name] = value
 	s.where[name] = where
@@ -151,12 +90,8 @@ func (s *settings) set(name, value, where string) error {
 
 // perMap reports whether name is NAME_setting for some per-map setting.
 func (s *settings) perMap(name string) bool {
-	for _, p := range perMapSettings {
-		if strings.HasSuffix(name, "_"+p) && len(name) > len(p)+1 {
-			return true
-		}
-	}
-	return false
+	p, ok := lookupParam(name)
+	return ok && p.perMap
 }
 
 func (s *settings) loadFile(path string) error {
@@ -306,10 +241,8 @@ func (s *settings) build() (*Config, error) {
 		if s.perMap(name) {
 			found := false
 			for _, n := range s.order {
-				for _, p := range perMapSettings {
-					if name == n+"_"+p {
-						found = true
-					}
+				if _, ok := perMapParam(name, n); ok {
+					found = true
 				}
 			}
 			if !found {
@@ -317,6 +250,13 @@ func (s *settings) build() (*Config, error) {
 			}
 		}
 	}
+	for name := range s.vals {
+		c.Given = append(c.Given, name)
+	}
+	if len(s.order) > 0 {
+		c.Given = append(c.Given, "maps")
+	}
+	sort.Strings(c.Given)
 	if c.Pool.QueryTimeout > c.LookupTimeout {
 		bad("query_timeout", fmt.Errorf("%v is longer than lookup_timeout %v", c.Pool.QueryTimeout, c.LookupTimeout))
 	}

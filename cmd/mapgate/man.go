@@ -11,7 +11,7 @@ import (
 // writeMan writes the manual page mapgate(8) as roff (mapgate help man).
 // Its synopses, flags and parameters come from the same sources as the
 // help texts: the commands table, each command's own -h output (its
-// FlagSet), and knownSettings. So the two cannot drift; the prose sections
+// FlagSet), and the params table. So the two cannot drift; the prose sections
 // below are the manual's own.
 func writeMan(w io.Writer) {
 	m := &manWriter{w: w}

@@ -35,11 +35,8 @@ func TestManCoversHelp(t *testing.T) {
 			assert.Contains(t, page, ".B "+roffEscape(f[1]), "%s %s", c.name, f[1])
 		}
 	}
-	for n := range knownSettings {
-		assert.Contains(t, page, ".B "+roffEscape(n))
-	}
-	for _, n := range perMapSettings {
-		assert.Contains(t, page, ".B "+roffEscape("NAME_"+n))
+	for _, p := range params {
+		assert.Contains(t, page, ".B "+roffEscape(p.Name()))
 	}
 
 	manCmd, err := exec.LookPath("man")

@@ -49,7 +49,7 @@ lookups in flight finish and stops.
 
 `)
 		fs.PrintDefaults()
-		fmt.Fprint(stderr, "\nEvery configuration parameter: mapgate help config.\n")
+		fmt.Fprintf(stderr, "\nConfiguration parameters (mapgate help config says what each does and its default): %s.\n", paramNames())
 	}
 	var flags commonFlags
 	flags.register(fs, true)
