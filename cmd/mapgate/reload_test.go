@@ -28,7 +28,8 @@ func (f *fixture) cfWith(hosts, password, query string) string {
 const goodQuery = "SELECT goto FROM alias WHERE address='%s' AND active = '1'"
 
 // TestServeReloadKeepsWorkingSet: a SIGHUP with a .cf file that cannot
-// reach its database (unreachable host, wrong password, unknown column) is
+// reach its database (unreachable host, wrong password, unknown column, a
+// COLLATE the bound key cannot take) is
 // refused, logged and counted; the running maps answer every lookup
 // across it. A good one is taken.
 func TestServeReloadKeepsWorkingSet(t *testing.T) {
@@ -68,6 +69,8 @@ func TestServeReloadKeepsWorkingSet(t *testing.T) {
 		{"unreachable host", f.cfWith("inet:"+freeAddr(t), testdb.Password, goodQuery)},
 		{"wrong password", f.cfWith("inet:"+f.db.Addr(), "wrong", goodQuery)},
 		{"unknown column", f.cfWith("inet:"+f.db.Addr(), testdb.Password, "SELECT goto FROM alias WHERE no_such_column='%s'")},
+		// Prepares, and fails for every key when it runs (error 1253).
+		{"collation the key cannot take", f.cfWith("inet:"+f.db.Addr(), testdb.Password, "SELECT goto FROM alias WHERE address = '%s' COLLATE latin1_general_ci")},
 	}
 	for i, c := range cases {
 		require.NoError(t, os.WriteFile(f.cf, []byte(c.cf), 0o600))
@@ -88,8 +91,9 @@ func TestServeReloadKeepsWorkingSet(t *testing.T) {
 	assert.Contains(t, log, "connection refused")
 	assert.Contains(t, log, "Access denied")
 	assert.Contains(t, log, "no_such_column")
+	assert.Contains(t, log, "1253")
 	m := scrape(t, maddr)
-	assert.Equal(t, 3.0, m[`mapgate_reloads_total{result="refused"}`])
+	assert.Equal(t, 4.0, m[`mapgate_reloads_total{result="refused"}`])
 	assert.Equal(t, 1.0, m[`mapgate_reloads_total{result="ok"}`])
 	c := dial(t, p.Addr)
 	r, err := c.Lookup("virtual_alias", "bob@example.jp")
@@ -129,4 +133,23 @@ func TestCheckCommand(t *testing.T) {
 	// serve --check is the same command.
 	out, code = run("serve", "--check", "--map", "broken="+bad)
 	assert.Equal(t, exitFailure, code, out)
+
+	// A statement that prepares but fails when it runs, for every key: the
+	// bound key is utf8mb4 (the connection's), which latin1_general_ci does
+	// not apply to (error 1253). check runs the query with a probe key.
+	collate := filepath.Join(f.dir, "collate.cf")
+	require.NoError(t, os.WriteFile(collate, []byte(f.cfWith("inet:"+f.db.Addr(), testdb.Password, "SELECT goto FROM alias WHERE address = '%s' COLLATE latin1_general_ci")), 0o600))
+	out, code = run("--map", "collate="+collate)
+	assert.Equal(t, exitFailure, code, out)
+	assert.Contains(t, out, "1253")
+	assert.Contains(t, out, "collate: no host can answer")
+
+	// check says which of the settings a configuration sets a reload
+	// applies, and which take a restart.
+	cfg := filepath.Join(f.dir, "mapgate.cf")
+	require.NoError(t, os.WriteFile(cfg, []byte("maps = virtual_alias="+f.cf+"\nlisten = unix:/nonexistent/x.sock\npool_size = 4\nvirtual_alias_fold_case = yes\nlog_format = json\n"), 0o644))
+	out, code = run("--config", cfg)
+	assert.Equal(t, exitOK, code, out)
+	assert.Contains(t, out, "a reload (SIGHUP) applies a change of: maps, pool_size, virtual_alias_fold_case\n")
+	assert.Contains(t, out, "a change of these takes a restart: listen, log_format\n")
 }
