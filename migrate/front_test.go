@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import (
 	"os"
@@ -12,7 +12,7 @@ func TestRetryIntervalRead(t *testing.T) {
 		"3.7.11": {false, true}, "3.8.6": {false, true}, "3.9.0": {true, true}, "3.10-20250207": {true, true},
 		"4.0": {true, true}, "": {false, false}, "x": {false, false},
 	} {
-		read, known := retryIntervalRead(v)
+		read, known := RetryIntervalRead(v)
 		if read != want[0] || known != want[1] {
 			t.Errorf("%q: read %v known %v, want %v", v, read, known, want)
 		}
@@ -31,10 +31,10 @@ func TestPlanFront(t *testing.T) {
 		"proxy_read_maps":      "$virtual_alias_maps proxy:mysql:" + p("mailbox"),
 		"relay_domains":        "$mydestination",
 	}
-	f := planFront(vals, "3.9.1")
+	f := NewFrontPlan(&Postfix{Values: vals, Version: "3.9.1"})
 	got := map[string]string{}
-	for _, pp := range f.params {
-		got[pp.name] = pp.newValue
+	for _, pp := range f.Params {
+		got[pp.Name] = pp.New
 	}
 	want := map[string]string{
 		"virtual_alias_maps":   "proxy:mysql:" + filepath.Join(dir, "alias.mapgate.cf") + ", hash:/etc/postfix/virtual",
@@ -50,10 +50,10 @@ func TestPlanFront(t *testing.T) {
 	if _, ok := got["relay_domains"]; ok || len(got) != len(want) {
 		t.Errorf("rewrote %v", got)
 	}
-	if len(f.tables) != 2 {
-		t.Fatalf("%d tables, want 2 (alias used twice)", len(f.tables))
+	if len(f.Tables) != 2 {
+		t.Fatalf("%d tables, want 2 (alias used twice)", len(f.Tables))
 	}
-	if err := f.writeFiles("unix:mapgate/mysql.sock", "postfix", "pw"); err != nil {
+	if err := f.WriteFiles("unix:mapgate/mysql.sock", "postfix", "pw"); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "alias.mapgate.cf"))
@@ -65,14 +65,14 @@ func TestPlanFront(t *testing.T) {
 			t.Errorf("front .cf lacks %q:\n%s", l, b)
 		}
 	}
-	if f.readFrontPassword() != "pw" {
+	if f.ReadPassword() != "pw" {
 		t.Errorf("password of the earlier run not reused")
 	}
 	// A file migrate did not write is never overwritten.
 	if err := os.WriteFile(filepath.Join(dir, "mailbox.mapgate.cf"), []byte("admin's own\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.writeFiles("unix:x", "postfix", "pw"); err == nil {
+	if err := f.WriteFiles("unix:x", "postfix", "pw"); err == nil {
 		t.Errorf("overwrote a file migrate did not write")
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import (
 	"os"
@@ -6,23 +6,23 @@ import (
 	"strings"
 )
 
-// masterService is one master.cf service.
-type masterService struct {
-	name, typ, command string
+// Service is one master.cf service: its name, type and command.
+type Service struct {
+	Name, Type, Command string
 }
 
 // parseMasterCF returns master.cf's services: logical lines (a line that
 // starts with white space continues the previous one; '#' lines are
 // comments), fields service, type, private, unpriv, chroot, wakeup,
 // maxproc, command.
-func parseMasterCF(text string) []masterService {
-	var out []masterService
+func parseMasterCF(text string) []Service {
+	var out []Service
 	var logical []string
 	flush := func() {
 		f := strings.Fields(strings.Join(logical, " "))
 		logical = logical[:0]
 		if len(f) >= 8 {
-			out = append(out, masterService{name: f[0], typ: f[1], command: filepath.Base(f[7])})
+			out = append(out, Service{Name: f[0], Type: f[1], Command: filepath.Base(f[7])})
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -46,21 +46,21 @@ func parseMasterCF(text string) []masterService {
 // agentServices returns the "name/type" of every service that runs the
 // delivery agent command ("virtual", "local"). With no master.cf to read
 // (known false), it assumes Postfix's stock service of that name.
-func agentServices(services []masterService, known bool, command string) []string {
+func agentServices(services []Service, known bool, command string) []string {
 	if !known {
 		return []string{command + "/unix"}
 	}
 	var out []string
 	for _, s := range services {
-		if s.command == command {
-			out = append(out, s.name+"/"+s.typ)
+		if s.Command == command {
+			out = append(out, s.Name+"/"+s.Type)
 		}
 	}
 	return out
 }
 
 // readMasterCF reads dir/master.cf; ok is false when there is none.
-func readMasterCF(dir string) (services []masterService, ok bool) {
+func readMasterCF(dir string) (services []Service, ok bool) {
 	b, err := os.ReadFile(filepath.Join(dir, "master.cf"))
 	if err != nil {
 		return nil, false

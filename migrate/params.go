@@ -1,4 +1,4 @@
-package main
+package migrate
 
 import "strings"
 
@@ -7,55 +7,55 @@ import "strings"
 // rewrites a parameter only when a socketmap table receives every key a
 // mysql: table would, or when mapgate runs the rest of the search itself.
 
-// searchKind is the search Postfix runs on a parameter's tables.
-type searchKind int
+// Search is the search Postfix runs on a parameter's tables.
+type Search int
 
 const (
 	// searchAddress: mail_addr_find() (full key, without extension,
 	// @domain); mapgate runs it (NAME_address_search).
-	searchAddress searchKind = iota
+	SearchAddress Search = iota
 	// searchExact: a string list, match_string() (util/match_ops.c:124-133):
 	// only the name itself, for mysql: and socketmap: alike.
-	searchExact
+	SearchExact
 	// searchDomainList: a domain list, match_hostname()
 	// (util/match_ops.c:168-191): the name, then parent domains, but only
 	// for fixed tables such as mysql: (line 173); mapgate runs it
 	// (NAME_domain_search).
-	searchDomainList
+	SearchDomainList
 )
 
 // servedParam is a parameter migrate points at mapgate.
 type servedParam struct {
-	search  searchKind
+	Search  Search
 	readers string // the daemons that read it, with the source
 }
 
 // servedParams are the parameters whose mysql: tables migrate moves to
 // mapgate.
 var servedParams = map[string]servedParam{
-	"virtual_alias_maps":       {searchAddress, "cleanup (cleanup_init.c:390), smtpd (smtpd_check.c:829)"},
-	"virtual_mailbox_maps":     {searchAddress, "smtpd (smtpd_check.c:832); virtual(8) keeps its own mysql: client (virtual.c:481)"},
-	"canonical_maps":           {searchAddress, "cleanup (cleanup_init.c:376), smtpd (smtpd_check.c:826)"},
-	"sender_canonical_maps":    {searchAddress, "cleanup (cleanup_init.c:381), smtpd (smtpd_check.c:820)"},
-	"recipient_canonical_maps": {searchAddress, "cleanup (cleanup_init.c:386), smtpd (smtpd_check.c:823)"},
-	"relocated_maps":           {searchAddress, "trivial-rewrite (resolve.c:722, mail_addr_find)"},
-	"smtpd_sender_login_maps":  {searchAddress, "smtpd (smtpd_check.c:859)"},
-	"sender_bcc_maps":          {searchAddress, "cleanup (cleanup_init.c:430)"},
-	"recipient_bcc_maps":       {searchAddress, "cleanup (cleanup_init.c:435)"},
-	"relay_recipient_maps":     {searchAddress, "smtpd (smtpd_check.c:836)"},
+	"virtual_alias_maps":       {SearchAddress, "cleanup (cleanup_init.c:390), smtpd (smtpd_check.c:829)"},
+	"virtual_mailbox_maps":     {SearchAddress, "smtpd (smtpd_check.c:832); virtual(8) keeps its own mysql: client (virtual.c:481)"},
+	"canonical_maps":           {SearchAddress, "cleanup (cleanup_init.c:376), smtpd (smtpd_check.c:826)"},
+	"sender_canonical_maps":    {SearchAddress, "cleanup (cleanup_init.c:381), smtpd (smtpd_check.c:820)"},
+	"recipient_canonical_maps": {SearchAddress, "cleanup (cleanup_init.c:386), smtpd (smtpd_check.c:823)"},
+	"relocated_maps":           {SearchAddress, "trivial-rewrite (resolve.c:722, mail_addr_find)"},
+	"smtpd_sender_login_maps":  {SearchAddress, "smtpd (smtpd_check.c:859)"},
+	"sender_bcc_maps":          {SearchAddress, "cleanup (cleanup_init.c:430)"},
+	"recipient_bcc_maps":       {SearchAddress, "cleanup (cleanup_init.c:435)"},
+	"relay_recipient_maps":     {SearchAddress, "smtpd (smtpd_check.c:836)"},
 	// trivial-rewrite asks both with mail_addr_find() and the sender address.
-	"sender_dependent_relayhost_maps":         {searchAddress, "trivial-rewrite (resolve.c:594, mail_addr_find)"},
-	"sender_dependent_default_transport_maps": {searchAddress, "trivial-rewrite (resolve.c:565, mail_addr_find)"},
+	"sender_dependent_relayhost_maps":         {SearchAddress, "trivial-rewrite (resolve.c:594, mail_addr_find)"},
+	"sender_dependent_default_transport_maps": {SearchAddress, "trivial-rewrite (resolve.c:565, mail_addr_find)"},
 	// string_list_init: match_string, exact name only.
-	"virtual_alias_domains":   {searchExact, "trivial-rewrite (resolve.c:820), smtpd (smtpd_check.c:841): a string list, exact name"},
-	"virtual_mailbox_domains": {searchExact, "trivial-rewrite (resolve.c:825), smtpd (smtpd_check.c:843): a string list, exact name"},
-	"mydestination":           {searchExact, "trivial-rewrite, smtpd (resolve_local.c:72): a string list, exact name"},
+	"virtual_alias_domains":   {SearchExact, "trivial-rewrite (resolve.c:820), smtpd (smtpd_check.c:841): a string list, exact name"},
+	"virtual_mailbox_domains": {SearchExact, "trivial-rewrite (resolve.c:825), smtpd (smtpd_check.c:843): a string list, exact name"},
+	"mydestination":           {SearchExact, "trivial-rewrite, smtpd (resolve_local.c:72): a string list, exact name"},
 	// smtp(8) asks every table, socketmap too, the next hop and then each
 	// parent domain as ".parent": plain keys, exact.
-	"smtp_tls_policy_maps": {searchExact, "smtp(8) (smtp_tls_policy.c:211, 322, 614-617): the next hop, then each parent as .parent, asked of every table"},
-	"lmtp_tls_policy_maps": {searchExact, "lmtp(8) (smtp_tls_policy.c:211, 322, 614-617): the next hop, then each parent as .parent, asked of every table"},
+	"smtp_tls_policy_maps": {SearchExact, "smtp(8) (smtp_tls_policy.c:211, 322, 614-617): the next hop, then each parent as .parent, asked of every table"},
+	"lmtp_tls_policy_maps": {SearchExact, "lmtp(8) (smtp_tls_policy.c:211, 322, 614-617): the next hop, then each parent as .parent, asked of every table"},
 	// domain_list_init: match_hostname, parent domains.
-	"relay_domains": {searchDomainList, "trivial-rewrite (resolve.c:830), smtpd (smtpd_check.c:802): a domain list with parent-domain search"},
+	"relay_domains": {SearchDomainList, "trivial-rewrite (resolve.c:830), smtpd (smtpd_check.c:802): a domain list with parent-domain search"},
 }
 
 // deliveryMaps are the parameters a delivery agent opens as
@@ -103,3 +103,7 @@ func notMigrated(param string) string {
 	}
 	return "not checked against Postfix's source by mapgate: Postfix searches this table in its own way, and mapgate does not know that a socketmap table receives the same keys"
 }
+
+// DeliveryAgent returns the delivery agent's command that reads param as
+// security-sensitive ("virtual", "local"), "" for none (see deliveryMaps).
+func DeliveryAgent(param string) string { return deliveryMaps[param] }

@@ -66,3 +66,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// SplitList splits a parameter's value into its elements, as Postfix
+// splits a list: at commas, blanks, tabs and newlines.
+func SplitList(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}

@@ -112,9 +112,7 @@ func (s *settings) loadFile(path string) error {
 	return nil
 }
 
-func splitList(v string) []string {
-	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
-}
+func splitList(v string) []string { return mysqlcf.SplitList(v) }
 
 // build validates the settings into a Config.
 func (s *settings) build() (*Config, error) {

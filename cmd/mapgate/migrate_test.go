@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"mapgate/lookup"
+	"mapgate/migrate"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -194,7 +195,7 @@ sender_dependent_relayhost_maps = mysql:/etc/postfix/sql/relayhost.cf
 // TestMigrateNamesPostconfsError: with no main.cf (Postfix installed with
 // "No configuration"), migrate passes on postconf's own reason.
 func TestMigrateNamesPostconfsError(t *testing.T) {
-	if _, err := exec.LookPath(postfixProgram("postconf")); err != nil {
+	if _, err := exec.LookPath(migrate.Program("postconf")); err != nil {
 		t.Skip("postconf not installed")
 	}
 	var out, errb bytes.Buffer

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"mapgate/migrate"
+)
+
+// cmdMigrate is mapgate migrate: its flags, and the printing of the plan
+// that package migrate makes from Postfix's settings.
+func cmdMigrate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: mapgate migrate [--main-cf FILE | --postconf FILE | --config-dir DIR] [--socket unix:/PATH]
+
+Reads Postfix's settings (by default the output of 'postconf -n'), finds every
+mysql: and proxy:mysql: table, and prints the mapgate configuration that serves
+them and the 'postconf' commands that point Postfix at mapgate. Delivery
+agents (virtual(8), local(8)) refuse socketmap tables: their maps stay on
+mysql: through master.cf overrides, and the output says what stays
+unprotected. Nothing is changed: it is a dry run; review the output, then
+apply it.
+
+`)
+		fs.PrintDefaults()
+	}
+	var src migrate.Source
+	fs.StringVar(&src.MainCF, "main-cf", "", "read this main.cf (and the master.cf beside it) instead of running postconf -n")
+	fs.StringVar(&src.PostconfOut, "postconf", "", "read saved 'postconf -n' output from this file")
+	fs.StringVar(&src.ConfigDir, "config-dir", "", "Postfix configuration directory: postconf -c DIR -n, and DIR/master.cf")
+	socket := fs.String("socket", "", "where mapgate will listen (default: unix:QUEUE_DIRECTORY/mapgate/mapgate.sock, contrib/mapgate.socket's; with --via mysql, QUEUE_DIRECTORY/mapgate/mysql.sock)")
+	via := fs.String("via", "socketmap", "socketmap: point tables at mapgate's socketmap server; mysql: keep every table mysql: and point its .cf at mapgate's MySQL front (also protects virtual(8) and local(8))")
+	write := fs.Bool("write", false, "with --via mysql: write the new .cf files beside the admin's (never overwriting a file migrate did not write)")
+	user := fs.String("mysql-user", "postfix", "with --via mysql: the user Postfix gives the MySQL front")
+	password := fs.String("mysql-password", "", "with --via mysql: its password (default: the one in front .cf files written before, else a random one)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *via != "socketmap" && *via != "mysql" {
+		fmt.Fprintf(stderr, "mapgate migrate: --via %q: want socketmap or mysql\n", *via)
+		return exitUsage
+	}
+	pf, err := src.Read()
+	if err != nil {
+		fmt.Fprintf(stderr, "mapgate migrate: %v\n", err)
+		return exitFailure
+	}
+	if *via == "mysql" {
+		f := migrate.NewFrontPlan(pf)
+		sock := *socket
+		if sock == "" {
+			sock = "unix:" + filepath.Join(f.QueueDir, "mapgate", "mysql.sock")
+		}
+		pw := *password
+		if pw == "" {
+			pw = f.ReadPassword()
+		}
+		if pw == "" {
+			pw = randomPassword()
+		}
+		client, _ := f.ClientSocket(sock)
+		if *write {
+			if err := f.WriteFiles(client, *user, pw); err != nil {
+				fmt.Fprintf(stderr, "mapgate migrate: %v\n", err)
+				return exitFailure
+			}
+		}
+		writeFrontPlan(stdout, f, pf.From, sock, *user, pw, *write)
+		return exitOK
+	}
+	m := migrate.NewPlan(pf)
+	sock := *socket
+	if sock == "" {
+		sock = "unix:" + filepath.Join(m.QueueDir, "mapgate", "mapgate.sock")
+	}
+	writePlan(stdout, m, pf.From, sock)
+	return exitOK
+}
+
+// writePlan prints the socketmap plan: mapgate's configuration, the
+// postconf commands that apply it, and how to go back.
+func writePlan(w io.Writer, m *migrate.Plan, src, socket string) {
+	if len(m.Maps) == 0 {
+		fmt.Fprintf(w, "# mapgate migrate: no mysql: or proxy:mysql: table to migrate in %s\n", src)
+		writeLeft(w, m)
+		return
+	}
+	writeConfig(w, m, src, socket)
+	client, inQueue := m.ClientSocket(socket)
+	fmt.Fprintf(w, "\n# Then point Postfix at mapgate (review first; 'postfix reload' applies it):\n")
+	if !inQueue {
+		fmt.Fprintf(w, "# Warning: %s is outside queue_directory (%s): chrooted Postfix daemons cannot reach it.\n", socket, m.QueueDir)
+	}
+	for _, p := range m.Params {
+		fmt.Fprintf(w, "postconf -e '%s = %s'\n", p.Name, strings.ReplaceAll(p.New, "SOCKET", client))
+	}
+	writeOverrides(w, m)
+	writeUnprotected(w, m)
+	fmt.Fprintf(w, "\n# To go back:\n")
+	for _, p := range append(append([]migrate.Param(nil), m.Params...), m.Limits...) {
+		if p.Old == "" {
+			fmt.Fprintf(w, "#   postconf -X '%s'\n", p.Name)
+			continue
+		}
+		fmt.Fprintf(w, "#   postconf -e '%s = %s'\n", p.Name, strings.Join(strings.Fields(p.Old), " "))
+	}
+	for _, o := range m.Overrides {
+		fmt.Fprintf(w, "#   postconf -PX '%s/%s'\n", o.Service, o.Param)
+	}
+	writeLeft(w, m)
+	for _, mm := range m.Maps {
+		for _, p := range mm.Paths {
+			if !filepath.IsAbs(p) {
+				fmt.Fprintf(w, "\n# Warning: %s is a relative path; give mapgate the absolute path.\n", p)
+			}
+		}
+	}
+}
+
+// writeConfig writes mapgate's own configuration file.
+func writeConfig(w io.Writer, m *migrate.Plan, src, socket string) {
+	fmt.Fprintf(w, "# mapgate configuration, generated by 'mapgate migrate' from %s.\n", src)
+	fmt.Fprintf(w, "# Save as /etc/mapgate/mapgate.cf and run: mapgate serve --config /etc/mapgate/mapgate.cf\n")
+	fmt.Fprintf(w, "# The .cf files are used unchanged.\n\n")
+	fmt.Fprintf(w, "listen = %s\n", socket)
+	if strings.HasPrefix(socket, "unix:") {
+		fmt.Fprintf(w, "socket_group = postfix\nsocket_mode = 0660\n")
+	}
+	fmt.Fprintf(w, "recipient_delimiter = %s\n", m.Delim)
+	fmt.Fprintf(w, "maps =\n")
+	var lines []string
+	for _, mm := range m.Maps {
+		for _, p := range mm.Paths {
+			lines = append(lines, fmt.Sprintf("    %s=%s", mm.Name, p))
+		}
+	}
+	fmt.Fprintln(w, strings.Join(lines, ",\n"))
+	for _, mm := range m.Maps {
+		used := strings.Join(mm.UsedBy, ", ")
+		if mm.Propagate {
+			fmt.Fprintf(w, "# %s: Postfix propagates unmatched extensions into its results (propagate_unmatched_extensions)\n", used)
+			fmt.Fprintf(w, "%s_propagate_extension = yes\n", mm.Name)
+		}
+		switch mm.Search {
+		case migrate.SearchExact:
+			fmt.Fprintf(w, "# %s: Postfix asks every table each key as it is (%s): no address search\n", mm.Name, used)
+			fmt.Fprintf(w, "%s_address_search = no\n", mm.Name)
+		case migrate.SearchDomainList:
+			form := "parent.example"
+			if mm.DomainSearch == "dot" {
+				form = ".parent.example"
+			}
+			fmt.Fprintf(w, "# %s is a domain list (%s): Postfix asks mysql: each parent domain as %q; mapgate does the same\n", mm.Name, used, form)
+			fmt.Fprintf(w, "%s_domain_search = %s\n", mm.Name, mm.DomainSearch)
+		}
+	}
+}
+
+// writeOverrides writes the master.cf overrides that keep delivery agents
+// on their own tables.
+func writeOverrides(w io.Writer, m *migrate.Plan) {
+	if len(m.Overrides) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n# Delivery agents refuse socketmap tables for the maps they read as security-sensitive\n")
+	fmt.Fprintf(w, "# (DICT_FLAG_PARANOID: virtual.c:481-492, local.c:914; dict_sockmap.c:349-352), and a proxy:\n")
+	fmt.Fprintf(w, "# prefix is dropped there (dict_proxy.c:444). The services that run them keep the original\n")
+	fmt.Fprintf(w, "# tables, and each of their processes makes one delivery (max_use=1) to one recipient, so a\n")
+	fmt.Fprintf(w, "# failed query in their own mysql: client blocks nothing but the delivery that caused it:\n")
+	if !m.MasterKnown {
+		fmt.Fprintf(w, "# (no master.cf was read: Postfix's stock service names are assumed)\n")
+	}
+	for _, o := range m.Overrides {
+		fmt.Fprintf(w, "postconf -P '%s/%s=%s'\n", o.Service, o.Param, o.Value)
+	}
+	for _, l := range m.Limits {
+		fmt.Fprintf(w, "postconf -e '%s = %s'\n", l.Name, l.New)
+	}
+}
+
+// writeUnprotected says what mapgate does not stand in front of, and why.
+func writeUnprotected(w io.Writer, m *migrate.Plan) {
+	fmt.Fprintf(w, "\n# What stays unprotected:\n")
+	for _, u := range m.Unprotected {
+		fmt.Fprintf(w, "#   - %s.\n", u)
+	}
+	if len(m.Overrides) > 0 {
+		fmt.Fprintf(w, "#     smtpd checks recipients through mapgate, but mail submitted locally (sendmail, pickup)\n")
+		fmt.Fprintf(w, "#     or expanded by virtual_alias_maps reaches the delivery agent unchecked. A key that the\n")
+		fmt.Fprintf(w, "#     column cannot hold fails its query there: that mail is deferred (4.3.5), retried, and\n")
+		fmt.Fprintf(w, "#     bounced after maximal_queue_lifetime; other deliveries go on.\n")
+	}
+	for _, l := range m.Left {
+		fmt.Fprintf(w, "#   - %s in %s: left as it is (below).\n", l.Table, l.Param)
+	}
+	if len(m.Unprotected) == 0 && len(m.Left) == 0 {
+		fmt.Fprintf(w, "#   nothing: every mysql: table is served by mapgate.\n")
+	}
+}
+
+// writeLeft says which tables stay as they are, and why.
+func writeLeft(w io.Writer, m *migrate.Plan) {
+	for _, l := range m.Left {
+		fmt.Fprintf(w, "\n# Left as it is: %s in %s:\n#   %s\n", l.Table, l.Param, l.Why)
+	}
+}
+
+// writeFrontPlan prints the --via mysql plan.
+func writeFrontPlan(w io.Writer, f *migrate.FrontPlan, src, socket, user, password string, wrote bool) {
+	if len(f.Tables) == 0 {
+		fmt.Fprintf(w, "# mapgate migrate --via mysql: no mysql: or proxy:mysql: table in %s\n", src)
+		return
+	}
+	_, inQueue := f.ClientSocket(socket)
+	fmt.Fprintf(w, "# mapgate configuration, generated by 'mapgate migrate --via mysql' from %s.\n", src)
+	fmt.Fprintf(w, "# Save as /etc/mapgate/mapgate.cf (mode 0640: it holds a password) and run:\n#   mapgate serve --config /etc/mapgate/mapgate.cf\n\n")
+	fmt.Fprintf(w, "mysql_listen = %s\nmysql_user = %s\nmysql_password = %s\n", socket, user, password)
+	if strings.HasPrefix(socket, "unix:") {
+		fmt.Fprintf(w, "socket_group = postfix\nsocket_mode = 0660\n")
+	}
+	fmt.Fprintf(w, "maps =\n")
+	var lines []string
+	for _, t := range f.Tables {
+		lines = append(lines, fmt.Sprintf("    %s=%s", t.Name, t.Orig))
+	}
+	fmt.Fprintln(w, strings.Join(lines, ",\n"))
+
+	verb := "Written"
+	if !wrote {
+		verb = "To write (run again with --write)"
+	}
+	fmt.Fprintf(w, "\n# %s beside the admin's .cf files (which stay unchanged), one per table:\n", verb)
+	for _, t := range f.Tables {
+		fmt.Fprintf(w, "#   %s  (map %s, for %s)\n", t.Front, t.Name, t.Orig)
+	}
+	if !inQueue {
+		fmt.Fprintf(w, "# Warning: %s is outside queue_directory (%s): chrooted Postfix daemons cannot reach it.\n", socket, f.QueueDir)
+	}
+	fmt.Fprintf(w, "\n# Then point Postfix at the new files (review first; 'postfix reload' applies it).\n")
+	fmt.Fprintf(w, "# Table types stay mysql:, so Postfix keeps its own search semantics for every parameter.\n")
+	for _, p := range f.Params {
+		fmt.Fprintf(w, "postconf -e '%s = %s'\n", p.Name, p.New)
+	}
+	fmt.Fprintf(w, "# master.cf: no change is needed (no service names a mysql: table with -o).\n")
+
+	fmt.Fprintf(w, "\n# Which front for which map:\n")
+	var agents []string
+	for _, t := range f.Tables {
+		for _, d := range t.Delivery {
+			agents = append(agents, d+" ("+migrate.DeliveryAgent(d)+"(8))")
+		}
+	}
+	if len(agents) > 0 {
+		sort.Strings(agents)
+		fmt.Fprintf(w, "#   - %s: this front. socketmap cannot serve them: the delivery agent opens them\n", strings.Join(dedupe(agents), ", "))
+		fmt.Fprintf(w, "#     as security-sensitive and refuses socketmap (virtual.c:481-492, local.c:914,\n#     dict_sockmap.c:349-352), so only this front protects virtual(8) and local(8), and mail\n#     submitted with sendmail, which smtpd never checks.\n")
+	}
+	fmt.Fprintf(w, "#   - every other map: this front too. Postfix runs its own address search, parent-domain\n")
+	fmt.Fprintf(w, "#     matching, case folding and extension propagation, so nothing of Postfix's semantics is\n")
+	fmt.Fprintf(w, "#     re-created, and one mode serves every daemon. 'mapgate migrate' (socketmap) remains\n")
+	fmt.Fprintf(w, "#     for maps you want answered without a host-down state in Postfix:\n")
+	read, known := migrate.RetryIntervalRead(f.Version)
+	switch {
+	case read:
+		fmt.Fprintf(w, "#     with Postfix %s an error from mapgate (only when the database is down or too slow)\n#     skips the table for retry_interval = 1 s.\n", f.Version)
+	case known:
+		fmt.Fprintf(w, "#     Postfix %s does not read retry_interval (3.9 and later do): an error from mapgate\n", f.Version)
+		fmt.Fprintf(w, "#     (only when the database is down or too slow, never for a key) skips the table for 60 s\n")
+		fmt.Fprintf(w, "#     in that process, as a down database does today; socketmap's TEMP does not linger.\n")
+	default:
+		fmt.Fprintf(w, "#     Postfix's version is unknown: 3.9 and later skip the table for retry_interval = 1 s\n#     after an error, older versions for 60 s.\n")
+	}
+	fmt.Fprintf(w, "\n# To go back:\n")
+	for _, p := range f.Params {
+		fmt.Fprintf(w, "#   postconf -e '%s = %s'\n", p.Name, strings.Join(strings.Fields(p.Old), " "))
+	}
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// randomPassword is the front's password when none is given.
+func randomPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
