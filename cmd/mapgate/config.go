@@ -32,9 +32,11 @@ type Config struct {
 	Delimiter     string
 	Cache         lookup.CacheOptions
 	AdminSocket   string // unix socket for mapgate purge; empty: none
-	// Given names the parameters the configuration sets (file and
-	// flags), sorted: mapgate check says which a reload applies.
-	Given []string
+	// Given holds the parameters the configuration sets (file and
+	// flags) with their values as written (maps: NAME=FILE, ...): mapgate
+	// check says which a reload applies, and a reload which of those it
+	// changes take a restart (restartNeeded).
+	Given map[string]string
 	// Warnings are said once at start-up: settings that work but may not
 	// be what the admin meant.
 	Warnings []string
@@ -248,13 +250,19 @@ func (s *settings) build() (*Config, error) {
 			}
 		}
 	}
-	for name := range s.vals {
-		c.Given = append(c.Given, name)
+	c.Given = make(map[string]string, len(s.vals)+1)
+	for name, v := range s.vals {
+		c.Given[name] = v
 	}
 	if len(s.order) > 0 {
-		c.Given = append(c.Given, "maps")
+		var maps []string
+		for _, n := range s.order {
+			for _, p := range s.maps[n] {
+				maps = append(maps, n+"="+p)
+			}
+		}
+		c.Given["maps"] = strings.Join(maps, ", ")
 	}
-	sort.Strings(c.Given)
 	if c.Pool.QueryTimeout > c.LookupTimeout {
 		bad("query_timeout", fmt.Errorf("%v is longer than lookup_timeout %v", c.Pool.QueryTimeout, c.LookupTimeout))
 	}

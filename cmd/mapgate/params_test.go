@@ -143,3 +143,18 @@ func TestREADMEConfigTable(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 }
+
+// TestRestartNeeded: of the parameters a new configuration changes (a new
+// value, newly set, or no longer set), those a reload does not apply.
+func TestRestartNeeded(t *testing.T) {
+	base := "maps = a=/x.cf\nrecipient_delimiter = +\n"
+	running, err := loadConfig(t, base+"listen = unix:/a.sock\npool_size = 8\nlog_format = text\nsocket_mode = 0660\n")
+	require.NoError(t, err)
+	next, err := loadConfig(t, "maps = a=/x.cf, b=/y.cf\nrecipient_delimiter = +\nlisten = unix:/b.sock\npool_size = 4\nlog_format = text\nmax_connections = 10\nmysql_user = other\n")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"listen", "max_connections", "socket_mode"}, restartNeeded(running, next))
+	assert.Empty(t, restartNeeded(running, running))
+	reload, restart := reloadSplit(next.Given)
+	assert.Equal(t, []string{"maps", "mysql_user", "pool_size", "recipient_delimiter"}, reload)
+	assert.Equal(t, []string{"listen", "log_format", "max_connections"}, restart)
+}
