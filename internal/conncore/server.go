@@ -89,7 +89,7 @@ type Server struct {
 	// (Conn.prev, Conn.next), with nUnauth of them.
 	unauthHead, unauthTail *Conn
 	nUnauth                int
-	nAuthed                int // connections that count in MaxConns (Conn.authed)
+	nAuthed                int           // connections that count in MaxConns (Conn.authed)
 	drained                chan struct{} // closed once closing and no conn is left
 	drainOnce              sync.Once
 
@@ -99,7 +99,7 @@ type Server struct {
 
 	st struct {
 		accepted, rejected, evicted, handshakeTimeouts, failedLogins atomic.Uint64
-		open, unauth                                                  atomic.Int64
+		open, unauth                                                 atomic.Int64
 	}
 }
 
