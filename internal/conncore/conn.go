@@ -32,7 +32,8 @@ type Conn struct {
 	prev, next  *Conn
 	handshakeDL time.Time
 
-	// ready: logged in, or no login; owned by the protocol's goroutine.
+	// ready: logged in, or no login. Written under mu by the protocol's
+	// goroutine, which alone reads it.
 	ready bool
 
 	closeOnce sync.Once
@@ -68,8 +69,8 @@ func (c *Conn) LoggedIn() bool {
 	}
 	c.mu.Lock()
 	c.idleDL, c.writeDL = time.Time{}, time.Time{}
-	c.mu.Unlock()
 	c.ready = true
+	c.mu.Unlock()
 	return true
 }
 
@@ -85,7 +86,9 @@ const deadlineSlack = 128
 // Idle arms the idle read deadline (IdleTimeout from now) before the
 // protocol waits for the next request, and marks c idle, so that Shutdown
 // wakes it. It returns false when the server is shutting down: the
-// protocol should then close the connection.
+// protocol should then close the connection. Idle, Active and
+// WriteDeadline leave the deadlines alone until c has logged in: the
+// handshake deadline bounds every read and write until then.
 func (c *Conn) Idle(now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -93,6 +96,9 @@ func (c *Conn) Idle(now time.Time) bool {
 		return false
 	}
 	c.idle = true
+	if !c.ready {
+		return true
+	}
 	it := c.s.cfg.IdleTimeout
 	if dl := now.Add(it); c.idleDL.IsZero() || dl.Sub(c.idleDL) > it/deadlineSlack {
 		c.nc.SetReadDeadline(dl)
@@ -108,7 +114,7 @@ func (c *Conn) Idle(now time.Time) bool {
 func (c *Conn) Active(buffered bool) {
 	c.mu.Lock()
 	c.idle = false
-	if !buffered {
+	if !buffered && c.ready {
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestTimeout))
 		c.idleDL = time.Time{}
 	}
@@ -117,8 +123,6 @@ func (c *Conn) Active(buffered bool) {
 
 // WriteDeadline arms the write deadline (WriteTimeout from now) before a
 // write. The protocol's writes are not concurrent, so it takes no lock.
-// During the login phase it does nothing: the handshake deadline bounds
-// every write.
 func (c *Conn) WriteDeadline(now time.Time) {
 	if !c.ready {
 		return
