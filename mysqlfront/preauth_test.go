@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,24 +83,9 @@ func TestServerPreAuthCannotStarvePostfix(t *testing.T) {
 	const held = mysqlfront.DefaultMaxUnauthenticated + 64
 	ctx, stop := context.WithCancel(context.Background())
 	var dials atomic.Int64
-	var wg sync.WaitGroup
-	for range held {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				nc, err := net.Dial("tcp", l.Addr().String())
-				if err != nil {
-					time.Sleep(time.Millisecond)
-					continue
-				}
-				dials.Add(1)
-				stopped := context.AfterFunc(ctx, func() { nc.Close() })
-				_, _ = io.Copy(io.Discard, nc) // never answers the greeting; waits to be closed
-				stopped()
-				nc.Close()
-			}
-		})
-	}
-	defer func() { stop(); wg.Wait() }()
+	done := make(chan struct{})
+	go func() { holdUnauthenticated(ctx, l.Addr().String(), held, &dials); close(done) }()
+	defer func() { stop(); <-done }()
 	// Until the attacker holds its connections.
 	deadline := time.Now().Add(10 * time.Second)
 	for s.Stats().Unauthenticated < mysqlfront.DefaultMaxUnauthenticated && time.Now().Before(deadline) {
@@ -125,4 +111,119 @@ func TestServerPreAuthCannotStarvePostfix(t *testing.T) {
 	if st.Evicted == 0 {
 		t.Errorf("no unauthenticated connection was closed to make room: the test did not fill the budget")
 	}
+}
+
+// holdUnauthenticated keeps n connections to addr open without ever
+// answering the greeting, and opens a new one as soon as one is closed,
+// until ctx ends. dials counts the connections opened.
+func holdUnauthenticated(ctx context.Context, addr string, n int, dials *atomic.Int64) {
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				nc, err := net.Dial("tcp", addr)
+				if err != nil {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				dials.Add(1)
+				stopped := context.AfterFunc(ctx, func() { nc.Close() })
+				_, _ = io.Copy(io.Discard, nc)
+				stopped()
+				nc.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// attackEnv makes the test binary a flooding client (holdUnauthenticated)
+// instead of running tests: "ADDR N".
+const attackEnv = "MAPGATE_TEST_HOLD_UNAUTHENTICATED"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(attackEnv); v != "" {
+		var addr string
+		var n int
+		if _, err := fmt.Sscan(v, &addr, &n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		var dials atomic.Int64
+		holdUnauthenticated(context.Background(), addr, n, &dials) // until killed
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestServerPreAuthPeerFairness: a flooding client running as another
+// user (nobody) closes only its own connections when the unauthenticated
+// budget is full, however small: Postfix's lookups (as root) all answer.
+func TestServerPreAuthPeerFairness(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("runs the flooding client as nobody: needs root")
+	}
+	tb := &table{}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const budget = 8
+	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", MaxConns: 16, MaxUnauthenticated: budget}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	lookup := postmapFront(t, l.Addr().String())
+
+	// The test binary, where nobody may run it.
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} { // t.TempDir's two levels
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "attacker")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	attacker := exec.Command(bin)
+	attacker.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", attackEnv, l.Addr(), budget+64))
+	attacker.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var attackErr bytes.Buffer
+	attacker.Stderr = &attackErr
+	if err := attacker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { attacker.Process.Kill(); attacker.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); s.Stats().Evicted < 1000; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the flooding client did not fill the budget: %+v; %s", s.Stats(), attackErr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	const asked = 20
+	answered := 0
+	start := time.Now()
+	ev0 := s.Stats().Evicted
+	for i := range asked {
+		out, err := lookup("bob@example.jp")
+		if err == nil && out == "got:bob@example.jp\n" {
+			answered++
+			continue
+		}
+		t.Errorf("postmap -q #%d: %q, %v", i, out, err)
+	}
+	el := time.Since(start)
+	st := s.Stats()
+	t.Logf("postmap -q (root) through the TCP front: %d of %d answered in %v while a client running as nobody held %d "+
+		"connections against an unauthenticated budget of %d (%d closed to make room, %.0f/s); stats %+v",
+		answered, asked, el.Round(time.Millisecond), budget+64, budget, st.Evicted-ev0, float64(st.Evicted-ev0)/el.Seconds(), st)
 }

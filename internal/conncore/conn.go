@@ -25,11 +25,12 @@ type Conn struct {
 	idleDL  time.Time
 	writeDL time.Time
 
+	peer string // peerOf(nc), with a login
 	// Guarded by s.mu: the login phase.
-	authed      bool // counts in MaxConns
-	unauth      bool // on the server's unauthenticated list
-	evicted     bool // closed to make room; can no longer log in
-	prev, next  *Conn
+	authed      bool  // counts in MaxConns
+	unauth      bool  // on the server's unauthenticated list
+	evicted     bool  // closed to make room; can no longer log in
+	prev, next  *Conn // in the peer's unauthenticated connections
 	handshakeDL time.Time
 
 	// ready: logged in, or no login. Written under mu by the protocol's
@@ -44,9 +45,6 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // Closing reports whether the server is shutting down.
 func (c *Conn) Closing() bool { return c.s.closing.Load() }
-
-// Server is the core c belongs to.
-func (c *Conn) Server() *Server { return c.s }
 
 func (c *Conn) serve() {
 	defer c.Close()

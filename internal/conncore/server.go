@@ -53,11 +53,14 @@ type Config struct {
 	// MaxUnauthenticated connections beside MaxConns, and must call
 	// Conn.LoggedIn within HandshakeTimeout of its accept (a deadline on
 	// every read and write until then). When the budget is full, a new
-	// connection closes the oldest unauthenticated one (Stats.Evicted):
-	// connections that do not log in can so never take the place of
-	// clients that do, nor keep a new client from logging in unless
-	// MaxUnauthenticated newer connections arrive during its handshake.
-	// Zero: no login; every connection counts in MaxConns from its accept.
+	// connection closes an unauthenticated one (Stats.Evicted): the oldest
+	// of the peer that has the most (a peer is a uid for a unix socket or a
+	// loopback TCP connection, else an address). Connections that do not
+	// log in can so never take the place of clients that do; a peer that
+	// floods the budget closes its own; and one peer alone keeps a new
+	// client out only by opening MaxUnauthenticated connections during its
+	// handshake. Zero: no login; every connection counts in MaxConns from
+	// its accept.
 	MaxUnauthenticated int
 	HandshakeTimeout   time.Duration
 	// Refusal says how a connection over the cap is refused, in the log
@@ -85,13 +88,13 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*Conn]struct{}
-	// unauth lists the unauthenticated connections, oldest first
-	// (Conn.prev, Conn.next), with nUnauth of them.
-	unauthHead, unauthTail *Conn
-	nUnauth                int
-	nAuthed                int           // connections that count in MaxConns (Conn.authed)
-	drained                chan struct{} // closed once closing and no conn is left
-	drainOnce              sync.Once
+	// peers lists the unauthenticated connections of each peer, oldest
+	// first; nUnauth of them in all.
+	peers     map[string]*peerQueue
+	nUnauth   int
+	nAuthed   int           // connections that count in MaxConns (Conn.authed)
+	drained   chan struct{} // closed once closing and no conn is left
+	drainOnce sync.Once
 
 	refusing atomic.Int64 // connections over the cap being refused
 	capLog   LogLimiter
@@ -106,7 +109,7 @@ type Server struct {
 // New makes the core of a front that speaks p.
 func New(cfg Config, p Protocol) *Server {
 	s := &Server{cfg: cfg, proto: p, listeners: map[*net.Listener]struct{}{},
-		conns: map[*Conn]struct{}{}, drained: make(chan struct{})}
+		conns: map[*Conn]struct{}{}, peers: map[string]*peerQueue{}, drained: make(chan struct{})}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
@@ -135,9 +138,6 @@ func (s *Server) Stats() Stats {
 		FailedLogins:      s.st.failedLogins.Load(),
 	}
 }
-
-// Config returns the settings the server was made with.
-func (s *Server) Config() *Config { return &s.cfg }
 
 // BaseContext is the parent of the fronts' request contexts: Close cancels
 // it, Shutdown once every connection is closed.
@@ -176,6 +176,9 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) admit(nc net.Conn) {
 	c := &Conn{s: s, nc: nc}
 	login := s.cfg.MaxUnauthenticated > 0
+	if login {
+		c.peer = peerOf(nc)
+	}
 	var evict *Conn
 	s.mu.Lock()
 	if s.closing.Load() {
@@ -193,7 +196,7 @@ func (s *Server) admit(nc net.Conn) {
 		s.nAuthed++
 	} else {
 		if s.nUnauth >= s.cfg.MaxUnauthenticated {
-			evict = s.unauthHead
+			evict = s.victim()
 			s.unlinkUnauth(evict)
 			evict.evicted = true
 		}
@@ -209,8 +212,8 @@ func (s *Server) admit(nc net.Conn) {
 		evict.nc.Close()
 		if n, ok := s.evictLog.Allow(); ok {
 			s.cfg.Logger.Warn(s.cfg.Name+": too many connections that have not logged in; closed the oldest",
-				"max_unauthenticated", s.cfg.MaxUnauthenticated, "remote", addrString(evict.nc.RemoteAddr()),
-				"suppressed_since_last", n)
+				"max_unauthenticated", s.cfg.MaxUnauthenticated, "peer", evict.peer,
+				"remote", addrString(evict.nc.RemoteAddr()), "suppressed_since_last", n)
 		}
 	}
 	if login {
@@ -239,36 +242,68 @@ func (s *Server) reject(nc net.Conn) {
 	}()
 }
 
-// linkUnauth appends c to the unauthenticated list; s.mu is held.
-func (s *Server) linkUnauth(c *Conn) {
-	c.unauth = true
-	c.prev = s.unauthTail
-	if s.unauthTail != nil {
-		s.unauthTail.next = c
-	} else {
-		s.unauthHead = c
+// peerQueue is one peer's unauthenticated connections, oldest first
+// (Conn.prev, Conn.next).
+type peerQueue struct {
+	head, tail *Conn
+	n          int
+}
+
+// victim is the connection a full unauthenticated budget closes: the
+// oldest of the peer that has the most (so a client that floods the budget
+// closes its own connections, not another peer's); s.mu is held.
+func (s *Server) victim() *Conn {
+	var q *peerQueue
+	for _, pq := range s.peers {
+		if q == nil || pq.n > q.n || pq.n == q.n && pq.head.handshakeDL.Before(q.head.handshakeDL) {
+			q = pq
+		}
 	}
-	s.unauthTail = c
+	return q.head
+}
+
+// linkUnauth appends c to its peer's unauthenticated connections; s.mu is
+// held.
+func (s *Server) linkUnauth(c *Conn) {
+	q := s.peers[c.peer]
+	if q == nil {
+		q = &peerQueue{}
+		s.peers[c.peer] = q
+	}
+	c.unauth = true
+	c.prev = q.tail
+	if q.tail != nil {
+		q.tail.next = c
+	} else {
+		q.head = c
+	}
+	q.tail = c
+	q.n++
 	s.nUnauth++
 	s.st.unauth.Add(1)
 }
 
-// unlinkUnauth takes c off the unauthenticated list; s.mu is held.
+// unlinkUnauth takes c off its peer's unauthenticated connections; s.mu is
+// held.
 func (s *Server) unlinkUnauth(c *Conn) {
 	if !c.unauth {
 		return
 	}
+	q := s.peers[c.peer]
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
-		s.unauthHead = c.next
+		q.head = c.next
 	}
 	if c.next != nil {
 		c.next.prev = c.prev
 	} else {
-		s.unauthTail = c.prev
+		q.tail = c.prev
 	}
 	c.prev, c.next, c.unauth = nil, nil, false
+	if q.n--; q.n == 0 {
+		delete(s.peers, c.peer)
+	}
 	s.nUnauth--
 	s.st.unauth.Add(-1)
 }

@@ -19,7 +19,7 @@ type lineProto struct{}
 
 func (lineProto) ServeConn(c *Conn) {
 	br := bufio.NewReader(c.NetConn())
-	if c.Server().cfg.MaxUnauthenticated > 0 {
+	if c.s.cfg.MaxUnauthenticated > 0 {
 		l, err := br.ReadString('\n')
 		if err != nil {
 			return
