@@ -60,12 +60,14 @@ const (
 	DefaultMaxConns       = 1024
 	// DefaultMaxUnauthenticated is the budget of connections that have
 	// not logged in, beside MaxConns. When it is full, a new connection
-	// closes the one that has stayed unauthenticated the longest. Postfix's
-	// client logs in within a round trip of its connect; keeping it out
-	// takes 1024 newer connections during its handshake, 100 ms of the
-	// 10,000 connections a second a flooding client got accepted in
-	// TestServerPreAuthCannotStarvePostfix (a budget of 256 lost 2 of 20
-	// postmap lookups there).
+	// closes the oldest of the peer (uid, or address) that has the most,
+	// so a local user flooding it closes its own
+	// (TestServerPreAuthPeerFairness: 20 of 20 postmap lookups with a
+	// budget of 8). Against one peer, or where the uid cannot be told, it
+	// is the oldest overall: keeping a client out then takes 1024 newer
+	// connections during its handshake, 100 ms of the 10,000 connections a
+	// second a flooding client got accepted in
+	// TestServerPreAuthCannotStarvePostfix (256 lost 2 of 20 there).
 	DefaultMaxUnauthenticated = 1024
 	// DefaultHandshakeTimeout bounds the whole handshake (greeting to the
 	// login's OK). Postfix's client sets no timeout of its own and answers
@@ -116,8 +118,9 @@ type Server struct {
 	// MaxUnauthenticated is the budget of connections that have not
 	// logged in yet, apart from MaxConns, so that they never take the
 	// place of clients that log in. When it is full, a new connection
-	// closes the oldest unauthenticated one. Zero means
-	// DefaultMaxUnauthenticated.
+	// closes an unauthenticated one: the oldest of the peer that has the
+	// most (a uid for a unix socket or a loopback TCP connection, else the
+	// address). Zero means DefaultMaxUnauthenticated.
 	MaxUnauthenticated int
 	// HandshakeTimeout: a connection not logged in this long after its
 	// accept is closed. Zero means DefaultHandshakeTimeout.
