@@ -99,7 +99,8 @@ type Server struct {
 	// Logger; nil means slog.Default(). Keys and statements are logged
 	// escaped (strconv.QuoteToASCII). Refused logins and unknown map
 	// names are logged at most once a second (with the number held back),
-	// their names cut to 80 bytes.
+	// the client's name cut to 80 bytes and left to the log handler to
+	// escape (once).
 	Logger *slog.Logger
 	// IdleTimeout: how long to wait for the next command. Zero means
 	// DefaultIdleTimeout (Postfix's idle_interval, 60 s, closes first).
