@@ -14,8 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
-	"mapgate/internal/accept"
+	"mapgate/internal/conncore"
 )
 
 // Status is the outcome of one lookup.
@@ -57,6 +58,21 @@ const (
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultMaxConns       = 1024
+	// DefaultMaxUnauthenticated is the budget of connections that have
+	// not logged in, beside MaxConns. When it is full, a new connection
+	// closes the oldest of the peer (uid, or address) that has the most,
+	// so a local user flooding it closes its own
+	// (TestServerPreAuthPeerFairness: 20 of 20 postmap lookups with a
+	// budget of 8). Against one peer, or where the uid cannot be told, it
+	// is the oldest overall: keeping a client out then takes 1024 newer
+	// connections during its handshake, 100 ms of the 10,000 connections a
+	// second a flooding client got accepted in
+	// TestServerPreAuthCannotStarvePostfix (256 lost 2 of 20 there).
+	DefaultMaxUnauthenticated = 1024
+	// DefaultHandshakeTimeout bounds the whole handshake (greeting to the
+	// login's OK). Postfix's client sets no timeout of its own and answers
+	// the greeting at once.
+	DefaultHandshakeTimeout = 3 * time.Second
 	// DefaultMaxPacket is the largest statement kept; a longer one (an
 	// over-long key) is read, discarded and answered as not found.
 	DefaultMaxPacket = 64 << 10
@@ -64,6 +80,11 @@ const (
 	// socketmap_max_reply_size does; a longer answer is Temp.
 	DefaultMaxReply = 100000
 )
+
+// maxNameBytes is the most of a user or database name that a log line or
+// an error reply carries (MariaDB's user names have at most 80 characters,
+// database names 64).
+const maxNameBytes = 80
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
 var ErrServerClosed = errors.New("mysqlfront: server closed")
@@ -76,47 +97,61 @@ type Server struct {
 	// response.
 	User, Password string
 	// Logger; nil means slog.Default(). Keys and statements are logged
-	// escaped (strconv.QuoteToASCII).
+	// escaped (strconv.QuoteToASCII). Refused logins and unknown map
+	// names are logged at most once a second (with the number held back),
+	// the client's name cut to 80 bytes and left to the log handler to
+	// escape (once).
 	Logger *slog.Logger
 	// IdleTimeout: how long to wait for the next command. Zero means
 	// DefaultIdleTimeout (Postfix's idle_interval, 60 s, closes first).
 	IdleTimeout time.Duration
-	// RequestTimeout bounds the handshake, reading a command once its first
-	// byte arrived, and the lookup's context. A lookup that has not
-	// returned shortly after is answered with an error and the connection
-	// closed. Zero means DefaultRequestTimeout.
+	// RequestTimeout bounds reading a command once its first byte
+	// arrived, and the lookup's context. A lookup that has not returned
+	// shortly after is answered with an error and the connection closed.
+	// Zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// WriteTimeout bounds each write. Zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
-	// MaxConns caps open connections; a connection over the cap gets
-	// error 1040 (too many connections) instead of a greeting. Zero means
-	// DefaultMaxConns.
+	// MaxConns caps logged-in connections; a connection over the cap gets
+	// error 1040 (too many connections) instead of a greeting, or instead
+	// of the login's OK. Zero means DefaultMaxConns.
 	MaxConns int
+	// MaxUnauthenticated is the budget of connections that have not
+	// logged in yet, apart from MaxConns, so that they never take the
+	// place of clients that log in. When it is full, a new connection
+	// closes an unauthenticated one: the oldest of the peer that has the
+	// most (a uid for a unix socket or a loopback TCP connection, else the
+	// address). Zero means DefaultMaxUnauthenticated.
+	MaxUnauthenticated int
+	// HandshakeTimeout: a connection not logged in this long after its
+	// accept is closed. Zero means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
 	// Observe, when set, is called once per lookup answered with the
 	// result "ok", "notfound" or "temp".
 	Observe func(mapName, result string, d time.Duration)
 
-	initOnce  sync.Once
-	baseCtx   context.Context
-	cancel    context.CancelFunc
-	closing   atomic.Bool
-	mu        sync.Mutex
-	listeners map[*net.Listener]struct{}
-	conns     map[*conn]struct{}
-	drained   chan struct{}
-	drainOnce sync.Once
-	nextID    atomic.Uint32
-
-	refusing   atomic.Int64
-	lastCapLog atomic.Int64
+	initOnce sync.Once
+	core     *conncore.Server
+	baseCtx  context.Context // the core's
+	nextID   atomic.Uint32
+	loginLog conncore.LogLimiter // refused logins
+	dbLog    conncore.LogLimiter // unknown maps named by a client
 }
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.baseCtx, s.cancel = context.WithCancel(context.Background())
-		s.listeners = map[*net.Listener]struct{}{}
-		s.conns = map[*conn]struct{}{}
-		s.drained = make(chan struct{})
+		s.core = conncore.New(conncore.Config{
+			Name:               "mysqlfront",
+			Logger:             s.log(),
+			MaxConns:           orDefault(s.MaxConns, DefaultMaxConns),
+			IdleTimeout:        orDefault(s.IdleTimeout, DefaultIdleTimeout),
+			RequestTimeout:     orDefault(s.RequestTimeout, DefaultRequestTimeout),
+			WriteTimeout:       orDefault(s.WriteTimeout, DefaultWriteTimeout),
+			MaxUnauthenticated: orDefault(s.MaxUnauthenticated, DefaultMaxUnauthenticated),
+			HandshakeTimeout:   orDefault(s.HandshakeTimeout, DefaultHandshakeTimeout),
+			Refusal:            "error 1040",
+		}, protocol{s})
+		s.baseCtx = s.core.BaseContext()
 	})
 }
 
@@ -134,189 +169,113 @@ func (s *Server) log() *slog.Logger {
 	return slog.Default()
 }
 
+// Stats is a snapshot of a Server's counters.
+type Stats struct {
+	Accepted          uint64 // connections accepted and served
+	Rejected          uint64 // connections refused because MaxConns were logged in (error 1040)
+	Open              int64  // connections open now, logged in or not
+	Unauthenticated   int64  // of these, connections that have not logged in yet
+	Evicted           uint64 // unauthenticated connections closed to make room for a new one
+	HandshakeTimeouts uint64 // connections closed at HandshakeTimeout without having logged in
+	FailedLogins      uint64 // logins refused: wrong user or password, a malformed handshake, a refused charset, an unknown map
+}
+
+// Stats returns the current counters. Each field is read atomically; the
+// snapshot as a whole is not.
+func (s *Server) Stats() Stats {
+	s.init()
+	cs := s.core.Stats()
+	return Stats{
+		Accepted:          cs.Accepted,
+		Rejected:          cs.Rejected,
+		Open:              cs.Open,
+		Unauthenticated:   cs.Unauthenticated,
+		Evicted:           cs.Evicted,
+		HandshakeTimeouts: cs.HandshakeTimeouts,
+		FailedLogins:      cs.FailedLogins,
+	}
+}
+
 // Serve accepts connections on l until it fails or the server is shut
 // down. It always closes l.
 func (s *Server) Serve(l net.Listener) error {
-	s.init()
-	defer l.Close()
 	if s.Resolver == nil {
+		l.Close()
 		return errors.New("mysqlfront: Server.Resolver is nil")
 	}
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[&l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, &l)
-		s.mu.Unlock()
-	}()
-	err := accept.Loop(l, s.closing.Load, s.baseCtx.Done(), s.log(), "mysqlfront", s.admit)
-	if errors.Is(err, accept.ErrClosed) {
+	s.init()
+	err := s.core.Serve(l)
+	if errors.Is(err, conncore.ErrClosed) {
 		return ErrServerClosed
 	}
 	return err
-}
-
-// admit serves a new connection, or refuses it when the server is closing
-// or MaxConns connections are open.
-func (s *Server) admit(nc net.Conn) {
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
-	if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) {
-		s.mu.Unlock()
-		if s.refusing.Add(1) <= maxRefusing {
-			go s.refuse(nc)
-		} else {
-			s.refusing.Add(-1)
-			nc.Close()
-		}
-		return
-	}
-	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	go c.serve()
-}
-
-// At most maxRefusing connections over the cap are answered at once; the
-// others are closed unanswered.
-const maxRefusing = 64
-
-// refuse answers a connection over the cap with error 1040 and closes it;
-// it logs at most once a second.
-func (s *Server) refuse(nc net.Conn) {
-	defer s.refusing.Add(-1)
-	defer nc.Close()
-	now := time.Now().UnixNano()
-	if last := s.lastCapLog.Load(); now-last >= int64(time.Second) && s.lastCapLog.CompareAndSwap(last, now) {
-		s.log().Warn("mysqlfront: connection limit reached; answering error 1040 to new connections", "max_conns", orDefault(s.MaxConns, DefaultMaxConns))
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-	p := &packetIO{w: nc}
-	_, _ = nc.Write(p.appendPacket(nil, errPacket(1040, "08004", "mapgate: too many connections")))
-}
-
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	empty := len(s.conns) == 0
-	s.mu.Unlock()
-	if empty && s.closing.Load() {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
-}
-
-func (s *Server) beginClose() {
-	s.init()
-	s.mu.Lock()
-	s.closing.Store(true)
-	for l := range s.listeners {
-		(*l).Close()
-	}
-	empty := len(s.conns) == 0
-	for c := range s.conns {
-		c.wakeIfIdle()
-	}
-	s.mu.Unlock()
-	if empty {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
 }
 
 // Shutdown closes the listeners and idle connections, lets commands in
 // flight answer, and returns when all connections are closed or ctx ends
 // (then it closes the rest).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.beginClose()
-	select {
-	case <-s.drained:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		return ctx.Err()
-	}
+	s.init()
+	return s.core.Shutdown(ctx)
 }
 
 // Close closes everything at once.
 func (s *Server) Close() error {
-	s.beginClose()
-	s.cancel()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.nc.Close()
-	}
-	s.mu.Unlock()
-	return nil
+	s.init()
+	return s.core.Close()
 }
+
+// protocol plugs the MySQL protocol into the connection core.
+type protocol struct{ s *Server }
+
+func (p protocol) ServeConn(cc *conncore.Conn) {
+	c := &conn{s: p.s, cc: cc, nc: cc.NetConn(), id: p.s.nextID.Add(1)}
+	c.serve()
+}
+
+// Refuse answers a connection over the cap with error 1040.
+func (p protocol) Refuse(nc net.Conn) {
+	_, _ = nc.Write((&packetIO{}).appendPacket(nil, tooManyConns))
+}
+
+var tooManyConns = errPacket(1040, "08004", "mapgate: too many connections")
 
 type conn struct {
 	s       *Server
-	nc      net.Conn
+	cc      *conncore.Conn // deadlines, idleness, login budget
+	nc      net.Conn       // cc's
 	p       *packetIO
 	id      uint32
 	db      string
 	charset string // "" until SET NAMES; then the handshake's collation no longer matters
 	log     *slog.Logger
-
-	mu   sync.Mutex
-	idle bool
-}
-
-func (c *conn) wakeIfIdle() {
-	c.mu.Lock()
-	if c.idle {
-		_ = c.nc.SetReadDeadline(time.Now())
-	}
-	c.mu.Unlock()
-}
-
-func (c *conn) setIdle(idle bool) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.idle = idle
-	return !(idle && c.s.closing.Load())
 }
 
 func (c *conn) write(b []byte) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(orDefault(c.s.WriteTimeout, DefaultWriteTimeout)))
+	c.cc.WriteDeadline(time.Now())
 	_, err := c.nc.Write(b)
 	return err
 }
 
+// serve serves the connection until it ends; the core then closes it (and
+// recovers a panic). The handshake runs under the core's handshake
+// deadline, each command under the idle and request deadlines.
 func (c *conn) serve() {
-	defer c.s.untrack(c)
-	defer c.nc.Close()
-	defer func() {
-		if r := recover(); r != nil {
-			c.s.log().Error("mysqlfront: panic serving a connection", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		}
-	}()
 	c.log = c.s.log().With("front", "mysql", "conn", c.id)
-	reqTimeout := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
 	c.p = &packetIO{r: bufio.NewReaderSize(c.nc, 4096), w: c.nc, max: DefaultMaxPacket}
-	_ = c.nc.SetDeadline(time.Now().Add(reqTimeout))
 	if !c.handshake() {
 		return
 	}
 	for {
-		if !c.setIdle(true) {
-			return
+		if c.p.r.Buffered() == 0 {
+			if !c.cc.Idle(time.Now()) {
+				return // shutting down
+			}
+			if _, err := c.p.r.Peek(1); err != nil {
+				return
+			}
 		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(orDefault(c.s.IdleTimeout, DefaultIdleTimeout)))
-		_, err := c.p.r.Peek(1)
-		if !c.setIdle(false) || err != nil {
-			return
-		}
-		_ = c.nc.SetReadDeadline(time.Now().Add(reqTimeout))
+		c.cc.Active(c.packetBuffered())
 		c.p.seq = 0
 		pkt, err := c.p.readPacket()
 		if errors.Is(err, errPacketTooLarge) {
@@ -340,6 +299,17 @@ func (c *conn) serve() {
 	}
 }
 
+// packetBuffered reports whether the reader holds the whole next packet
+// (a single one, under 16 MiB).
+func (c *conn) packetBuffered() bool {
+	b, _ := c.p.r.Peek(min(c.p.r.Buffered(), 4))
+	if len(b) < 4 {
+		return false
+	}
+	n := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+	return n < 0xffffff && c.p.r.Buffered() >= 4+n
+}
+
 // handshake greets, authenticates and selects the database.
 func (c *conn) handshake() bool {
 	scramble := make([]byte, 20)
@@ -356,7 +326,7 @@ func (c *conn) handshake() bool {
 	}
 	hr, err := parseHandshakeResponse(pkt)
 	if err != nil {
-		c.log.Warn("refused a malformed handshake", "err", err)
+		c.refuseLogin("refused a malformed handshake", "err", err)
 		_ = c.write(c.p.appendPacket(nil, errPacket(1043, "08S01", "mapgate: bad handshake")))
 		return false
 	}
@@ -374,24 +344,62 @@ func (c *conn) handshake() bool {
 		}
 	}
 	if hr.user != c.s.User || !checkNative(c.s.Password, scramble, auth) {
-		c.log.Warn("access denied", "user", strconv.QuoteToASCII(hr.user))
-		_ = c.write(c.p.appendPacket(nil, errPacket(1045, "28000", "Access denied for user "+strconv.QuoteToASCII(hr.user))))
+		c.refuseLogin("access denied", "user", cutName(hr.user), "user_bytes", len(hr.user))
+		_ = c.write(c.p.appendPacket(nil, errPacket(1045, "28000", "Access denied for user "+strconv.QuoteToASCII(cutName(hr.user)))))
 		return false
 	}
 	if !safeCollationID(hr.collation) {
-		c.log.Warn("refused a client character set whose escape is not byte-wise", "collation", hr.collation)
+		c.refuseLogin("refused a client character set whose escape is not byte-wise", "collation", hr.collation)
 		_ = c.write(c.p.appendPacket(nil, errPacket(1115, "42000", "mapgate: use charset = utf8mb4")))
 		return false
 	}
 	if hr.db != "" {
 		if !c.s.Resolver.HasMap(hr.db) {
-			c.log.Warn("unknown map in dbname", "dbname", strconv.QuoteToASCII(hr.db))
-			_ = c.write(c.p.appendPacket(nil, errPacket(1049, "42000", "Unknown database (mapgate map) "+strconv.QuoteToASCII(hr.db))))
+			c.cc.LoginFailed()
+			_ = c.write(c.p.appendPacket(nil, c.unknownMap("unknown map in dbname", hr.db)))
 			return false
 		}
 		c.db = hr.db
 	}
+	if !c.cc.LoggedIn() {
+		_ = c.write(c.p.appendPacket(nil, tooManyConns))
+		return false
+	}
 	return c.write(c.p.appendPacket(nil, okPacket())) == nil
+}
+
+// refuseLogin counts a refused login and logs it, at most once a second.
+func (c *conn) refuseLogin(msg string, args ...any) {
+	c.cc.LoginFailed()
+	if n, ok := c.s.loginLog.Allow(); ok {
+		c.log.Warn(msg, append(args, "suppressed_since_last", n)...)
+	}
+}
+
+// unknownMap logs (at most once a second) a map name a client asked for
+// that is not served, and returns the error 1049 to send.
+func (c *conn) unknownMap(msg, db string) []byte {
+	if n, ok := c.s.dbLog.Allow(); ok {
+		c.log.Warn(msg, "dbname", cutName(db), "dbname_bytes", len(db), "suppressed_since_last", n)
+	}
+	return errPacket(1049, "42000", "Unknown database (mapgate map) "+strconv.QuoteToASCII(cutName(db)))
+}
+
+// cutName cuts a client's user or database name to maxNameBytes (at a
+// character boundary) for a log line or a reply, which escapes it once:
+// a log handler quotes it, the reply with strconv.QuoteToASCII.
+func cutName(s string) string {
+	if len(s) <= maxNameBytes {
+		return s
+	}
+	cut := maxNameBytes
+	for k := cut; k > cut-utf8.UTFMax && k > 0; k-- {
+		if utf8.RuneStart(s[k]) {
+			cut = k
+			break
+		}
+	}
+	return s[:cut] + "..."
 }
 
 // command answers one command packet; false closes the connection.
@@ -407,8 +415,7 @@ func (c *conn) command(pkt []byte) bool {
 	case comInitDB:
 		db := string(pkt[1:])
 		if !c.s.Resolver.HasMap(db) {
-			c.log.Warn("unknown map in COM_INIT_DB", "dbname", strconv.QuoteToASCII(db))
-			return c.write(c.p.appendPacket(nil, errPacket(1049, "42000", "Unknown database (mapgate map) "+strconv.QuoteToASCII(db)))) == nil
+			return c.write(c.p.appendPacket(nil, c.unknownMap("unknown map in COM_INIT_DB", db))) == nil
 		}
 		c.db = db
 		return c.write(c.p.appendPacket(nil, okPacket())) == nil

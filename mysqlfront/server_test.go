@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -257,5 +258,75 @@ func TestServerShutdownLetsALookupFinish(t *testing.T) {
 	}
 	if err := <-served; !errors.Is(err, mysqlfront.ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestServerStats: the counters the daemon exports per front.
+func TestServerStats(t *testing.T) {
+	tb := &table{}
+	var s *mysqlfront.Server
+	path := start(t, tb, func(srv *mysqlfront.Server) {
+		srv.MaxConns = 1
+		srv.HandshakeTimeout = 100 * time.Millisecond
+		s = srv
+	})
+	if err := open(t, path, "postfix", "wrong", "m").Ping(); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+	// A client that never answers the greeting is closed at HandshakeTimeout.
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	begin := time.Now()
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		t.Fatalf("silent client: %v (not closed by the server)", err)
+	}
+	if el := time.Since(begin); el > 2*time.Second {
+		t.Errorf("silent client closed after %v, want about HandshakeTimeout (100ms)", el)
+	}
+	d1 := open(t, path, "postfix", "secret", "m")
+	if err := d1.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	err = open(t, path, "postfix", "secret", "m").Ping()
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1040 {
+		t.Fatalf("a second login over a cap of 1: %v, want error 1040", err)
+	}
+	var st mysqlfront.Stats
+	for range 100 {
+		if st = s.Stats(); st.HandshakeTimeouts == 1 && st.Open == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// d1 is logged in; the second login was refused with 1040 (database/sql
+	// tries it up to 3 times), the wrong password counted, the silent client
+	// timed out.
+	if st.Open != 1 || st.Rejected < 1 || st.Accepted != 3 || st.FailedLogins != 1 || st.HandshakeTimeouts != 1 || st.Unauthenticated != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestServerUnauthenticatedDoNotTakeSlots: connections that never log in,
+// more than MaxConns, leave every slot to clients that do.
+func TestServerUnauthenticatedDoNotTakeSlots(t *testing.T) {
+	tb := &table{}
+	path := start(t, tb, func(s *mysqlfront.Server) { s.MaxConns = 2 })
+	for range 10 {
+		nc, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+	}
+	for i := range 2 {
+		d := open(t, path, "postfix", "secret", "m")
+		if got, err := rows(t, d, `'bob@example.jp'`); err != nil || len(got) != 1 {
+			t.Errorf("client %d beside 10 unauthenticated connections: %q, %v", i, got, err)
+		}
 	}
 }

@@ -12,25 +12,20 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"mapgate/internal/conncore"
 )
 
 // conn serves one client connection.
 type conn struct {
 	s      *Server
-	nc     net.Conn
+	cc     *conncore.Conn // deadlines, idleness, closing
+	nc     net.Conn       // cc's
 	br     *bufio.Reader
 	dec    *Decoder
 	out    []byte // replies not yet written
 	log    *slog.Logger
 	remote string
-
-	mu   sync.Mutex // orders idle and read deadlines against Shutdown
-	idle bool
-	// idleDL is the idle read deadline last set, zero when the read
-	// deadline is another; writeDL the write deadline last set (owned
-	// like out). See deadlineSlack.
-	idleDL  time.Time
-	writeDL time.Time
 
 	// hmu hands the connection over between serve and the watchdog. Once
 	// the watchdog sets timedOut it owns out and the net.Conn, and serve
@@ -43,8 +38,7 @@ type conn struct {
 	curKey    string
 	watchdog  *time.Timer // used by serve only
 
-	lastName  string // interned map name: most connections use few
-	finishOne sync.Once
+	lastName string // interned map name: most connections use few
 }
 
 // flushAt is the amount of pending replies written even while more
@@ -62,16 +56,12 @@ func (r connReader) Read(p []byte) (int, error) {
 	return r.c.nc.Read(p)
 }
 
+// serve serves the connection until it ends; the core then closes it (and
+// recovers a panic).
 func (c *conn) serve() {
 	s := c.s
-	defer c.finish()
 	c.remote = addrString(c.nc.RemoteAddr())
 	c.log = s.logger().With("remote", c.remote)
-	defer func() {
-		if p := recover(); p != nil {
-			c.log.Error("socketmap: internal error", "panic", quoteHead(fmt.Sprint(p)), "stack", string(debug.Stack()))
-		}
-	}()
 	c.br = bufio.NewReaderSize(connReader{c}, 4096)
 	c.dec = NewDecoder(c.br, s.maxRequest())
 	for {
@@ -81,7 +71,7 @@ func (c *conn) serve() {
 				c.log.Debug("socketmap: write failed", "err", err)
 				return
 			}
-			if !c.setIdle(now) {
+			if !c.cc.Idle(now) {
 				return // shutting down
 			}
 			if _, err := c.br.Peek(1); err != nil {
@@ -91,7 +81,7 @@ func (c *conn) serve() {
 				return
 			}
 		}
-		c.setActive()
+		c.cc.Active(c.requestBuffered())
 		payload, err := c.dec.Next()
 		if err != nil {
 			c.readFailed(err)
@@ -114,7 +104,7 @@ func (c *conn) serve() {
 			return // the watchdog answered TIMEOUT and closed the connection
 		}
 		c.appendReply(r, key)
-		if s.closing.Load() {
+		if c.cc.Closing() {
 			c.flush()
 			return
 		}
@@ -142,41 +132,6 @@ func (c *conn) readFailed(err error) {
 	c.flush()
 }
 
-// deadlineSlack: an idle or write deadline is moved only when the new one
-// is later than the one in force by more than its timeout/deadlineSlack
-// (under 1 s for the default 110 s idle timeout): most requests then set
-// no deadline at all. A deadline may so come up to that much early.
-const deadlineSlack = 128
-
-// setIdle arms the idle deadline, unless the server is shutting down.
-func (c *conn) setIdle(now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.s.closing.Load() {
-		return false
-	}
-	c.idle = true
-	it := c.s.idleTimeout()
-	if dl := now.Add(it); c.idleDL.IsZero() || dl.Sub(c.idleDL) > it/deadlineSlack {
-		c.nc.SetReadDeadline(dl)
-		c.idleDL = dl
-	}
-	return true
-}
-
-// setActive arms the deadline for reading the rest of a request, unless the
-// whole request is buffered already: then nothing is read until the next
-// setIdle or setActive.
-func (c *conn) setActive() {
-	c.mu.Lock()
-	c.idle = false
-	if !c.requestBuffered() {
-		c.nc.SetReadDeadline(time.Now().Add(c.s.requestTimeout()))
-		c.idleDL = time.Time{}
-	}
-	c.mu.Unlock()
-}
-
 // requestBuffered reports whether the reader holds a whole netstring (or
 // enough of one to fail it): its length, its payload and its comma. In
 // doubt it says no.
@@ -196,25 +151,14 @@ func (c *conn) requestBuffered() bool {
 	return false
 }
 
-// wakeIfIdle makes an idle connection's pending read return at once, so it
-// notices the shutdown. A connection with a request under way is left alone.
-func (c *conn) wakeIfIdle() {
-	c.mu.Lock()
-	if c.idle {
-		c.nc.SetReadDeadline(time.Unix(1, 0))
-		c.idleDL = time.Time{}
-	}
-	c.mu.Unlock()
-}
-
 // lookup calls the handler under the request deadline. ok is false when the
 // watchdog gave up on the handler first.
 func (c *conn) lookup(name, key string) (r Reply, ok bool) {
 	d := c.s.requestTimeout()
 	now := time.Now()
-	ctx := newReqCtx(c.s.baseCtx, now.Add(d))
+	ctx := newReqCtx(c.s.core.BaseContext(), now.Add(d))
 	defer ctx.release()
-	limit := d + grace(d)
+	limit := d + conncore.Grace(d)
 	c.hmu.Lock()
 	c.curName, c.curKey = name, key
 	c.deadline = int64(now.Sub(epoch)) + int64(limit)
@@ -309,11 +253,7 @@ func (c *conn) flushAt(now time.Time) error {
 	if len(c.out) == 0 {
 		return nil
 	}
-	wt := c.s.writeTimeout()
-	if dl := now.Add(wt); c.writeDL.IsZero() || dl.Sub(c.writeDL) > wt/deadlineSlack {
-		c.nc.SetWriteDeadline(dl)
-		c.writeDL = dl
-	}
+	c.cc.WriteDeadline(now)
 	_, err := c.nc.Write(c.out)
 	if cap(c.out) > flushAt*2 {
 		c.out = nil
@@ -324,12 +264,7 @@ func (c *conn) flushAt(now time.Time) error {
 }
 
 // finish closes the connection and forgets it; safe to call more than once.
-func (c *conn) finish() {
-	c.finishOne.Do(func() {
-		c.nc.Close()
-		c.s.untrack(c)
-	})
-}
+func (c *conn) finish() { c.cc.Close() }
 
 func addrString(a net.Addr) string {
 	if a == nil {

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"mapgate/internal/accept"
+	"mapgate/internal/conncore"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -73,25 +73,13 @@ type Server struct {
 	// here at most once a second). Zero means DefaultMaxConns (1024).
 	MaxConns int
 
-	initOnce  sync.Once
-	baseCtx   context.Context
-	cancel    context.CancelFunc
-	closing   atomic.Bool
-	mu        sync.Mutex
-	listeners map[*net.Listener]struct{}
-	conns     map[*conn]struct{}
-	drained   chan struct{} // closed once closing and no conn is left
-	drainOnce sync.Once
-
-	lastCapLog atomic.Int64 // monotonic ns of the last connection-cap log line
-	capQuiet   atomic.Int64 // rejections not logged since then
-	refusing   atomic.Int64 // connections over the cap being answered TEMP
+	initOnce sync.Once
+	core     *conncore.Server
 
 	st struct {
-		accepted, rejected, requests, malformed atomic.Uint64
-		timeouts, panics, emptyOK, tooLarge     atomic.Uint64
-		replies                                 [5]atomic.Uint64
-		open                                    atomic.Int64
+		requests, malformed                 atomic.Uint64
+		timeouts, panics, emptyOK, tooLarge atomic.Uint64
+		replies                             [5]atomic.Uint64
 	}
 }
 
@@ -112,10 +100,12 @@ type Stats struct {
 // Stats returns the current counters. Each field is read atomically; the
 // snapshot as a whole is not.
 func (s *Server) Stats() Stats {
+	s.init()
+	cs := s.core.Stats()
 	st := Stats{
-		Accepted:  s.st.accepted.Load(),
-		Rejected:  s.st.rejected.Load(),
-		Open:      s.st.open.Load(),
+		Accepted:  cs.Accepted,
+		Rejected:  cs.Rejected,
+		Open:      cs.Open,
 		Requests:  s.st.requests.Load(),
 		Malformed: s.st.malformed.Load(),
 		Timeouts:  s.st.timeouts.Load(),
@@ -131,10 +121,15 @@ func (s *Server) Stats() Stats {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.baseCtx, s.cancel = context.WithCancel(context.Background())
-		s.listeners = make(map[*net.Listener]struct{})
-		s.conns = make(map[*conn]struct{})
-		s.drained = make(chan struct{})
+		s.core = conncore.New(conncore.Config{
+			Name:           "socketmap",
+			Logger:         s.logger(),
+			MaxConns:       s.maxConns(),
+			IdleTimeout:    s.idleTimeout(),
+			RequestTimeout: s.requestTimeout(),
+			WriteTimeout:   s.writeTimeout(),
+			Refusal:        "answered TEMP, or closed",
+		}, protocol{s})
 	})
 }
 
@@ -161,12 +156,6 @@ func (s *Server) requestTimeout() time.Duration {
 func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
 func (s *Server) maxConns() int               { return orDefault(s.MaxConns, DefaultMaxConns) }
 
-// grace is how long after the request deadline the server still waits for
-// the handler before answering TIMEOUT itself.
-func grace(d time.Duration) time.Duration {
-	return min(max(d/4, 100*time.Millisecond), time.Second)
-}
-
 // epoch anchors monotonic timestamps stored in atomics.
 var epoch = time.Now()
 
@@ -177,131 +166,40 @@ func monoNow() int64 { return int64(time.Since(epoch)) }
 // Shutdown or Close it returns ErrServerClosed; call Serve on several
 // listeners concurrently to serve them all.
 func (s *Server) Serve(l net.Listener) error {
-	s.init()
-	defer l.Close()
 	if s.Handler == nil {
+		l.Close()
 		return errors.New("socketmap: Server.Handler is nil")
 	}
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[&l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, &l)
-		s.mu.Unlock()
-	}()
-
-	err := accept.Loop(l, s.closing.Load, s.baseCtx.Done(), s.logger(), "socketmap", func(nc net.Conn) {
-		if c := s.track(nc); c != nil {
-			go c.serve()
-		}
-	})
-	if errors.Is(err, accept.ErrClosed) {
+	s.init()
+	err := s.core.Serve(l)
+	if errors.Is(err, conncore.ErrClosed) {
 		return ErrServerClosed
 	}
 	return err
 }
 
-// track registers a new connection, or closes it when the server is closing
-// or MaxConns connections are open.
-func (s *Server) track(nc net.Conn) *conn {
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return nil
-	}
-	if len(s.conns) >= s.maxConns() {
-		s.mu.Unlock()
-		s.st.rejected.Add(1)
-		s.logCapReached(nc)
-		if s.refusing.Add(1) <= maxRefusing {
-			go s.refuse(nc)
-		} else {
-			s.refusing.Add(-1)
-			nc.Close()
-		}
-		return nil
-	}
-	c := &conn{s: s, nc: nc}
-	s.conns[c] = struct{}{}
-	s.st.open.Add(1)
-	s.st.accepted.Add(1)
-	s.mu.Unlock()
-	return c
-}
+// protocol plugs socketmap into the connection core.
+type protocol struct{ s *Server }
 
-func (s *Server) logCapReached(nc net.Conn) {
-	now, last := monoNow(), s.lastCapLog.Load()
-	if last != 0 && now-last < int64(time.Second) || !s.lastCapLog.CompareAndSwap(last, now) {
-		s.capQuiet.Add(1)
-		return
-	}
-	s.logger().Warn("socketmap: connection limit reached; answering TEMP to new connections and closing them",
-		"max_conns", s.maxConns(), "remote", addrString(nc.RemoteAddr()),
-		"also_rejected_since_last_log", s.capQuiet.Swap(0))
+func (p protocol) ServeConn(cc *conncore.Conn) {
+	c := &conn{s: p.s, cc: cc, nc: cc.NetConn()}
+	c.serve()
 }
-
-// Connections over the cap: at most maxRefusing are answered at once (the
-// others are closed at once), each within refuseTimeout.
-const (
-	maxRefusing   = 64
-	refuseTimeout = time.Second
-)
 
 // refusedReply is the answer to a request on a connection over the cap.
 var refusedReply = Temp("mapgate: too many connections; try again later")
 
-// refuse reads the first request of a connection over the cap, answers it
-// TEMP and closes the connection: closing it at once, with the request
-// unread, resets it, and Postfix logs no reason.
-func (s *Server) refuse(nc net.Conn) {
-	defer s.refusing.Add(-1)
-	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(min(refuseTimeout, s.requestTimeout())))
-	dec := NewDecoder(bufio.NewReaderSize(nc, 512), s.maxRequest())
+// Refuse reads the first request of a connection over the cap and answers
+// it TEMP: closing it at once, with the request unread, resets it, and
+// Postfix logs no reason.
+func (p protocol) Refuse(nc net.Conn) {
+	dec := NewDecoder(bufio.NewReaderSize(nc, 512), p.s.maxRequest())
 	if _, err := dec.Next(); err != nil {
 		return
 	}
 	if _, err := nc.Write(AppendReplyNetstring(nil, refusedReply)); err == nil {
-		s.st.replies[refusedReply.Status].Add(1)
+		p.s.st.replies[refusedReply.Status].Add(1)
 	}
-}
-
-func (s *Server) untrack(c *conn) {
-	s.mu.Lock()
-	if _, ok := s.conns[c]; ok {
-		delete(s.conns, c)
-		s.st.open.Add(-1)
-	}
-	empty := len(s.conns) == 0
-	s.mu.Unlock()
-	if empty && s.closing.Load() {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
-}
-
-// beginClose marks the server closing and closes its listeners.
-func (s *Server) beginClose() error {
-	s.init()
-	s.mu.Lock()
-	s.closing.Store(true)
-	var errs []error
-	for l := range s.listeners {
-		if err := (*l).Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			errs = append(errs, err)
-		}
-	}
-	empty := len(s.conns) == 0
-	s.mu.Unlock()
-	if empty {
-		s.drainOnce.Do(func() { close(s.drained) })
-	}
-	return errors.Join(errs...)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners and idle
@@ -311,40 +209,13 @@ func (s *Server) beginClose() error {
 // handler that overruns its deadline is answered TIMEOUT as usual, so
 // Shutdown waits at most about RequestTimeout + WriteTimeout.
 func (s *Server) Shutdown(ctx context.Context) error {
-	lerr := s.beginClose()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.wakeIfIdle()
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.drained:
-		s.cancel()
-		return lerr
-	case <-ctx.Done():
-		s.closeConns()
-		s.cancel()
-		return errors.Join(ctx.Err(), lerr)
-	}
+	s.init()
+	return s.core.Shutdown(ctx)
 }
 
 // Close closes the listeners and all connections at once, and cancels the
 // contexts of handlers still running. It does not wait for them.
 func (s *Server) Close() error {
-	err := s.beginClose()
-	s.cancel()
-	s.closeConns()
-	return err
-}
-
-func (s *Server) closeConns() {
-	s.mu.Lock()
-	cs := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		cs = append(cs, c)
-	}
-	s.mu.Unlock()
-	for _, c := range cs {
-		c.finish()
-	}
+	s.init()
+	return s.core.Close()
 }
