@@ -52,11 +52,12 @@ func Names() []string {
 	return out
 }
 
-// Split splits a table as main.cf names it, "[proxy:][TYPE:]PATH", into
-// its type (Default when none is written) and its path. A proxy: prefix
+// Split splits a table as main.cf names it, "[proxy:][TYPE:]NAME", into
+// its type (Default when none is written) and its file. A proxy: prefix
 // (proxymap(8)) is dropped: mapgate is itself the shared client. A type is
-// the text before the first ':' when it is a word (letters, digits, '_');
-// a path that starts with '/' or '.' has none.
+// the text before the first ':' when it is a word (letters, digits, '_'):
+// a path that starts with '/' or '.' has none. What follows the type is
+// the file name as it is, colons included.
 func Split(ref string) (typ, path string, err error) {
 	path = ref
 	for {
@@ -64,14 +65,11 @@ func Split(ref string) (typ, path string, err error) {
 		if !ok || !isTypeWord(word) {
 			break
 		}
-		if word == "proxy" {
-			path = rest
-			continue
+		path = rest
+		if word != "proxy" {
+			typ = word
+			break
 		}
-		if typ != "" {
-			return "", "", fmt.Errorf("%q: two table types (%s:%s:)", ref, typ, word)
-		}
-		typ, path = word, rest
 	}
 	if typ == "" {
 		typ = Default
@@ -104,8 +102,8 @@ func Canonical(ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if typ, _, _ := Split(path); e.Name() == Default && typ == Default && !strings.HasPrefix(path, "proxy:") {
-		return path, nil // read back as the same file
+	if typ, p, _ := Split(path); e.Name() == Default && typ == Default && p == path {
+		return path, nil // reads back as the same file
 	}
 	return e.Name() + ":" + path, nil
 }
