@@ -66,13 +66,10 @@ func Wrap(cf *mysqlcf.File) *engine.Table {
 		Engine: Engine{}, Path: cf.Path, Domain: cf.Domain,
 		RequireResultSet: cf.RequireResultSet, ExpansionLimit: cf.ExpansionLimit,
 		IdleInterval: cf.IdleInterval, Unknown: cf.Unknown, Warnings: cf.Warnings,
-		Native: nt,
+		ResultFormat: cf.ResultFormat, Native: nt,
 	}
 	for _, h := range cf.Hosts {
 		t.Hosts = append(t.Hosts, engine.Host{Network: h.Network, Addr: h.Addr, Spec: h.Spec})
-	}
-	if cf.ResultFormat != nil {
-		t.ResultFormat = cf.ResultFormat
 	}
 	if cf.Query != nil {
 		t.Statement, t.Query = cf.Query.SQL, cf.Query
