@@ -150,7 +150,7 @@ func (p *Pools) DBStats() map[string]sql.DBStats {
 	return out
 }
 
-// hostState is one MySQL server's breaker and quarantine.
+// hostState is one database server's breaker and quarantine.
 //
 // gobreaker decides when a host is broken (TripAfter consecutive host
 // faults; one failed probe while half-open) and lets one probe through
