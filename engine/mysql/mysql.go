@@ -44,6 +44,10 @@ type table struct {
 	// package knows it (else no key is checked before its query).
 	conn   charset.Charset
 	connOK bool
+
+	// cols are one lookup's column facts (see withFacts); nil in the
+	// table the engine read.
+	cols []schema.ParamColumns
 }
 
 // ReadTable implements engine.Engine: mysqlcf.Parse.

@@ -16,42 +16,75 @@ import (
 // comparison false, or fails the statement with a charset error (1267 and
 // kin), depending on the expression. So the proof is per comparison: what
 // a false comparison of each parameter proves is its sqlshape.Role.
+//
+// The methods below are the lookup core's table methods of old
+// (lookup/keycheck.go), on the engine's table with the facts of one
+// lookup (withFacts): the same names, fields and bodies.
 
-// KeyErrorMayBe implements engine.Engine: a charset or collation error from
-// the query, run with args, can be the key's doing only when some bound
-// value is not plain ASCII and the check could not vouch for it.
-func (Engine) KeyErrorMayBe(t *engine.Table, f engine.Facts, args []any) bool {
-	nt, cols := native(t), Columns(f)
+// withFacts returns the table as one lookup sees it, with the column
+// facts f (nil before discovery). The copy is the lookup's own.
+func withFacts(tb *engine.Table, f engine.Facts) table {
+	t := *native(tb)
+	t.cols = Columns(f)
+	return t
+}
+
+// facts returns the column facts of this lookup.
+func (t *table) facts() []schema.ParamColumns { return t.cols }
+
+// KeyErrorMayBe implements engine.Engine (keyErrorMayBe).
+func (Engine) KeyErrorMayBe(tb *engine.Table, f engine.Facts, args []any) bool {
+	t := withFacts(tb, f)
+	return t.keyErrorMayBe(args)
+}
+
+// KeyErrorIsMiss implements engine.Engine (keyErrorIsMiss).
+func (Engine) KeyErrorIsMiss(tb *engine.Table, f engine.Facts, args []any) bool {
+	t := withFacts(tb, f)
+	return t.keyErrorIsMiss(args)
+}
+
+// Plan implements engine.Engine: PlanArgs over the table's connection
+// charset and the facts' columns.
+func (Engine) Plan(tb *engine.Table, f engine.Facts, args []any) engine.Plan {
+	t := withFacts(tb, f)
+	return t.plan(args)
+}
+
+// keyErrorMayBe reports whether a charset or collation error from the
+// query, run with args, can be the key's doing: some bound value is not
+// plain ASCII and the check could not vouch for it.
+func (t *table) keyErrorMayBe(args []any) bool {
+	cols := t.facts()
 	for i, a := range args {
 		s, ok := a.(string)
 		if !ok || !keySuspect(s) {
 			continue
 		}
-		if !nt.connOK || i >= len(cols) || !vouched(cols[i]) {
+		if !t.connOK || i >= len(cols) || !vouched(cols[i]) {
 			return true
 		}
 	}
 	return false
 }
 
-// KeyErrorIsMiss implements engine.Engine: a charset or collation error
-// from the query, run with args, proves that no row matches when some
-// bound value is not plain ASCII, and every such value that the check
-// could not vouch for sits in a comparison every returned row needs
-// (RoleRequired). A value the check passed against known columns cannot
-// cause such an error.
-func (Engine) KeyErrorIsMiss(t *engine.Table, f engine.Facts, args []any) bool {
-	nt, cols := native(t), Columns(f)
+// keyErrorIsMiss reports whether a charset or collation error from the
+// query, run with args, proves that no row matches: some bound value is
+// not plain ASCII, and every such value that the check could not vouch
+// for sits in a comparison every returned row needs (RoleRequired). A value
+// the check passed against known columns cannot cause such an error.
+func (t *table) keyErrorIsMiss(args []any) bool {
+	cols := t.facts()
 	blamed := false
 	for i, a := range args {
 		s, ok := a.(string)
 		if !ok || !keySuspect(s) {
 			continue
 		}
-		if nt.connOK && i < len(cols) && vouched(cols[i]) {
+		if t.connOK && i < len(cols) && vouched(cols[i]) {
 			continue
 		}
-		if i >= len(nt.roles) || nt.roles[i] != sqlshape.RoleRequired {
+		if i >= len(t.roles) || t.roles[i] != sqlshape.RoleRequired {
 			return false
 		}
 		blamed = true
@@ -77,11 +110,10 @@ func vouched(p schema.ParamColumns) bool {
 	return true
 }
 
-// Plan implements engine.Engine: PlanArgs over the table's connection
-// charset and the facts' columns.
-func (Engine) Plan(t *engine.Table, f engine.Facts, args []any) engine.Plan {
-	nt := native(t)
-	return PlanArgs(args, Columns(f), nt.conn, nt.connOK)
+// plan checks the bound values against the columns they are compared
+// with: see PlanArgs.
+func (t *table) plan(args []any) engine.Plan {
+	return PlanArgs(args, t.facts(), t.conn, t.connOK)
 }
 
 // CheckArgs reports why a search step with these bound values is answered
