@@ -198,10 +198,12 @@ type Reason string
 
 func (r Reason) String() string { return string(r) }
 
-// Miss is a key that provably cannot match: Reason for metrics, Err for
-// the log (which column, which character).
+// Miss is a key that provably cannot match: Reason for metrics, Column
+// the column (or parameter) the value cannot equal ("" when none), Err
+// the detail for the log (which character, which length).
 type Miss struct {
 	Reason Reason
+	Column string
 	Err    error
 }
 

@@ -66,6 +66,7 @@ func TestPlanPerComparison(t *testing.T) {
 	p := e.Plan(tb, facts{latin1(sqlshape.RoleRequired)}, key)
 	require.NotNil(t, p.Miss)
 	assert.Equal(t, engine.Reason("unrepresentable"), p.Miss.Reason)
+	assert.Equal(t, "alias.address", p.Miss.Column)
 	assert.Contains(t, p.Miss.Error(), "alias.address")
 	assert.Equal(t, engine.Plan{Null: []int{0}}, e.Plan(tb, facts{latin1(sqlshape.RoleFilter)}, key))
 	assert.Equal(t, engine.Plan{Unproven: true}, e.Plan(tb, facts{latin1(sqlshape.RoleOpaque)}, key))

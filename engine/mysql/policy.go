@@ -128,7 +128,7 @@ func CheckArgs(args []any, cols []schema.ParamColumns, conn charset.Charset, con
 
 // miss is a charset.Error as the core's Miss.
 func miss(err *charset.Error) *engine.Miss {
-	return &engine.Miss{Reason: engine.Reason(err.Reason.String()), Err: err}
+	return &engine.Miss{Reason: engine.Reason(err.Reason.String()), Column: err.Column, Err: err}
 }
 
 // PlanArgs is mapgate's check before a query: can each bound value, sent
