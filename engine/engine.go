@@ -120,10 +120,16 @@ func (t *Table) ExpansionLimitExceeded(n int) bool {
 
 // Host is one database server of a table's hosts parameter.
 type Host struct {
-	// Network is "unix" or "tcp"; Addr a socket path or host:port.
+	// Network is "unix" or "tcp"; Addr a socket path or host:port. With
+	// Name, they name the host's breaker: the engine gives each server
+	// one name, however the file spells it.
 	Network, Addr string
 	// Spec is the entry as written in the file.
 	Spec string
+	// Native is the engine's own reading of the entry, for its Connector
+	// (a pgsql_table(5) postgresql:// URI carries its own account and
+	// database, say); nil when it needs none.
+	Native any
 }
 
 // Name names the host for breakers, logs and metrics ("tcp:host:port",
