@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mapgate/charset"
+	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
@@ -135,7 +136,7 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 	}
 	fr.Query = cf.Query.SQL
 	cctx, cancel := context.WithTimeout(ctx, a.opts.DialTimeout)
-	db, host, err := hosts.Connect(cctx, cf, hosts.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
+	db, host, err := hosts.Connect(cctx, mysqleng.Wrap(cf), hosts.PoolOptions{DialTimeout: a.opts.DialTimeout, QueryTimeout: a.opts.QueryTimeout})
 	cancel()
 	if err != nil {
 		if privilegeErrors[mysqlErrNo(err)] {

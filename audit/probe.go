@@ -10,7 +10,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mapgate/charset"
-	"mapgate/lookup"
+	mysqleng "mapgate/engine/mysql"
 	"mapgate/mysqlcf"
 	"mapgate/schema"
 )
@@ -102,10 +102,10 @@ func displayKey(c probeClass, key string) string {
 	return charset.Escape(key)
 }
 
-// predict runs mapgate's pre-check (lookup.CheckArgs, as lookup.Map does)
+// predict runs mapgate's pre-check (the MySQL engine's CheckArgs, as lookup.Map does)
 // on the bound values of a probe.
 func predict(args []any, cols []schema.ParamColumns, conn charset.Charset, connKnown bool) string {
-	if err := lookup.CheckArgs(args, cols, conn, connKnown); err != nil {
+	if err := mysqleng.CheckArgs(args, cols, conn, connKnown); err != nil {
 		if err.Column != "" {
 			return "reject: " + err.Reason.String() + " (" + err.Column + ")"
 		}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
-	"mapgate/mysqlcf"
+	"mapgate/engine"
 )
 
 // PoolOptions size the database side. The zero value takes the defaults.
@@ -48,8 +48,11 @@ type PoolOptions struct {
 	Logger *slog.Logger
 	// OnBreaker, when set, is called on every breaker state change.
 	OnBreaker func(host string, from, to gobreaker.State)
-	// Engine is the SQL engine behind the hosts. Default MySQL.
-	Engine Engine
+}
+
+// conn is what a table's engine needs to connect.
+func (o *PoolOptions) conn() engine.ConnOptions {
+	return engine.ConnOptions{DialTimeout: o.DialTimeout, QueryTimeout: o.QueryTimeout, Logger: o.Logger}
 }
 
 func (o *PoolOptions) setDefaults() {
@@ -82,9 +85,6 @@ func (o *PoolOptions) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
-	}
-	if o.Engine == nil {
-		o.Engine = MySQL{}
 	}
 }
 
@@ -150,7 +150,7 @@ func (p *Pools) DBStats() map[string]sql.DBStats {
 	return out
 }
 
-// hostState is one MySQL server's breaker and quarantine.
+// hostState is one database server's breaker and quarantine.
 //
 // gobreaker decides when a host is broken (TripAfter consecutive host
 // faults; one failed probe while half-open) and lets one probe through
@@ -256,18 +256,19 @@ type Target struct {
 	// queryTimeout is one attempt's budget (PoolOptions.QueryTimeout).
 	queryTimeout time.Duration
 
-	engine Engine
+	// engine is the table's: it classifies the errors.
+	engine engine.Engine
 
 	mu   sync.Mutex
 	stmt *sql.Stmt
 }
 
-// Targets returns one Target per host of cf, for the statement query of
-// the map mapName.
-func (p *Pools) Targets(mapName string, cf *mysqlcf.File, query string) ([]*Target, error) {
+// Targets returns one Target per host of table cf, for its statement, in
+// the map mapName. The table's engine connects and classifies errors.
+func (p *Pools) Targets(mapName string, cf *engine.Table) ([]*Target, error) {
 	out := make([]*Target, 0, len(cf.Hosts))
 	for _, h := range cf.Hosts {
-		conn, key, desc, err := p.opts.Engine.Connector(cf, h, &p.opts)
+		conn, key, desc, err := cf.Engine.Connector(cf, h, p.opts.conn())
 		if err != nil {
 			return nil, err
 		}
@@ -278,8 +279,8 @@ func (p *Pools) Targets(mapName string, cf *mysqlcf.File, query string) ([]*Targ
 		if cf.IdleInterval > 0 {
 			pl.db.SetConnMaxIdleTime(cf.IdleInterval)
 		}
-		out = append(out, &Target{host: p.host(h.Network + ":" + h.Addr), pool: pl, db: pl.db, query: query,
-			queryTimeout: p.opts.QueryTimeout, engine: p.opts.Engine})
+		out = append(out, &Target{host: p.host(h.Name()), pool: pl, db: pl.db, query: cf.Statement,
+			queryTimeout: p.opts.QueryTimeout, engine: cf.Engine})
 	}
 	return out, nil
 }
@@ -392,15 +393,14 @@ func (t *Target) CloseStmt() {
 }
 
 // Connect opens a connection pool to the first host of cf that answers a
-// ping, configured exactly as the maps connect (user, password, database,
-// charset, TLS, option file). It is for tools such as the audit; the caller
-// closes the pool.
-func Connect(ctx context.Context, cf *mysqlcf.File, po PoolOptions) (*sql.DB, mysqlcf.Host, error) {
+// ping, configured exactly as the maps connect (by the table's engine:
+// account, database, encoding, TLS). It is for tools such as the audit;
+// the caller closes the pool.
+func Connect(ctx context.Context, cf *engine.Table, po PoolOptions) (*sql.DB, engine.Host, error) {
 	po.setDefaults()
-	p := NewPools(po)
 	var errs []error
 	for _, h := range cf.Hosts {
-		connector, _, _, err := p.opts.Engine.Connector(cf, h, &p.opts)
+		connector, _, _, err := cf.Engine.Connector(cf, h, po.conn())
 		if err != nil {
 			return nil, h, err
 		}
@@ -413,7 +413,7 @@ func Connect(ctx context.Context, cf *mysqlcf.File, po PoolOptions) (*sql.DB, my
 		}
 		return db, h, nil
 	}
-	return nil, mysqlcf.Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
+	return nil, engine.Host{}, fmt.Errorf("%s: no host answered: %w", cf.Path, errors.Join(errs...))
 }
 
 // Check prepares the target's query on one of its pool's connections and,

@@ -7,18 +7,19 @@ import (
 	"testing"
 	"time"
 
-	"mapgate/mysqlcf"
+	"mapgate/answer"
+	"mapgate/engine"
 )
 
 // memEngine answers every statement at once with one row of one value,
 // so that a benchmark measures the work around the database round trip.
-type memEngine struct{}
+// hosts asks an engine only to connect and to classify.
+type memEngine struct{ engine.Engine }
 
-func (memEngine) Connector(*mysqlcf.File, mysqlcf.Host, *PoolOptions) (driver.Connector, string, string, error) {
+func (memEngine) Connector(*engine.Table, engine.Host, engine.ConnOptions) (driver.Connector, string, string, error) {
 	return memConnector{}, "mem", "mem", nil
 }
-func (memEngine) Classify(err error, keySuspect bool) Class { return Classify(err, keySuspect) }
-func (memEngine) IsCharsetError(error) bool                 { return false }
+func (memEngine) Classify(err error, keySuspect bool) answer.Class { return Classify(err, keySuspect) }
 
 type memConnector struct{}
 
@@ -55,10 +56,11 @@ func (r *memRows) Next(dest []driver.Value) error {
 // the database answering at once: the failover, gate, breaker and
 // database/sql work per lookup.
 func BenchmarkQuery(b *testing.B) {
-	p := NewPools(PoolOptions{Engine: memEngine{}})
+	p := NewPools(PoolOptions{})
 	defer p.Close()
-	cf := &mysqlcf.File{Path: "mem.cf", Hosts: []mysqlcf.Host{{Network: "tcp", Addr: "mem:1", Spec: "mem"}}}
-	ts, err := p.Targets("m", cf, "SELECT goto FROM alias WHERE address = ?")
+	cf := &engine.Table{Engine: memEngine{}, Path: "mem.cf", Hosts: []engine.Host{{Network: "tcp", Addr: "mem:1", Spec: "mem"}},
+		Statement: "SELECT goto FROM alias WHERE address = ?"}
+	ts, err := p.Targets("m", cf)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"mapgate/engine"
 	"mapgate/hosts"
-	"mapgate/schema"
 )
 
 // ConfirmEvery is how old the column facts may be when a search step is
@@ -82,12 +82,6 @@ func (t *table) confirm(ctx context.Context) error {
 	if pc == nil {
 		return nil // nothing is decided on facts that are not there
 	}
-	var infos []schema.ColumnInfo
-	for _, p := range *pc {
-		if p.Known {
-			infos = append(infos, p.Infos...)
-		}
-	}
 	now := time.Now()
 	var cands []*hosts.Target
 	for _, tg := range t.targets {
@@ -107,7 +101,7 @@ func (t *table) confirm(ctx context.Context) error {
 	}
 	results := make(chan result, len(cands))
 	ask := func(tg *hosts.Target) {
-		same, err := catalog.Unchanged(qctx, tg.DB(), infos)
+		same, err := t.engine.Unchanged(qctx, tg.DB(), t.cf, *pc)
 		results <- result{same, err, tg.Name()}
 	}
 	go ask(cands[0])
@@ -152,7 +146,7 @@ func (t *table) confirm(ctx context.Context) error {
 // them at errAt, with a query that starts after it, and reports whether
 // they changed. At most one confirmation runs per ConfirmEvery, however
 // many lookups meet the error: they wait for it.
-func (t *table) refreshed(ctx context.Context, before *[]schema.ParamColumns, errAt time.Time) bool {
+func (t *table) refreshed(ctx context.Context, before *engine.Facts, errAt time.Time) bool {
 	if t.confirmedAfter(ctx, errAt.UnixNano()) != nil {
 		return false
 	}

@@ -12,11 +12,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"mapgate/answer"
-	"mapgate/charset"
+	"mapgate/engine"
 	"mapgate/hosts"
-	"mapgate/mysqlcf"
-	"mapgate/schema"
-	"mapgate/sqlshape"
 )
 
 // MapOptions are mapgate's own per-map settings, beyond the .cf file.
@@ -85,11 +82,11 @@ type CacheObserver interface {
 	Cache(mapName, event string)
 }
 
-// Map is one socketmap name. It serves one mysql_table(5) file or several:
-// like a Postfix parameter that lists several tables
-// (virtual_alias_maps = mysql:a.cf, mysql:b.cf), each search step's key is
-// asked of every table in order before the next step's key, and the first
-// answer wins.
+// Map is one socketmap name. It serves one table file or several, each of
+// its own engine (mysql_table(5), ...): like a Postfix parameter that lists
+// several tables (virtual_alias_maps = mysql:a.cf, mysql:b.cf), each
+// search step's key is asked of every table in order before the next
+// step's key, and the first answer wins.
 type Map struct {
 	Name string
 	Opts MapOptions
@@ -108,22 +105,18 @@ type Map struct {
 	cache *answerCache
 }
 
-// table is one .cf file of a map.
+// table is one table file of a map.
 type table struct {
-	cf      *mysqlcf.File
+	cf      *engine.Table
 	targets []*hosts.Target
-	conn    charset.Charset // the connection's character set
-	connOK  bool            // conn is a charset the charset package knows
 	domains *domainFilter
 	log     *slog.Logger
 	idx     int // the table's position in its map (its cache entries' key)
-	// roles holds what a false comparison of each query parameter proves
-	// (from the query text alone, so it is there before discovery).
-	roles []sqlshape.Role
 
-	// columns holds the discovered column of each query parameter; nil
-	// until discovery has succeeded (lookups then rely on classification).
-	columns    atomic.Pointer[[]schema.ParamColumns]
+	// columns holds what the catalogue found for the query's parameters;
+	// nil until discovery has succeeded (lookups then rely on
+	// classification).
+	columns    atomic.Pointer[engine.Facts]
 	flight     freshGroup
 	discoverMu sync.Mutex
 	// nextDiscover is when discovery runs again (unix nanoseconds).
@@ -137,13 +130,14 @@ type table struct {
 	// req runs the table's statement on its hosts (hosts.Query): all but
 	// the bound values.
 	req hosts.Request
-	// engine says what the hosts' errors mean.
-	engine hosts.Engine
+	// engine is the table's: its catalogue, key policy and errors.
+	engine engine.Engine
 }
 
-// NewMap builds a map from parsed .cf files, asked in order. It does not
-// connect: a host that is down at start-up is tried on the first lookup.
-func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pools, log *slog.Logger, obs Observer) (*Map, error) {
+// NewMap builds a map from tables read by their engines, asked in order.
+// It does not connect: a host that is down at start-up is tried on the
+// first lookup.
+func NewMap(name string, cfs []*engine.Table, opts MapOptions, pools *hosts.Pools, log *slog.Logger, obs Observer) (*Map, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -163,11 +157,11 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 		if cf.Query == nil {
 			return nil, fmt.Errorf("%s: no query", cf.Path)
 		}
-		ts, err := pools.Targets(name, cf, cf.Query.SQL)
+		ts, err := pools.Targets(name, cf)
 		if err != nil {
 			return nil, err
 		}
-		t := &table{cf: cf, targets: ts, log: m.log, idx: i, queryTimeout: pools.Options().QueryTimeout, engine: pools.Options().Engine}
+		t := &table{cf: cf, targets: ts, log: m.log, idx: i, queryTimeout: pools.Options().QueryTimeout, engine: cf.Engine}
 		t.req = hosts.Request{
 			Targets:          ts,
 			RequireResultSet: cf.RequireResultSet,
@@ -176,19 +170,8 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 			Attempted:        m.attempted,
 			HostFault:        m.hostFault,
 		}
-		for _, u := range sqlshape.ParamUses(cf.Query.SQL) {
-			t.roles = append(t.roles, u.Role)
-		}
 		if len(cfs) > 1 {
 			t.log = m.log.With("file", cf.Path)
-		}
-		cs := cf.Charset
-		if cs == "" {
-			cs = "utf8mb4"
-		}
-		t.conn, t.connOK = charset.Lookup(cs)
-		if !t.connOK {
-			t.log.Warn("connection charset unknown to mapgate: keys are not checked before the query", "charset", cs)
 		}
 		t.domains, err = newDomainFilter(cf.Domain)
 		if err != nil {
@@ -199,25 +182,31 @@ func NewMap(name string, cfs []*mysqlcf.File, opts MapOptions, pools *hosts.Pool
 	return m, nil
 }
 
-// Files lists the map's .cf files in the order they are asked.
-func (m *Map) Files() []*mysqlcf.File {
-	out := make([]*mysqlcf.File, len(m.tables))
+// Files lists the map's tables in the order they are asked.
+func (m *Map) Files() []*engine.Table {
+	out := make([]*engine.Table, len(m.tables))
 	for i, t := range m.tables {
 		out[i] = t.cf
 	}
 	return out
 }
 
-// Columns returns what discovery found for each .cf file's query
+// Columns returns what discovery found for each table's query
 // parameters (nil entries where it has not succeeded yet).
-func (m *Map) Columns() [][]schema.ParamColumns {
-	out := make([][]schema.ParamColumns, len(m.tables))
+func (m *Map) Columns() []engine.Facts {
+	out := make([]engine.Facts, len(m.tables))
 	for i, t := range m.tables {
-		if pc := t.columns.Load(); pc != nil {
-			out[i] = *pc
-		}
+		out[i] = t.facts()
 	}
 	return out
+}
+
+// facts returns the column facts, nil before discovery.
+func (t *table) facts() engine.Facts {
+	if f := t.columns.Load(); f != nil {
+		return *f
+	}
+	return nil
 }
 
 // Discover finds the columns each query parameter is compared with, from
@@ -258,23 +247,23 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 	}()
 	start := time.Now()
 	for _, tg := range t.targets {
-		pc, err := catalog.Columns(ctx, tg.DB(), t.cf.DBName, t.cf.Query.SQL)
+		pc, err := t.engine.Discover(ctx, tg.DB(), t.cf)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", tg.Name(), err))
 			continue
 		}
-		if old != nil && sameColumns(*old, pc) {
+		if old != nil && (*old).Equal(pc) {
 			t.confirmedAt.Store(start.UnixNano())
 			return nil
 		}
 		if old != nil {
 			t.log.Warn("the columns of this map's query changed; using the new ones")
 		}
-		for i, p := range pc {
+		for i, p := range pc.Params() {
 			if p.Known {
-				t.log.Info("column", "compared_with", p.String())
+				t.log.Info("column", "compared_with", p.Text)
 			} else {
-				t.log.Warn("query shape not understood: keys for this parameter are checked by the database alone", "param", i+1, "why", p.Why)
+				t.log.Warn("query shape not understood: keys for this parameter are checked by the database alone", "param", i+1, "why", p.Text)
 			}
 		}
 		t.columns.Store(&pc)
@@ -282,18 +271,6 @@ func (t *table) rediscover(ctx context.Context, refresh bool) error {
 		return nil
 	}
 	return errors.Join(errs...)
-}
-
-func sameColumns(a, b []schema.ParamColumns) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].String() != b[i].String() || a[i].Known != b[i].Known || a[i].Converted != b[i].Converted {
-			return false
-		}
-	}
-	return true
 }
 
 // Discovery runs again in the background: every rediscoverEvery once the

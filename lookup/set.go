@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"mapgate/answer"
+	"mapgate/engine"
 	"mapgate/hosts"
-	"mapgate/mysqlcf"
 )
 
-// MapSpec names the .cf files to serve under one socketmap name, asked in
-// order as Postfix asks the tables listed in one parameter.
+// MapSpec names the table files to serve under one socketmap name, asked
+// in order as Postfix asks the tables listed in one parameter. Each path
+// may name its table type as main.cf does ("mysql:/etc/postfix/x.cf"; see
+// engine.Split): its engine reads and serves the table. A bare path is
+// engine.Default's.
 type MapSpec struct {
 	Name  string
 	Paths []string
@@ -29,7 +32,7 @@ type Set struct {
 	cache *answerCache // nil: off
 }
 
-// Load parses every .cf file and builds the maps. Errors name the file, line
+// Load reads every table file with its engine and builds the maps. Errors name the file, line
 // and parameter. Nothing is connected yet.
 func Load(specs []MapSpec, po hosts.PoolOptions, log *slog.Logger, obs Observer) (*Set, error) {
 	if log == nil {
@@ -42,9 +45,14 @@ func Load(specs []MapSpec, po hosts.PoolOptions, log *slog.Logger, obs Observer)
 			s.Close()
 			return nil, fmt.Errorf("map %q defined twice", sp.Name)
 		}
-		var cfs []*mysqlcf.File
-		for _, path := range sp.Paths {
-			cf, err := mysqlcf.Parse(path)
+		var cfs []*engine.Table
+		for _, ref := range sp.Paths {
+			eng, path, err := engine.Resolve(ref)
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("map %s: %w", sp.Name, err)
+			}
+			cf, err := eng.ReadTable(path)
 			if err != nil {
 				s.Close()
 				return nil, err

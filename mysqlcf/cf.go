@@ -47,8 +47,8 @@ type File struct {
 	// Path is the file name given to ParseCF.
 	Path string
 	// Hosts lists UNIX sockets first, then TCP hosts, each group in the
-	// order written. Postfix picks at random within a group; that is the
-	// caller's job. A single host is not duplicated. Never empty.
+	// order written. Postfix picks at random within each group; mapgate keeps
+	// this order (package hosts). A single host is not duplicated. Never empty.
 	Hosts []Host
 	// User, Password and DBName are the credentials and database.
 	// Charset defaults to "utf8mb4".

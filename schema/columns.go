@@ -4,7 +4,8 @@
 // whether they are still so. Discovery runs once per map at start-up (and
 // for the audit) with the map's own, read-only account: information_schema
 // shows that account the tables it may SELECT from, which are the tables
-// its query can use. The lookup core reaches it through lookup.Catalog.
+// its query can use. The lookup core reaches it through the MySQL engine
+// (mapgate/engine/mysql).
 package schema
 
 import (
@@ -375,18 +376,4 @@ func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool
 		return false, err
 	}
 	return seen == len(want), nil
-}
-
-// MySQL is MySQL's (and MariaDB's) catalogue, information_schema, as the
-// lookup core asks it (lookup.Catalog).
-type MySQL struct{}
-
-// Columns is DiscoverColumns.
-func (MySQL) Columns(ctx context.Context, db *sql.DB, dbname, query string) ([]ParamColumns, error) {
-	return DiscoverColumns(ctx, db, dbname, query)
-}
-
-// Unchanged is ColumnsUnchanged.
-func (MySQL) Unchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool, error) {
-	return ColumnsUnchanged(ctx, db, infos)
 }

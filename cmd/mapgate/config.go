@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"mapgate/engine"
 	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
@@ -63,9 +64,15 @@ var domainSearches = map[string]lookup.DomainSearch{
 func (s *settings) set(name, value, where string) error {
 	if name == "maps" {
 		for _, e := range splitList(value) {
-			n, path, ok := strings.Cut(e, "=")
-			if !ok || n == "" || path == "" {
+			n, ref, ok := strings.Cut(e, "=")
+			if !ok || n == "" || ref == "" {
 				return fmt.Errorf("%s: maps: %q is not NAME=FILE", where, e)
+			}
+			// The table type as Postfix writes it (mysql:/path,
+			// proxy:mysql:/path), mysql when none is given.
+			path, err := engine.Canonical(ref)
+			if err != nil {
+				return fmt.Errorf("%s: maps: %s: %w", where, n, err)
 			}
 			if _, dup := s.maps[n]; !dup {
 				s.order = append(s.order, n)

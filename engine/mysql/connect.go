@@ -1,4 +1,4 @@
-package hosts
+package mysql
 
 import (
 	"crypto/tls"
@@ -14,35 +14,15 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"mapgate/engine"
 	"mapgate/mysqlcf"
 )
 
-// Engine is the SQL engine behind the hosts: how to connect to a host as a
-// .cf file says, and what its errors mean. MySQL (and MariaDB) is the only
-// one; a second engine (pgsql_table(5) has the same hosts, the same
-// 60 s host-down on any query error in Postfix) would implement this, with
-// its catalogue behind lookup.Catalog.
-type Engine interface {
-	// Connector returns a connector to host h as file cf configures it
-	// (account, database, charset, TLS, option file, timeouts from o), a
-	// key naming those settings (one pool per map and key) and a
-	// description of them without the password.
-	Connector(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (c driver.Connector, key, desc string, err error)
-	// Classify decides who is to blame for a query's error (see the
-	// package function Classify).
-	Classify(err error, keySuspect bool) Class
-	// IsCharsetError reports whether err is the server's charset or
-	// collation error.
-	IsCharsetError(err error) bool
-}
-
-// MySQL is the MySQL and MariaDB engine: go-sql-driver/mysql, MySQL's
-// error numbers and charset names.
-type MySQL struct{}
-
-// Connector implements Engine.
-func (MySQL) Connector(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (driver.Connector, string, string, error) {
-	c, err := connConfig(cf, h, o)
+// Connector implements engine.Engine: go-sql-driver/mysql, configured as
+// mysql_table(5) says (user, password, dbname, charset, option_file and
+// option_group, the tls_* parameters).
+func (Engine) Connector(t *engine.Table, h engine.Host, o engine.ConnOptions) (driver.Connector, string, string, error) {
+	c, err := connConfig(native(t).cf, h, o)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -54,17 +34,11 @@ func (MySQL) Connector(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (driver
 	return conn, dsn, redactDSN(dsn), nil
 }
 
-// Classify implements Engine.
-func (MySQL) Classify(err error, keySuspect bool) Class { return Classify(err, keySuspect) }
-
-// IsCharsetError implements Engine.
-func (MySQL) IsCharsetError(err error) bool { return IsCharsetError(err) }
-
 // tlsN numbers the TLS configurations registered with the driver.
 var tlsN atomic.Int64
 
 // connConfig builds the driver configuration for one host of a .cf file.
-func connConfig(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (*mysql.Config, error) {
+func connConfig(cf *mysqlcf.File, h engine.Host, o engine.ConnOptions) (*mysql.Config, error) {
 	c := mysql.NewConfig()
 	c.User, c.Passwd, c.DBName = cf.User, cf.Password, cf.DBName
 	if cf.OptionFile != "" {
@@ -113,7 +87,7 @@ func connConfig(cf *mysqlcf.File, h mysqlcf.Host, o *PoolOptions) (*mysql.Config
 // tlsConfig registers the .cf file's tls_* settings with the driver and
 // returns the name to use, "" for no TLS. As Postfix does, TLS is on when a
 // certificate, key or CA is configured.
-func tlsConfig(cf *mysqlcf.File, h mysqlcf.Host) (string, error) {
+func tlsConfig(cf *mysqlcf.File, h engine.Host) (string, error) {
 	t := cf.TLS
 	if t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "" {
 		return "", nil

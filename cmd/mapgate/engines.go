@@ -1,0 +1,4 @@
+package main
+
+// The table types mapgate serves (engine.Register): one import per engine.
+import _ "mapgate/engine/mysql"
