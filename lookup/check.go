@@ -115,7 +115,7 @@ var probeKeys = []string{"probe@mapgate.invalid", "probe@a.b.c.d.e.f.g.mapgate.i
 
 // probeArgs returns the bound values of the first probe key the table's
 // query is not suppressed for and, where its columns are known, that they
-// can hold (see PlanArgs: a filter parameter the columns cannot hold is
+// can hold (see the engine's Plan: a filter parameter the columns cannot hold is
 // bound as NULL, as a lookup binds it); nil when there is none: the query
 // is then prepared only.
 func (t *table) probeArgs() []any {
@@ -124,8 +124,8 @@ func (t *table) probeArgs() []any {
 		if !ok {
 			continue
 		}
-		if pc := t.columns.Load(); pc != nil {
-			plan := PlanArgs(args, *pc, t.conn, t.connOK)
+		if t.columns.Load() != nil {
+			plan := t.plan(args)
 			if plan.Miss != nil {
 				continue
 			}
