@@ -81,8 +81,14 @@ type ParamUse struct {
 	// it may belong to, innermost scope first.
 	Pending []PendingColumn
 	// NeedsDB: Known is false only because of Pending columns, which the
-	// database's catalogue can place.
+	// database's catalogue can place, or because the parameter is a
+	// procedure's (Routine).
 	NeedsDB bool
+	// Routine, when not nil, is the stored-procedure parameter the
+	// placeholder is bound to (CALL p(?)): the value is converted to that
+	// parameter's type before the procedure's body runs. The catalogue
+	// resolves it (schema.DiscoverColumns).
+	Routine *RoutineArg
 }
 
 // Role is what a parameter's comparison, known to be false for every row,
@@ -165,6 +171,14 @@ func ParamUses(sqlText string) []ParamUse {
 		}
 	}
 	p := &sqlParser{toks: toks, params: make([]*sqlNode, nparam)}
+	if p.isKw(0, "CALL") {
+		if !p.parseCallStatement(uses) {
+			for i := range uses {
+				uses[i].Why = "not a SELECT statement: a CALL not understood"
+			}
+		}
+		return uses
+	}
 	if err := p.parseStatement(); err != nil {
 		for i := range uses {
 			uses[i].Why = err.Error()
