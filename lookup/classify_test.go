@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,6 +42,35 @@ func TestKeyCausedErrorsFromTheServer(t *testing.T) {
 	}
 	require.Positive(t, obs.count(obs.queries, "key"), "the server raised the charset errors itself")
 	assert.Zero(t, obs.count(obs.queries, "host"))
+	for _, h := range s.Pools().Hosts() {
+		assert.Equal(t, "closed", h.State.String(), h.Host)
+	}
+}
+
+// A key's length is the key's: error 1406 (Data too long) from a key
+// longer than any mail address, where the check could not know the
+// parameter it is assigned to (an expression argument of CALL), is a key
+// condition (class "key", TEMP for that key), never the query's or the
+// schema's. The same error for a short ASCII key, from a procedure broken
+// for every key, stays "query".
+func TestLongASCIIKeyIsNotASchemaError(t *testing.T) {
+	srv := sharedServer(t)
+	anonaddyDB(t, srv)
+	srv.MustExec(t, "CREATE PROCEDURE anonaddy.broken(k VARCHAR(300)) BEGIN DECLARE v VARCHAR(3); SET v = CONCAT('toolong', k); SELECT v; END")
+	obs := newCounting()
+	s := loadSet(t, []string{"inet:" + srv.Addr()}, PoolOptions{TripAfter: 1}, obs,
+		mapDef{name: "access", db: "anonaddy", opts: &MapOptions{}, body: "query = CALL check_access(CONCAT('%s', ''))"},
+		mapDef{name: "broken", db: "anonaddy", opts: &MapOptions{}, body: "query = CALL broken('%s')"},
+	)
+	long := strings.Repeat("a", 300) + "@example.com"
+	for i := 0; i < 3; i++ {
+		assert.Equal(t, socketmap.StatusTemp, lookupReply(t, s, "access", long).Status)
+		assert.Equal(t, socketmap.OK("DUNNO"), lookupReply(t, s, "access", "bob@example.com"))
+	}
+	assert.Equal(t, 3, obs.count(obs.queries, "key"), "1406 for the long key")
+	assert.Zero(t, obs.count(obs.queries, "query"), "never the schema's")
+	assert.Equal(t, socketmap.StatusTemp, lookupReply(t, s, "broken", "bob@example.com").Status)
+	assert.Equal(t, 1, obs.count(obs.queries, "query"), "1406 for a short ASCII key: the procedure is broken")
 	for _, h := range s.Pools().Hosts() {
 		assert.Equal(t, "closed", h.State.String(), h.Host)
 	}
