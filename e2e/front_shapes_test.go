@@ -144,3 +144,69 @@ func TestE2EFrontHostileKeys(t *testing.T) {
 		t.Log(r)
 	}
 }
+
+// TestE2EAnonaddyCheckAccess: anonaddy's published check_access map (CALL
+// check_access('%s'), a utf8mb3 VARCHAR(254) parameter) on its published
+// schema. Through the MySQL front, `postmap -q -` prints not found for
+// 😀@example.com and a 300-character local part, Postfix logs no query
+// error, and the good key asked right after each still resolves; through
+// socketmap the same keys are NOTFOUND. Postfix's own mysql: fails on
+// them (the error that skips the host for retry_interval).
+func TestE2EAnonaddyCheckAccess(t *testing.T) {
+	requireTools(t)
+	db := testdb.Start(t)
+	schema, err := os.ReadFile(filepath.Join("..", "testdata", "corpus", "anonaddy", "schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.MustExec(t, fmt.Sprintf("CREATE DATABASE anonaddy; USE anonaddy;\n%s\n%s"+
+		"GRANT EXECUTE ON anonaddy.* TO '%[3]s'@'127.0.0.1'; GRANT EXECUTE ON anonaddy.* TO '%[3]s'@'localhost';\n"+
+		"INSERT INTO aliases (id, user_id, local_part, domain, email, active) VALUES ('1', 'u', 'deact', 'example.com', 'deact@example.com', 0);",
+		schema, testdb.Grant("anonaddy"), testdb.User))
+	published, err := os.ReadFile(filepath.Join("..", "testdata", "corpus", "anonaddy", "mysql-recipient-access.cf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body []string
+	for _, l := range strings.Split(string(published), "\n") {
+		if !strings.HasPrefix(l, "user") && !strings.HasPrefix(l, "password") && !strings.HasPrefix(l, "hosts") && !strings.HasPrefix(l, "dbname") {
+			body = append(body, l)
+		}
+	}
+	dir := cfDir(t)
+	orig := filepath.Join(dir, "check_access.cf")
+	if err := os.WriteFile(orig, []byte(fmt.Sprintf("user = %s\npassword = %s\nhosts = %s\ndbname = anonaddy\n%s\n",
+		testdb.User, testdb.Password, db.Addr(), strings.Join(body, "\n"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "front.sock")
+	front := writeFrontCF(t, dir, "check_access", sock)
+	mg := startMapgate(t, map[string]string{"check_access": orig},
+		append(frontArgs(sock), "--set", "check_access_address_search=no")...)
+	conf := confDir(t, "smtputf8_enable = yes")
+
+	const good, goodValue = "deact@example.com", "DISCARD"
+	bad := []string{"😀@example.com", strings.Repeat("a", 300) + "@example.com"}
+	for _, k := range bad {
+		if _, reason := postmapKey(conf, "mysql:"+orig, k); !strings.Contains(reason, "query failed") {
+			t.Errorf("mysql: on %.20q: %q, want a query error: the test no longer reproduces the problem", k, reason)
+		}
+	}
+	stream := []string{good, bad[0], good, bad[1], good}
+	for _, table := range []string{"mysql:" + front, "socketmap:inet:" + mg.Addr + ":check_access"} {
+		res := postmapStream(t, conf, table, stream)
+		if w := lookupWarning(res.stderr); res.fatal() || w != "" {
+			t.Errorf("postmap -q - %s: lookup error:\n%s", table, res.stderr)
+		}
+		got, _ := matchStream(stream, res.lines)
+		for i, k := range stream {
+			want := answer{}
+			if k == good {
+				want = answer{true, goodValue}
+			}
+			if got[i] != want {
+				t.Errorf("%s: key %.20q (#%d): %v, want %v", table, k, i, got[i], want)
+			}
+		}
+	}
+}

@@ -156,9 +156,9 @@ func (f *frontPlan) frontCF(t *frontTable, client, user, password string) string
 	read, known := retryIntervalRead(f.version)
 	switch {
 	case read:
-		fmt.Fprintf(&b, "# mapgate answers an error only when the database is down or too slow (never for a\n# key): then this table is skipped for 1 s instead of 60 s.\nretry_interval = 1\n")
+		fmt.Fprintf(&b, "# mapgate answers an error only when the database is down or too slow, or the map\n# fails for every key (never for one key): then this table is skipped for 1 s instead\n# of 60 s.\nretry_interval = 1\n")
 	case known:
-		fmt.Fprintf(&b, "# Postfix %s does not read retry_interval (3.9 and later do): after an error (the\n# database down or too slow; never a key) this table is skipped for 60 s.\nretry_interval = 1\n", f.version)
+		fmt.Fprintf(&b, "# Postfix %s does not read retry_interval (3.9 and later do): after an error (the\n# database down or too slow, or the map failing for every key; never for one key)\n# this table is skipped for 60 s.\nretry_interval = 1\n", f.version)
 	default:
 		fmt.Fprintf(&b, "# Read by Postfix 3.9 and later; older versions skip the table for 60 s after an error.\nretry_interval = 1\n")
 	}
@@ -255,10 +255,10 @@ func (f *frontPlan) write(w io.Writer, src, socket, user, password string, wrote
 	read, known := retryIntervalRead(f.version)
 	switch {
 	case read:
-		fmt.Fprintf(w, "#     with Postfix %s an error from mapgate (only when the database is down or too slow)\n#     skips the table for retry_interval = 1 s.\n", f.version)
+		fmt.Fprintf(w, "#     with Postfix %s an error from mapgate (only when the database is down or too slow,\n#     or the map fails for every key) skips the table for retry_interval = 1 s.\n", f.version)
 	case known:
 		fmt.Fprintf(w, "#     Postfix %s does not read retry_interval (3.9 and later do): an error from mapgate\n", f.version)
-		fmt.Fprintf(w, "#     (only when the database is down or too slow, never for a key) skips the table for 60 s\n")
+		fmt.Fprintf(w, "#     (only when the database is down or too slow, or the map fails for every key; never\n#     for one key) skips the table for 60 s\n")
 		fmt.Fprintf(w, "#     in that process, as a down database does today; socketmap's TEMP does not linger.\n")
 	default:
 		fmt.Fprintf(w, "#     Postfix's version is unknown: 3.9 and later skip the table for retry_interval = 1 s\n#     after an error, older versions for 60 s.\n")
