@@ -138,9 +138,6 @@ func DiscoverColumns(ctx context.Context, db *sql.DB, dbname, sqlText string) ([
 	for i, u := range uses {
 		out[i] = resolveUse(u, dbname, tables)
 	}
-	if err := discoverRoutines(ctx, db, dbname, uses, out); err != nil {
-		return nil, err
-	}
 	return out, nil
 }
 
@@ -403,9 +400,14 @@ func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool
 // lookup core asks it (lookup.Catalog).
 type MySQL struct{}
 
-// Columns is DiscoverColumns.
+// Columns is DiscoverColumns, and the parameters of a CALLed procedure
+// (DiscoverParameters).
 func (MySQL) Columns(ctx context.Context, db *sql.DB, dbname, query string) ([]ParamColumns, error) {
-	return DiscoverColumns(ctx, db, dbname, query)
+	out, err := DiscoverColumns(ctx, db, dbname, query)
+	if err != nil {
+		return nil, err
+	}
+	return out, DiscoverParameters(ctx, db, dbname, out)
 }
 
 // Unchanged is ColumnsUnchanged.

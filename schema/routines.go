@@ -32,12 +32,16 @@ type routineKey struct{ schema, name string }
 // routineParams holds a procedure's IN and INOUT parameters by position.
 type routineParams map[int]*ColumnInfo
 
-// discoverRoutines resolves the uses bound to procedure parameters in
-// place; the others are left as they are.
-func discoverRoutines(ctx context.Context, db *sql.DB, dbname string, uses []sqlshape.ParamUse, out []ParamColumns) error {
+// DiscoverParameters resolves, in place, the uses of pcs (from
+// DiscoverColumns) that are bound to a procedure's parameter, through
+// information_schema.PARAMETERS; the others are left as they are. A
+// parameter not found (or not visible to the account) leaves its use
+// Known=false. The lookup core's catalogue (MySQL.Columns) calls it; the
+// audit does not (yet): it reads tables only.
+func DiscoverParameters(ctx context.Context, db *sql.DB, dbname string, pcs []ParamColumns) error {
 	any := false
-	for _, u := range uses {
-		any = any || u.Routine != nil
+	for _, pc := range pcs {
+		any = any || pc.Routine != nil
 	}
 	if !any {
 		return nil
@@ -50,8 +54,8 @@ func discoverRoutines(ctx context.Context, db *sql.DB, dbname string, uses []sql
 		dbname = cur.String
 	}
 	want := map[routineKey]bool{}
-	for _, u := range uses {
-		if u.Routine != nil {
+	for _, pc := range pcs {
+		if u := pc.ParamUse; u.Routine != nil {
 			want[routineKey{qualify(dbname, sqlshape.ColumnRef{Schema: u.Routine.Schema}).Schema, u.Routine.Name}] = true
 		}
 	}
@@ -59,7 +63,8 @@ func discoverRoutines(ctx context.Context, db *sql.DB, dbname string, uses []sql
 	if err != nil {
 		return err
 	}
-	for i, u := range uses {
+	for i := range pcs {
+		u := pcs[i].ParamUse
 		if u.Routine == nil {
 			continue
 		}
@@ -74,7 +79,7 @@ func discoverRoutines(ctx context.Context, db *sql.DB, dbname string, uses []sql
 		// (ColumnInfo.Routine), and a value the parameter cannot hold
 		// means no answer for the key at all.
 		pc.Known, pc.Why, pc.NeedsDB, pc.Direct, pc.Role = true, "", false, true, sqlshape.RoleRequired
-		out[i] = pc
+		pcs[i] = pc
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func (p *sqlParser) parseCallStatement(uses []ParamUse) (ok bool) {
 	}
 	for i, ra := range marked {
 		ra := ra
-		uses[i] = ParamUse{Index: i + 1, Routine: &ra, NeedsDB: true,
+		uses[i] = ParamUse{Index: i + 1, Routine: &ra,
 			Why: "not a SELECT statement: CALL, the procedure's parameter is left to the catalogue"}
 	}
 	return true

@@ -81,13 +81,12 @@ type ParamUse struct {
 	// it may belong to, innermost scope first.
 	Pending []PendingColumn
 	// NeedsDB: Known is false only because of Pending columns, which the
-	// database's catalogue can place, or because the parameter is a
-	// procedure's (Routine).
+	// database's catalogue can place.
 	NeedsDB bool
 	// Routine, when not nil, is the stored-procedure parameter the
 	// placeholder is bound to (CALL p(?)): the value is converted to that
 	// parameter's type before the procedure's body runs. The catalogue
-	// resolves it (schema.DiscoverColumns).
+	// resolves it (schema.DiscoverParameters); Known is false until then.
 	Routine *RoutineArg
 }
 
