@@ -75,3 +75,30 @@ func TestLongASCIIKeyIsNotASchemaError(t *testing.T) {
 		assert.Equal(t, "closed", h.State.String(), h.Host)
 	}
 }
+
+// An invalid pattern matches nothing: error 1139 from a key used as a
+// REGEXP pattern is the key's (class "key": TEMP on socketmap, an empty
+// result on the SQL front), and counts against no host. A key that is a
+// valid pattern (user+tag@, a dot) is never blamed: 1139 from a broken
+// pattern in the query itself is the query's.
+func TestInvalidPatternKeyIsTheKeys(t *testing.T) {
+	srv := sharedServer(t)
+	obs := newCounting()
+	s := loadSet(t, []string{"inet:" + srv.Addr()}, PoolOptions{TripAfter: 1}, obs,
+		mapDef{name: "re", db: "postfix", opts: &MapOptions{}, body: "query = SELECT goto FROM alias WHERE address REGEXP '%s'"},
+		mapDef{name: "broken", db: "postfix", opts: &MapOptions{}, body: "query = SELECT goto FROM alias WHERE address REGEXP '(' OR address = '%s'"},
+	)
+	for _, k := range []string{"(", "[a", "a{1,70000}", `(a)\2`} {
+		r := lookupReply(t, s, "re", k)
+		assert.Equal(t, socketmap.StatusTemp, r.Status, "key %q: %v", k, r)
+	}
+	assert.Equal(t, socketmap.OK("bob@example.jp"), lookupReply(t, s, "re", "^bob@example.jp$"))
+	assert.Equal(t, socketmap.NotFound(), lookupReply(t, s, "re", "^bob+tag@example.jp$"))
+	assert.Equal(t, 4, obs.count(obs.queries, "key"))
+	assert.Zero(t, obs.count(obs.queries, "query")+obs.count(obs.queries, "unknown"))
+	assert.Equal(t, socketmap.StatusTemp, lookupReply(t, s, "broken", "bob+tag@example.jp").Status)
+	assert.Equal(t, 1, obs.count(obs.queries, "query"), "a broken pattern in the query: every key fails")
+	for _, h := range s.Pools().Hosts() {
+		assert.Equal(t, "closed", h.State.String(), h.Host)
+	}
+}
