@@ -6,14 +6,34 @@
 package answer
 
 // Class says who is to blame for a failed lookup or query, and so what a
-// front end answers and whether a host's breaker counts it.
+// front end answers and whether a host's breaker counts it. Its zero
+// value is ClassUnknown, a failure: a class never set is never a miss.
+//
+// What a front answers for each (a SQL front's error reply makes
+// Postfix's mysql: and pgsql: clients skip the host for retry_interval,
+// for every key, so it sends one only when the database cannot be asked or
+// the map fails for every key):
+//
+//	class                          socketmap   SQL front
+//	None, found                    OK          the rows
+//	None, not found                NOTFOUND    empty result set
+//	Key (KeyCaused)                TEMP        empty result set
+//	Host, Timeout, Canceled        TEMP        error
+//	Query (every key fails)        TEMP        error
+//	Limit, Unknown                 TEMP        error
+//	NoMap                          PERM        error (unknown database)
 type Class uint8
 
 const (
+	// ClassUnknown: anything not recognised. Never a miss. The zero value.
+	ClassUnknown Class = iota
 	// ClassNone: no error (the key was found, or provably not found).
-	ClassNone Class = iota
-	// ClassKey: a charset or collation error caused by the key's own
-	// characters, where a matching row cannot be ruled out.
+	ClassNone
+	// ClassKey: the key's own value made the query fail (a character or
+	// a length the column or the procedure parameter cannot hold, a
+	// pattern that is not one), where a matching row cannot be ruled out.
+	// Another key would not fail this way: the database can be asked and
+	// the map works (see KeyCaused).
 	ClassKey
 	// ClassQuery: the query or schema is broken (unknown column, missing
 	// table, mixed collations between columns, a privilege missing).
@@ -24,8 +44,6 @@ const (
 	ClassHost
 	// ClassCanceled: the client went away.
 	ClassCanceled
-	// ClassUnknown: anything not recognised. Never a miss.
-	ClassUnknown
 	// ClassLimit: the result exceeded the table's expansion_limit (a
 	// temporary failure, as in Postfix).
 	ClassLimit
@@ -57,7 +75,14 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// Result is the answer to one lookup.
+// KeyCaused reports whether c is a failure the key caused (ClassKey):
+// uncertain for that key only. A SQL front answers it with an empty
+// result set, never an error.
+func (c Class) KeyCaused() bool { return c == ClassKey }
+
+// Result is the answer to one lookup. Make one with Found, NotFound or
+// Fail: the zero value is a failure (ClassUnknown), so a result never
+// assigned is never a miss.
 type Result struct {
 	// Value is the formatted result (result_format applied) when Found.
 	Value string
@@ -72,14 +97,24 @@ type Result struct {
 }
 
 // Found returns the result of a found key.
-func Found(value string) Result { return Result{Value: value, Found: true} }
+func Found(value string) Result { return Result{Value: value, Found: true, Class: ClassNone} }
 
 // NotFound returns the result of a key that is provably absent.
-func NotFound() Result { return Result{} }
+func NotFound() Result { return Result{Class: ClassNone} }
 
-// Fail returns a failed lookup's result.
-func Fail(c Class, reason string) Result { return Result{Class: c, Reason: reason} }
+// Fail returns a failed lookup's result. ClassNone is no failure: it
+// becomes ClassUnknown.
+func Fail(c Class, reason string) Result {
+	if c == ClassNone {
+		c = ClassUnknown
+	}
+	return Result{Class: c, Reason: reason}
+}
 
 // Failed reports whether the lookup failed (neither found nor provably
 // absent).
 func (r Result) Failed() bool { return r.Class != ClassNone }
+
+// KeyCaused reports whether the lookup failed because of the key alone
+// (Class.KeyCaused).
+func (r Result) KeyCaused() bool { return r.Failed() && r.Class.KeyCaused() }

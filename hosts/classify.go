@@ -28,8 +28,9 @@ const (
 	ClassTimeout  = answer.ClassTimeout
 )
 
-// charsetErrors are the server errors a key's characters can cause when it
-// is compared with (or converted to) a column's character set.
+// charsetErrors are the server errors a key's characters (or its length)
+// can cause when it is compared with, or converted or assigned to, a
+// column's or a procedure parameter's character set.
 var charsetErrors = map[uint16]bool{
 	1253: true, // ER_COLLATION_CHARSET_MISMATCH
 	1267: true, // ER_CANT_AGGREGATE_2COLLATIONS: "Illegal mix of collations"
@@ -37,8 +38,14 @@ var charsetErrors = map[uint16]bool{
 	1271: true, // ER_CANT_AGGREGATE_NCOLLATIONS (IN lists)
 	1300: true, // ER_INVALID_CHARACTER_STRING
 	1366: true, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD ("Incorrect string value")
-	1406: true, // ER_DATA_TOO_LONG
+	1406: true, // ER_DATA_TOO_LONG: assigned to a parameter (CALL p('%s')) or a variable
 	3854: true, // MySQL 8 ER_CANNOT_CONVERT_STRING
+}
+
+// patternErrors are the server errors an invalid regular expression
+// causes: a key used as a pattern (col REGEXP '%s').
+var patternErrors = map[uint16]bool{
+	1139: true, // ER_REGEXP_ERROR (MariaDB: "Got error '...' from regexp")
 }
 
 // hostErrors are server errors that say the host (or our account on it) is
@@ -113,11 +120,14 @@ var queryErrors = map[uint16]bool{
 }
 
 // Classify decides who is to blame for err, a query's error. keySuspect is
-// true when the key holds anything but printable ASCII: only then can a
-// charset or collation error be the key's doing. The same error for a plain
-// ASCII key means the schema itself is broken (say, a join across two
-// incompatible collations), and answering NOTFOUND would bounce everyone's
-// mail, so it is ClassQuery.
+// true when a value bound from the key may have caused an error about a
+// value (the lookup core decides, with the column facts: a value with
+// anything but printable ASCII, one longer than any mail address, one
+// that is no valid pattern, each unless the facts vouched for it): only
+// then can a charset, length or pattern error be the key's doing. The same
+// error for a plain, short ASCII key means the query or the schema itself
+// is broken (say, a join across two incompatible collations), and
+// answering NOTFOUND would bounce everyone's mail, so it is ClassQuery.
 //
 // Errors are compared by number (*mysql.MySQLError), never by message text.
 func Classify(err error, keySuspect bool) Class {
@@ -127,7 +137,7 @@ func Classify(err error, keySuspect bool) Class {
 	var me *mysql.MySQLError
 	if errors.As(err, &me) {
 		switch {
-		case charsetErrors[me.Number]:
+		case charsetErrors[me.Number], patternErrors[me.Number]:
 			if keySuspect {
 				return ClassKey
 			}

@@ -28,6 +28,9 @@ func TestClassifyByNumber(t *testing.T) {
 		{me(1270), true, ClassKey},
 		{me(1271), true, ClassKey},
 		{me(1366), true, ClassKey},
+		{me(1406), true, ClassKey},    // a key longer than a procedure's parameter
+		{me(1139), true, ClassKey},    // a key that is an invalid pattern
+		{me(1139), false, ClassQuery}, // a broken pattern in the query
 		{me(1267), false, ClassQuery}, // a plain ASCII key: the schema is broken
 		{me(1271), false, ClassQuery},
 		{me(1054), true, ClassQuery},

@@ -95,3 +95,59 @@ INSERT INTO mailcow.sender_acl (logged_in_as, send_as) VALUES ('admin@mc.example
 		assert.Equal(t, socketmap.OK("admin@mc.example"), lookupReply(t, s, "acl", key), "%.40s", key)
 	}
 }
+
+// anonaddyDB loads anonaddy's published tables and check_access procedure
+// into database anonaddy on srv, with EXECUTE for the read-only account.
+func anonaddyDB(t *testing.T, srv *testdb.Server) {
+	t.Helper()
+	corpusSchema(t, srv, "anonaddy", "anonaddy")
+	srv.MustExec(t, fmt.Sprintf(`GRANT EXECUTE ON anonaddy.* TO '%[1]s'@'127.0.0.1'; GRANT EXECUTE ON anonaddy.* TO '%[1]s'@'localhost';`, testdb.User))
+}
+
+// anonaddy's check_access map is CALL check_access('%s'), a procedure
+// whose parameter is VARCHAR(254) charset utf8 (utf8mb3). A key it cannot
+// hold (a 4-byte character, more than 254 characters) fails the CALL in
+// strict sql_mode before the body runs (1366, 1406), and without strict
+// mode is cut to what the parameter holds, and the body answers for that
+// other key. The parameter is learnt from information_schema.PARAMETERS:
+// such a key is a miss, answered without a CALL, in both modes; a key
+// that fits (é, trailing spaces beyond 254 characters) is asked.
+func TestCorpusAnonaddyCallParameter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a private MariaDB (not in -short)")
+	}
+	srv := testdb.Start(t) // its own server: the test changes the global sql_mode
+	anonaddyDB(t, srv)
+	long := strings.Repeat("a", 300) + "@example.com"
+	srv.MustExec(t, `INSERT INTO anonaddy.aliases (id, user_id, local_part, domain, email, active) VALUES
+ ('1', 'u', 'deact', 'example.com', 'deact@example.com', 0),
+ ('2', 'u', 'x', 'example.com', '`+long[:254]+`', 0),
+ ('3', 'u', 'y', 'example.com', 'deact?@example.com', 0),
+ ('4', 'u', 'y', 'example.com', 'deact', 0);`)
+	body := corpusCF(t, "anonaddy", "mysql-recipient-access.cf", nil)
+	for _, mode := range []string{"STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION", ""} {
+		t.Run("sql_mode="+mode, func(t *testing.T) {
+			srv.MustExec(t, "SET GLOBAL sql_mode = '"+mode+"'")
+			obs := newCounting()
+			s := loadSet(t, []string{"inet:" + srv.Addr()}, PoolOptions{TripAfter: 1}, obs,
+				mapDef{name: "access", db: "anonaddy", body: body, opts: &MapOptions{}})
+			for _, tc := range []struct {
+				key  string
+				want socketmap.Reply
+			}{
+				{"deact@example.com", socketmap.OK("DISCARD")},
+				{"😀@example.com", socketmap.NotFound()},
+				{"deact😀@example.com", socketmap.NotFound()},
+				{long, socketmap.NotFound()},
+				{"é@example.com", socketmap.OK("DUNNO")},
+				{"deact@example.com" + strings.Repeat(" ", 250), socketmap.OK("DISCARD")},
+				{"nobody@example.com", socketmap.OK("DUNNO")},
+			} {
+				assert.Equal(t, tc.want, lookupReply(t, s, "access", tc.key), "key %.40q", tc.key)
+			}
+			assert.Equal(t, 3, obs.count(obs.rejected, "unrepresentable")+obs.count(obs.rejected, "too_long"), "misses without a CALL")
+			assert.Zero(t, obs.count(obs.queries, "query")+obs.count(obs.queries, "key")+obs.count(obs.queries, "unknown"), "no CALL failed")
+		})
+	}
+	srv.MustExec(t, "SET GLOBAL sql_mode = DEFAULT")
+}

@@ -149,11 +149,11 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 	for _, i := range plan.Null {
 		args[i] = nil // its comparison is false for every row: see sqlshape.RoleFilter
 	}
-	// A charset or collation error from the query can be the key's doing
-	// only when a bound value is not plain ASCII and the check could not
-	// vouch for it; otherwise the query or schema is broken (TEMP). Even
-	// the key's error is a miss only where it proves that no row matches
-	// (keyErrorIsMiss).
+	// A charset, length or pattern error from the query can be the key's
+	// doing only when a bound value could have caused it and the check
+	// could not vouch for it (keycheck.go); otherwise the query or schema
+	// is broken (TEMP). Even the key's error is a miss only where it proves
+	// that no row matches (keyErrorIsMiss).
 	suspect := plan.Unproven || t.keyErrorMayBe(args)
 	values, class, err := m.query(ctx, t, suspect, args)
 	switch class {
@@ -172,7 +172,7 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 			return r, false, false
 		}
 		if m.queryLimit.allow() {
-			t.log.Warn("the key's characters made the query fail where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP",
+			t.log.Warn("the key made the query fail (its characters, its length or, as a pattern, its syntax) where a matching row cannot be ruled out (OR, UNION, CASE, a subquery, or a shape not understood); answering TEMP (an empty result on a SQL front)",
 				"key", logKey(c.Key), "err", err)
 		}
 		return answer.Fail(answer.ClassKey, "key cannot be compared by this query (see mapgate log)"), true, false

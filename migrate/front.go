@@ -142,9 +142,9 @@ func (f *FrontPlan) frontCF(t *FrontTable, client, user, password string) string
 	read, known := RetryIntervalRead(f.Version)
 	switch {
 	case read:
-		fmt.Fprintf(&b, "# mapgate answers an error only when the database is down or too slow (never for a\n# key): then this table is skipped for 1 s instead of 60 s.\nretry_interval = 1\n")
+		fmt.Fprintf(&b, "# mapgate answers an error only when the database is down or too slow, or the map\n# fails for every key (never for one key): then this table is skipped for 1 s instead\n# of 60 s.\nretry_interval = 1\n")
 	case known:
-		fmt.Fprintf(&b, "# Postfix %s does not read retry_interval (3.9 and later do): after an error (the\n# database down or too slow; never a key) this table is skipped for 60 s.\nretry_interval = 1\n", f.Version)
+		fmt.Fprintf(&b, "# Postfix %s does not read retry_interval (3.9 and later do): after an error (the\n# database down or too slow, or the map failing for every key; never for one key)\n# this table is skipped for 60 s.\nretry_interval = 1\n", f.Version)
 	default:
 		fmt.Fprintf(&b, "# Read by Postfix 3.9 and later; older versions skip the table for 60 s after an error.\nretry_interval = 1\n")
 	}

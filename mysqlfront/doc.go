@@ -19,9 +19,11 @@
 //
 // Replies: a found key is a one-column text result set with one row per
 // value (Postfix joins rows with ','); a key that is not found, or cannot
-// match (a key-caused condition), is an empty result set; only an answer
-// that socketmap would give as TEMP is an error packet, because dict_mysql
-// marks the host down for retry_interval on any error (mysql_table(5)).
+// match, or made the query fail where another key would not (a key-caused
+// condition, socketmap's TEMP for that key alone), is an empty result set;
+// an error packet (Temp) only when the database cannot be asked or the map
+// fails for every key, because dict_mysql marks the host down for
+// retry_interval on any error, for every key (mysql_table(5)).
 //
 // Protocol: the MySQL client/server protocol, "Protocol::HandshakeV10",
 // "Protocol::HandshakeResponse41", COM_QUERY text result sets with EOF

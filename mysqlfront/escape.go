@@ -95,16 +95,18 @@ func ParseKey(stmt string) (string, error) {
 // be a key.
 func sessionStatement(stmt string) (charset string, ok bool) {
 	f := strings.Fields(strings.TrimSuffix(strings.TrimSpace(stmt), ";"))
-	if len(f) < 3 || !strings.EqualFold(f[0], "SET") {
+	if len(f) < 2 || !strings.EqualFold(f[0], "SET") {
 		return "", false
 	}
 	switch {
+	case strings.EqualFold(strings.Join(f[1:], ""), "autocommit=1"): // however spaced
+		return "", true
+	case len(f) < 3:
+		return "", false
 	case strings.EqualFold(f[1], "NAMES"):
 		return strings.ToLower(strings.Trim(f[2], "'\"`")), true
 	case len(f) >= 4 && strings.EqualFold(f[1], "CHARACTER") && strings.EqualFold(f[2], "SET"):
 		return strings.ToLower(strings.Trim(f[3], "'\"`")), true
-	case strings.EqualFold(f[1], "autocommit=1") || strings.EqualFold(f[1], "autocommit") && len(f) == 4 && f[2] == "=" && f[3] == "1":
-		return "", true
 	}
 	return "", false
 }

@@ -111,13 +111,24 @@ func (p *packetIO) readPacket() ([]byte, error) {
 	return out, nil
 }
 
-// appendPacket frames payload (shorter than 16 MiB) with the next sequence id.
+// appendPacket frames payload with the next sequence ids: a payload of
+// 16 MiB - 1 bytes or more goes out in packets of that size, the last one
+// shorter (empty if need be), as the protocol splits a long row.
 func (p *packetIO) appendPacket(dst, payload []byte) []byte {
-	n := len(payload)
-	dst = append(dst, byte(n), byte(n>>8), byte(n>>16), p.seq)
-	p.seq++
-	return append(dst, payload...)
+	for {
+		n := min(len(payload), maxPacketPayload)
+		dst = append(dst, byte(n), byte(n>>8), byte(n>>16), p.seq)
+		p.seq++
+		dst = append(dst, payload[:n]...)
+		payload = payload[n:]
+		if n < maxPacketPayload {
+			return dst
+		}
+	}
 }
+
+// maxPacketPayload is the most one packet carries (its length is 3 bytes).
+const maxPacketPayload = 1<<24 - 1
 
 func appendLenenc(b []byte, n uint64) []byte {
 	switch {

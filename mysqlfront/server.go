@@ -19,28 +19,45 @@ import (
 	"mapgate/internal/conncore"
 )
 
-// Status is the outcome of one lookup.
+// Status is the outcome of one lookup. Its zero value is Temp, a failure:
+// a status never set is never an empty result set.
 type Status uint8
 
 const (
-	// NotFound: the key is provably absent, or cannot match (a key-caused
-	// condition). Sent as an empty result set.
-	NotFound Status = iota
+	// Temp: the database cannot be asked (every host down or too slow) or
+	// the map fails for every key. Sent as an error packet; Postfix defers
+	// and skips the host for retry_interval, for every key. Nothing a key
+	// causes is Temp: that is NotFound. The zero value.
+	Temp Status = iota
+	// NotFound: the key is provably absent, or cannot match, or made the
+	// query fail where another key would not (a key-caused condition).
+	// Sent as an empty result set.
+	NotFound
 	// Found: Answer.Values holds the formatted values, one row each.
 	Found
-	// Temp: the answer is uncertain (database down, timeout). Sent as an
-	// error packet; Postfix defers and skips the host for retry_interval.
-	Temp
 	// UnknownMap: the map name is not served. Sent as an error packet.
 	UnknownMap
 )
 
-// Answer is a Resolver's result.
+// Answer is a Resolver's result. Make one with FoundAnswer,
+// NotFoundAnswer, TempAnswer or UnknownMapAnswer; the zero value is Temp.
 type Answer struct {
 	Status Status
 	Values []string // Found: the values, each non-empty
 	Reason string   // Temp, UnknownMap: logged and sent in the error text
 }
+
+// FoundAnswer is the answer of a found key: values, one row each.
+func FoundAnswer(values ...string) Answer { return Answer{Status: Found, Values: values} }
+
+// NotFoundAnswer is an empty result set.
+func NotFoundAnswer() Answer { return Answer{Status: NotFound} }
+
+// TempAnswer is an error packet with reason.
+func TempAnswer(reason string) Answer { return Answer{Status: Temp, Reason: reason} }
+
+// UnknownMapAnswer is error 1049: the map is not served.
+func UnknownMapAnswer() Answer { return Answer{Status: UnknownMap} }
 
 // Resolver answers lookups: the lookup core, behind a small interface so
 // that this package does not depend on it. Resolve is called with the
@@ -76,9 +93,14 @@ const (
 	// DefaultMaxPacket is the largest statement kept; a longer one (an
 	// over-long key) is read, discarded and answered as not found.
 	DefaultMaxPacket = 64 << 10
-	// DefaultMaxReply caps the bytes of one answer's values, as Postfix's
-	// socketmap_max_reply_size does; a longer answer is Temp.
-	DefaultMaxReply = 100000
+	// DefaultMaxReply caps the bytes of one answer's values. Postfix's
+	// mysql: client reads a result of any size (socketmap's 100000-byte
+	// limit is socketmap's): the cap only bounds what one reply may hold
+	// in memory, far above any real table's answer (the rows a LIKE '%'
+	// returns for 5,000 aliases are under 300 KB). Longer answers are
+	// sent as not found, since an error would make Postfix skip the host
+	// for every key.
+	DefaultMaxReply = 64 << 20
 )
 
 // maxNameBytes is the most of a user or database name that a log line or
@@ -467,8 +489,8 @@ func (c *conn) query(stmt string) bool {
 			}
 		}
 		if size > DefaultMaxReply {
-			c.log.Warn("answer too large; temporary error", "map", c.db, "bytes", size)
-			return c.write(c.p.appendPacket(nil, errPacket(1105, "HY000", "mapgate: answer too large"))) == nil
+			c.log.Warn("answer too large; answered as not found", "map", c.db, "bytes", size, "max", DefaultMaxReply)
+			return c.write(c.p.resultSet(nil, c.db, nil)) == nil
 		}
 		return c.write(c.p.resultSet(nil, c.db, vals)) == nil
 	case NotFound:
@@ -491,7 +513,7 @@ func (c *conn) resolve(key string) (Answer, bool) {
 		defer func() {
 			if r := recover(); r != nil {
 				c.log.Error("mysqlfront: resolver panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				done <- Answer{Status: Temp, Reason: "internal error"}
+				done <- TempAnswer("internal error")
 			}
 		}()
 		done <- c.s.Resolver.Resolve(ctx, c.db, key)
@@ -505,7 +527,7 @@ func (c *conn) resolve(key string) (Answer, bool) {
 	case <-t.C:
 		c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", strconv.QuoteToASCII(key))
 		c.observe("temp", time.Since(start))
-		return Answer{}, false
+		return TempAnswer("lookup timed out"), false
 	}
 	res := "temp"
 	switch a.Status {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,13 +38,18 @@ func (t *table) Resolve(ctx context.Context, name, key string) mysqlfront.Answer
 	}
 	switch {
 	case temp:
-		return mysqlfront.Answer{Status: mysqlfront.Temp, Reason: "database down"}
+		return mysqlfront.TempAnswer("database down")
+	case key == "unset":
+		return mysqlfront.Answer{} // a resolver that forgot to say
+	case strings.HasPrefix(key, "big:"):
+		n, _ := strconv.Atoi(key[4:])
+		return mysqlfront.FoundAnswer(strings.Repeat("x", n))
 	case strings.HasPrefix(key, "multi"):
-		return mysqlfront.Answer{Status: mysqlfront.Found, Values: []string{"a@x", "b@y"}}
+		return mysqlfront.FoundAnswer("a@x", "b@y")
 	case key == "bob@example.jp" || strings.ContainsAny(key, "'\\\x00\"\n"):
-		return mysqlfront.Answer{Status: mysqlfront.Found, Values: []string{"got:" + key}}
+		return mysqlfront.FoundAnswer("got:" + key)
 	}
-	return mysqlfront.Answer{Status: mysqlfront.NotFound}
+	return mysqlfront.NotFoundAnswer()
 }
 
 func start(t *testing.T, tb *table, mod func(*mysqlfront.Server)) string {
@@ -117,6 +123,9 @@ func TestServerAnswers(t *testing.T) {
 		{`'o\'brien\\x\0y\"\n'`, []string{"got:o'brien\\x\x00y\"\n"}},
 		{`''`, nil},
 		{`SET NAMES utf8mb4`, nil},
+		{`SET autocommit=1`, nil}, // what the client libraries send
+		{`set AUTOCOMMIT = 1;`, nil},
+		{`SET autocommit= 1`, nil},
 	} {
 		got, err := rows(t, d, tc.stmt)
 		if err != nil {
@@ -145,6 +154,36 @@ func TestServerRefusesNonKeys(t *testing.T) {
 	defer tb.mu.Unlock()
 	if len(tb.keys) != 0 {
 		t.Errorf("resolver asked %q for statements that are not keys", tb.keys)
+	}
+}
+
+// An Answer never assigned is a failure, never an empty result set.
+func TestServerZeroAnswerIsError(t *testing.T) {
+	d := open(t, start(t, &table{}, nil), "postfix", "secret", "m")
+	var me *mysql.MySQLError
+	if _, err := rows(t, d, `'unset'`); !errors.As(err, &me) {
+		t.Errorf("zero Answer: err = %v, want an error packet", err)
+	}
+}
+
+// Postfix's mysql: client reads an answer of any size: socketmap's
+// 100000-byte reply limit is not the front's. A value longer than one
+// packet (16 MiB - 1) goes out split, as the protocol splits a long row.
+func TestServerLargeAnswers(t *testing.T) {
+	d := open(t, start(t, &table{}, nil), "postfix", "secret", "m")
+	d.SetMaxOpenConns(1)
+	for _, n := range []int{100001, 292 << 10, 1<<24 - 1 - 5, 1<<24 - 1 - 4, 1<<24 + 100} {
+		got, err := rows(t, d, "'big:"+strconv.Itoa(n)+"'")
+		if err != nil || len(got) != 1 || len(got[0]) != n {
+			l := -1
+			if len(got) == 1 {
+				l = len(got[0])
+			}
+			t.Fatalf("answer of %d bytes: %d rows (first %d bytes), err %v", n, len(got), l, err)
+		}
+		if got, err := rows(t, d, `'bob@example.jp'`); err != nil || len(got) != 1 {
+			t.Fatalf("after %d bytes: %q, %v", n, got, err)
+		}
 	}
 }
 

@@ -29,6 +29,11 @@ type ColumnInfo struct {
 	MaxChars int
 	// Indexed is true when the column is the first column of some index.
 	Indexed bool
+	// Routine: not a column but a stored procedure's parameter (Table is
+	// the procedure's name, Column the parameter's), from
+	// information_schema.PARAMETERS. The value is assigned to it, not
+	// compared, so its length counts whatever the collation (routines.go).
+	Routine bool
 }
 
 // ParamColumns is a ParamUse with its columns resolved.
@@ -332,6 +337,20 @@ func ConnectionCharset(ctx context.Context, db *sql.DB) (charset, collation stri
 // data type, character set, collation and length they record, with one
 // query on information_schema.COLUMNS.
 func ColumnsUnchanged(ctx context.Context, db *sql.DB, infos []ColumnInfo) (bool, error) {
+	var params, cols []ColumnInfo
+	for _, ci := range infos {
+		if ci.Routine {
+			params = append(params, ci)
+		} else {
+			cols = append(cols, ci)
+		}
+	}
+	infos = cols
+	if len(params) > 0 {
+		if ok, err := routinesUnchanged(ctx, db, params); !ok || err != nil {
+			return ok, err
+		}
+	}
 	if len(infos) == 0 {
 		return true, nil
 	}

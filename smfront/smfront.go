@@ -19,7 +19,7 @@ type Core interface {
 // NOTFOUND (socketmap.OK's rule; the core never returns one).
 func Reply(r answer.Result) socketmap.Reply {
 	switch {
-	case r.Found:
+	case r.Found && !r.Failed():
 		return socketmap.OK(r.Value)
 	case r.Class == answer.ClassNone:
 		return socketmap.NotFound()

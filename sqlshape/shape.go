@@ -83,6 +83,11 @@ type ParamUse struct {
 	// NeedsDB: Known is false only because of Pending columns, which the
 	// database's catalogue can place.
 	NeedsDB bool
+	// Routine, when not nil, is the stored-procedure parameter the
+	// placeholder is bound to (CALL p(?)): the value is converted to that
+	// parameter's type before the procedure's body runs. The catalogue
+	// resolves it (schema.DiscoverParameters); Known is false until then.
+	Routine *RoutineArg
 }
 
 // Role is what a parameter's comparison, known to be false for every row,
@@ -165,6 +170,14 @@ func ParamUses(sqlText string) []ParamUse {
 		}
 	}
 	p := &sqlParser{toks: toks, params: make([]*sqlNode, nparam)}
+	if p.isKw(0, "CALL") {
+		if !p.parseCallStatement(uses) {
+			for i := range uses {
+				uses[i].Why = "not a SELECT statement: a CALL not understood"
+			}
+		}
+		return uses
+	}
 	if err := p.parseStatement(); err != nil {
 		for i := range uses {
 			uses[i].Why = err.Error()

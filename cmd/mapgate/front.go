@@ -51,20 +51,27 @@ func (f frontResolver) Resolve(ctx context.Context, name, key string) mysqlfront
 	return frontAnswer(f.h.cur.Load().Lookup(ctx, name, key))
 }
 
-// frontAnswer maps a result of the lookup core to the front's answer.
+// frontAnswer maps a result of the lookup core to the front's answer. An
+// error packet makes Postfix's mysql: client skip every listed host for
+// retry_interval, for every key (POSTFIX-FACTS 1.3): the front sends one
+// only when the database cannot be asked or the map fails for every key.
+// A failure the key caused (answer.Result.KeyCaused: socketmap's TEMP for
+// that key alone) is an empty result set.
 func frontAnswer(r answer.Result) mysqlfront.Answer {
 	switch {
+	case r.KeyCaused():
+		return mysqlfront.NotFoundAnswer()
 	case r.Failed():
-		// TEMP, TIMEOUT and (never for a key) a configuration error:
-		// uncertain, an error packet.
-		return mysqlfront.Answer{Status: mysqlfront.Temp, Reason: r.Reason}
+		// TEMP, TIMEOUT, a map broken for every key and (never for a
+		// key) a configuration error: an error packet.
+		return mysqlfront.TempAnswer(r.Reason)
 	case r.Found && r.Value != "":
 		// The formatted answer as one row: Postfix joins rows with ',',
 		// so the client prints exactly what the admin's mysql: table
 		// would have returned.
-		return mysqlfront.Answer{Status: mysqlfront.Found, Values: []string{r.Value}}
+		return mysqlfront.FoundAnswer(r.Value)
 	}
-	return mysqlfront.Answer{Status: mysqlfront.NotFound}
+	return mysqlfront.NotFoundAnswer()
 }
 
 // loopbackOrUnix refuses a TCP listen address that is not a loopback

@@ -270,10 +270,10 @@ func writeFrontPlan(w io.Writer, f *migrate.FrontPlan, src, socket, user, passwo
 	read, known := migrate.RetryIntervalRead(f.Version)
 	switch {
 	case read:
-		fmt.Fprintf(w, "#     with Postfix %s an error from mapgate (only when the database is down or too slow)\n#     skips the table for retry_interval = 1 s.\n", f.Version)
+		fmt.Fprintf(w, "#     with Postfix %s an error from mapgate (only when the database is down or too slow,\n#     or the map fails for every key) skips the table for retry_interval = 1 s.\n", f.Version)
 	case known:
 		fmt.Fprintf(w, "#     Postfix %s does not read retry_interval (3.9 and later do): an error from mapgate\n", f.Version)
-		fmt.Fprintf(w, "#     (only when the database is down or too slow, never for a key) skips the table for 60 s\n")
+		fmt.Fprintf(w, "#     (only when the database is down or too slow, or the map fails for every key; never\n#     for one key) skips the table for 60 s\n")
 		fmt.Fprintf(w, "#     in that process, as a down database does today; socketmap's TEMP does not linger.\n")
 	default:
 		fmt.Fprintf(w, "#     Postfix's version is unknown: 3.9 and later skip the table for retry_interval = 1 s\n#     after an error, older versions for 60 s.\n")

@@ -142,11 +142,15 @@ func Columns(f engine.Facts) []schema.ParamColumns {
 	return f.(facts)
 }
 
-// Discover implements engine.Engine: schema.DiscoverColumns.
+// Discover implements engine.Engine: schema.DiscoverColumns, and the
+// parameters of a CALLed procedure (schema.DiscoverParameters).
 func (Engine) Discover(ctx context.Context, db *sql.DB, t *engine.Table) (engine.Facts, error) {
 	cf := native(t).cf
 	pc, err := schema.DiscoverColumns(ctx, db, cf.DBName, cf.Query.SQL)
 	if err != nil {
+		return nil, err
+	}
+	if err := schema.DiscoverParameters(ctx, db, cf.DBName, pc); err != nil {
 		return nil, err
 	}
 	return facts(pc), nil

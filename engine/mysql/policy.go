@@ -2,7 +2,9 @@ package mysql
 
 import (
 	"errors"
+	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
 
 	"mapgate/charset"
 	"mapgate/engine"
@@ -51,37 +53,68 @@ func (Engine) Plan(tb *engine.Table, f engine.Facts, args []any) engine.Plan {
 	return t.plan(args)
 }
 
-// keyErrorMayBe reports whether a charset or collation error from the
-// query, run with args, can be the key's doing: some bound value is not
-// plain ASCII and the check could not vouch for it.
+// A query error about a value (hosts.Classify's charset, length and
+// pattern errors: 1267, 1366, 1406, 1139 and their kin) is the key's only
+// if a value bound from it could have caused it. The error number alone
+// does not say so: 1366 also comes from a procedure body that stores a
+// constant its table cannot hold, 1267 from a join of two collations,
+// 1139 from a broken constant pattern, and those fail for every key.
+// Values that could, each unless the check before the query vouched for
+// it (it knew every column or procedure parameter the value meets, and
+// passed it):
+//
+//   - one with anything but printable ASCII: every charset holds ASCII,
+//     so a plain ASCII value can cause no charset error;
+//   - one longer than maxAddressChars characters: a comparison never
+//     checks length (1406 comes only from assigning the value, to a
+//     procedure's parameter say), and no mail address is that long;
+//   - one that is not a valid regular expression, bound where a pattern
+//     may be (REGEXP, RLIKE, a shape not understood): an invalid pattern
+//     matches nothing, and only a pattern gives 1139.
+//
+// An ASCII key that is short and no pattern is so never blamed: its error
+// is the query's or the schema's, for every key (ERROR, class "query").
+
+// maxAddressChars is the longest mail address (RFC 5321 section 4.5.3.1:
+// a path of 256 octets, the angle brackets included).
+const maxAddressChars = 254
+
+// blamable reports whether args[i] may have caused a charset, length or
+// pattern error (see above); cols are the table's column facts.
+func (t *table) blamable(args []any, i int, cols []schema.ParamColumns) bool {
+	s, ok := args[i].(string)
+	if !ok {
+		return false
+	}
+	var p *schema.ParamColumns
+	if t.connOK && i < len(cols) && vouched(cols[i]) {
+		p = &cols[i]
+	}
+	return keySuspect(s) && p == nil ||
+		len(s) > maxAddressChars && utf8.RuneCountInString(s) > maxAddressChars && (p == nil || !lengthVouched(*p)) ||
+		(i >= len(cols) || mayBePattern(cols[i])) && invalidPattern(s)
+}
+
+// keyErrorMayBe reports whether a charset, length or pattern error from
+// the query, run with args, can be the key's doing.
 func (t *table) keyErrorMayBe(args []any) bool {
 	cols := t.facts()
-	for i, a := range args {
-		s, ok := a.(string)
-		if !ok || !keySuspect(s) {
-			continue
-		}
-		if !t.connOK || i >= len(cols) || !vouched(cols[i]) {
+	for i := range args {
+		if t.blamable(args, i, cols) {
 			return true
 		}
 	}
 	return false
 }
 
-// keyErrorIsMiss reports whether a charset or collation error from the
-// query, run with args, proves that no row matches: some bound value is
-// not plain ASCII, and every such value that the check could not vouch
-// for sits in a comparison every returned row needs (RoleRequired). A value
-// the check passed against known columns cannot cause such an error.
+// keyErrorIsMiss reports whether such an error proves that no row
+// matches: every value that may have caused it sits in a comparison every
+// returned row needs (RoleRequired).
 func (t *table) keyErrorIsMiss(args []any) bool {
 	cols := t.facts()
 	blamed := false
-	for i, a := range args {
-		s, ok := a.(string)
-		if !ok || !keySuspect(s) {
-			continue
-		}
-		if t.connOK && i < len(cols) && vouched(cols[i]) {
+	for i := range args {
+		if !t.blamable(args, i, cols) {
 			continue
 		}
 		if i >= len(t.roles) || t.roles[i] != sqlshape.RoleRequired {
@@ -90,6 +123,39 @@ func (t *table) keyErrorIsMiss(args []any) bool {
 		blamed = true
 	}
 	return blamed
+}
+
+// lengthVouched reports whether a value p's check passed cannot be too
+// long for where it goes: it is only compared with columns (a comparison
+// never fails on length), or its procedure parameter's length is known,
+// and the check applied it.
+func lengthVouched(p schema.ParamColumns) bool {
+	for _, ci := range p.Infos {
+		if ci.Routine && ci.Charset != "" && ci.MaxChars == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// invalidPattern reports whether s may be an invalid pattern for the
+// server's regular expressions (MariaDB's PCRE2, MySQL 8's ICU). Go's
+// RE2 syntax is, but for its smaller repeat limit (1000), within theirs:
+// what it parses, they do (a key like user+tag@example.com is a valid
+// pattern), so only what it refuses can be the key's pattern error.
+func invalidPattern(s string) bool {
+	_, err := syntax.Parse(s, syntax.Perl)
+	return err != nil
+}
+
+// mayBePattern reports whether p's value may be a pattern: p is compared
+// by REGEXP or RLIKE, or p's shape is not understood.
+func mayBePattern(p schema.ParamColumns) bool {
+	if !p.Known {
+		return true
+	}
+	op := strings.ToUpper(p.Op)
+	return strings.Contains(op, "REGEXP") || strings.Contains(op, "RLIKE")
 }
 
 // vouched reports whether the check knew the character set of every column
@@ -185,7 +251,11 @@ func checkParam(s string, p schema.ParamColumns, conn charset.Charset) *charset.
 			continue
 		}
 		max := 0
-		if p.Direct && lengthSafeCollation(ci.Collation) {
+		if ci.Routine || p.Direct && lengthSafeCollation(ci.Collation) {
+			// A procedure's parameter is assigned the value: more
+			// characters than it holds (trailing spaces aside) fail the
+			// CALL or cut the key, whatever the collation (schema's
+			// routines.go).
 			max = ci.MaxChars
 		}
 		if err := charset.Check(s, conn, col, max); err != nil {
