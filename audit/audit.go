@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"mapgate/charset"
 	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
@@ -82,7 +81,7 @@ func Maps(ctx context.Context, specs []lookup.MapSpec, opts Options) *Report {
 	for _, sp := range specs {
 		mr := &MapReport{Name: sp.Name}
 		for _, p := range sp.Paths {
-			mr.Files = append(mr.Files, a.file(ctx, p))
+			mr.Files = append(mr.Files, a.file(ctx, sp.Name, p, sp.Opts))
 		}
 		a.report.Maps = append(a.report.Maps, mr)
 	}
@@ -114,8 +113,8 @@ func (a *auditor) groupTables(keys []string) []string {
 	return out
 }
 
-// file audits one .cf file.
-func (a *auditor) file(ctx context.Context, path string) *FileReport {
+// file audits one .cf file of map name, served with mopts.
+func (a *auditor) file(ctx context.Context, name, path string, mopts lookup.MapOptions) *FileReport {
 	fr := &FileReport{Path: path}
 	fail := func(f *Failure) *FileReport {
 		f.File = path
@@ -216,26 +215,33 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		fr.Columns = append(fr.Columns, col)
 	}
 
-	// Probes: the map's own query, one key per class.
-	conn, connKnown := charset.Lookup(fr.Conn.Charset)
+	// Probes: the map's own query, one key per class, and mapgate's own
+	// answer for the same key.
+	mg, err := newMapgateView(name, cf, mopts, a.opts)
+	if err != nil {
+		return fail(&Failure{Stage: "read", Message: err.Error()})
+	}
+	defer mg.close()
 	var asciiArgs []any
+	control := false
 	for _, c := range probeClasses {
 		key, args, ok := probeKey(c, cf.Query, maxChars)
 		if !ok {
 			continue
 		}
 		pr := &Probe{Class: c.id, Label: c.label, Key: displayKey(c, key)}
-		pr.Predicted = predict(args, pcs, conn, connKnown)
 		var err error
 		pr.Rows, err = runReadOnly(qctx, db, cf.Query.SQL, args...)
-		if err := pr.verdict(err); err != nil {
+		if err := pr.verdict(err, control); err != nil {
 			fr.Probes = append(fr.Probes, pr)
 			return fail(failureFor(path, err))
 		}
+		pr.mapgate(mg.m.Explain(qctx, key))
 		pr.agree()
 		fr.Probes = append(fr.Probes, pr)
 		if c.id == "ascii" {
 			asciiArgs = args
+			control = !pr.Breaks
 		}
 	}
 
@@ -342,7 +348,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 			continue
 		}
 		breaking = append(breaking, p.Label)
-		if !p.Agrees && !asciiBreaks {
+		if p.MapgateAnswer != "notfound" && !asciiBreaks {
 			unprotected = append(unprotected, p.Label)
 		}
 	}
@@ -357,7 +363,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 				joinAnd(breaking), strings.Join(codeList, ", "))})
 		if len(unprotected) == 0 {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "breaking_keys",
-				"mapgate rejects each of these keys before querying (NOTFOUND), as the server's answers confirm."})
+				"mapgate answers NOTFOUND for each of these keys (see the mapgate column): it proves that no row can match them."})
 		}
 	}
 	var missed []string
@@ -366,14 +372,24 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 			missed = append(missed, fmt.Sprintf("%s (%d %s)", p.Label, p.Rows, plural(p.Rows, "row", "rows")))
 		}
 	}
+	var temp []string
+	for _, p := range fr.Probes {
+		if !p.Breaks && p.MapgateAnswer == "temp" {
+			temp = append(temp, p.Label)
+		}
+	}
+	if len(temp) > 0 {
+		fr.Findings = append(fr.Findings, Finding{SevWarning, "mapgate_temp",
+			fmt.Sprintf("The server answers the %s probe keys, but mapgate answers TEMP for them (see the mapgate column).", joinAnd(temp))})
+	}
 	if len(missed) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevWarning, "wrong_notfound",
-			fmt.Sprintf("The server returns rows for the %s probe keys, but mapgate answers NOTFOUND for them without a query (its pre-check rejects the key; see the mapgate column). Postfix's own mysql: client gets those rows: a wrong NOTFOUND. The query matches rows whatever the key holds in some branch (a wildcard or catch-all row).",
+			fmt.Sprintf("The server returns rows for the %s probe keys, but mapgate answers NOTFOUND for them (see the mapgate column). Postfix's own mysql: client gets those rows: a wrong NOTFOUND. The query matches rows whatever the key holds in some branch (a wildcard or catch-all row).",
 				joinAnd(missed))})
 	}
 	if len(unprotected) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "prediction_mismatch",
-			fmt.Sprintf("mapgate's pre-check lets %s keys through although the server refuses them: only the schema fix protects this map.", joinAnd(unprotected))})
+			fmt.Sprintf("mapgate answers TEMP for the %s probe keys, which the server refuses (see the mapgate column): it cannot prove that no row matches them. Only the schema fix gives such keys an answer.", joinAnd(unprotected))})
 	}
 	for _, s := range fr.Scans {
 		fr.Findings = append(fr.Findings, Finding{SevWarning, "full_scan",

@@ -293,7 +293,7 @@ func (a *auditor) mixedPairs(ctx context.Context, db *sql.DB, host, database, qu
 				q := fmt.Sprintf("EXPLAIN SELECT 1 FROM %s.%s AS a, %s.%s AS b WHERE a.%s = b.%s",
 					quoteIdent(x.Schema), quoteIdent(x.Table), quoteIdent(y.Schema), quoteIdent(y.Table), quoteIdent(x.Column), quoteIdent(y.Column))
 				p := &Probe{}
-				if err := p.verdict(runRows(ctx, db, q, func(*sql.Rows) error { return nil })); err != nil {
+				if err := p.verdict(runRows(ctx, db, q, func(*sql.Rows) error { return nil }), false); err != nil {
 					return nil, err
 				}
 				if p.Breaks {

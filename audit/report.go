@@ -204,14 +204,20 @@ type Probe struct {
 	Server string `json:"server"`
 	Error  string `json:"error,omitempty"`
 	Rows   int    `json:"rows"`
-	// Breaks is true when the server refused the comparison (1267, 1270,
-	// 1271, 1253): this class of keys makes the map fail.
+	// Breaks is true when the server refused the query for this key (a
+	// collation or charset error, or, when the ASCII key works, any
+	// error): this class of keys makes the map fail through Postfix's
+	// mysql: client.
 	Breaks bool `json:"breaks"`
-	// Predicted is what mapgate's pre-check does with the key: "send" or
-	// "reject: REASON". Agrees is false when the server's verdict
-	// contradicts it (a key mapgate sends but the server refuses).
-	Predicted string `json:"mapgate"`
-	Agrees    bool   `json:"agrees"`
+	// MapgateAnswer is what mapgate answers for the key, asked of its own
+	// lookup path (lookup.Map.Explain): "found", "notfound" or "temp";
+	// Mapgate says how ("notfound, no query: unrepresentable
+	// (alias.address)", "notfound, ?1 ?2 bound as NULL", "temp: key").
+	// Agrees is false when it contradicts the server: TEMP for a key the
+	// server answers or refuses, NOTFOUND for a key it returns rows for.
+	Mapgate       string `json:"mapgate"`
+	MapgateAnswer string `json:"mapgate_answer"`
+	Agrees        bool   `json:"agrees"`
 	// WrongNotFound is true when mapgate rejects the key (NOTFOUND without
 	// a query) but the server returns rows for it.
 	WrongNotFound bool `json:"wrong_notfound,omitempty"`

@@ -148,7 +148,7 @@ func (t *textWriter) file(f *FileReport) {
 			} else if p.Rows > 0 {
 				server += fmt.Sprintf(", %d %s", p.Rows, plural(p.Rows, "row", "rows"))
 			}
-			pred := p.Predicted
+			pred := p.Mapgate
 			if !p.Agrees {
 				pred += " (!)"
 			}
