@@ -182,6 +182,9 @@ func (p *Probe) mapgate(ex lookup.Explanation) {
 	p.Mapgate = p.MapgateAnswer
 	switch {
 	case ex.Rejected != "":
+		// Postfix's own dict layer answers these keys "not found" before
+		// any table sees them (dict_utf8, and no client can send a NUL).
+		p.postfixRejects = true
 		p.Mapgate += ", no query: " + ex.Rejected
 		return
 	case r.Failed():
@@ -210,13 +213,16 @@ func (p *Probe) mapgate(ex lookup.Explanation) {
 // refuses must be one mapgate answers NOTFOUND (it proved that no row
 // matches) and not TEMP, a key the server returns rows for must not be
 // NOTFOUND (a wrong NOTFOUND), and a key the server answers must not be
-// TEMP.
+// TEMP. A key Postfix itself never looks up (invalid UTF-8 with
+// smtputf8_enable, dict_utf8.c) is not found whatever the server says.
 func (p *Probe) agree() {
-	switch p.MapgateAnswer {
-	case "notfound":
+	switch {
+	case p.postfixRejects:
+		p.Agrees = p.MapgateAnswer == "notfound"
+	case p.MapgateAnswer == "notfound":
 		p.Agrees = p.Breaks || p.Rows == 0
 		p.WrongNotFound = !p.Breaks && p.Rows > 0
-	case "found":
+	case p.MapgateAnswer == "found":
 		p.Agrees = !p.Breaks && p.Rows > 0
 	default:
 		p.Agrees = false

@@ -221,6 +221,9 @@ type Probe struct {
 	// WrongNotFound is true when mapgate rejects the key (NOTFOUND without
 	// a query) but the server returns rows for it.
 	WrongNotFound bool `json:"wrong_notfound,omitempty"`
+	// postfixRejects: mapgate answered before any search step, as
+	// Postfix's own dict layer does (an invalid UTF-8 key).
+	postfixRejects bool
 }
 
 // Scan is a table EXPLAIN says is read in full for a lookup.
