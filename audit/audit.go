@@ -62,15 +62,13 @@ type auditor struct {
 	dbs       map[string]*sql.DB
 	converted map[string]bool
 	fileNeeds map[*FileReport][]string
-	choices   map[string]choice // fmt.Sprint(sources) → collation picked
 }
 
 func newAuditor(opts Options) *auditor {
 	opts.defaults()
 	return &auditor{opts: opts, tables: map[string]*tableMeta{}, report: &Report{},
 		wants: map[string]*want{}, parent: map[string]string{}, fks: map[string]*ForeignKey{},
-		dbs: map[string]*sql.DB{}, converted: map[string]bool{}, fileNeeds: map[*FileReport][]string{},
-		choices: map[string]choice{}}
+		dbs: map[string]*sql.DB{}, converted: map[string]bool{}, fileNeeds: map[*FileReport][]string{}}
 }
 
 // Maps audits maps: every .cf file of every map, in order. Problems that

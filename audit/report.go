@@ -16,8 +16,14 @@ type Report struct {
 	PlanFailure *Failure `json:"plan_failure,omitempty"`
 }
 
-// AtRisk reports whether some map (or the schema) breaks on some key.
+// AtRisk reports whether some map (or the schema) breaks on some key, or
+// the fix would change some lookup's answer (a group that is not ready).
 func (r *Report) AtRisk() bool {
+	for _, g := range r.Groups {
+		if !g.Ready {
+			return true
+		}
+	}
 	for _, m := range r.Maps {
 		if m.AtRisk() {
 			return true

@@ -336,7 +336,10 @@ func (t *textWriter) fix(r *Report) {
 // preflight, before any SQL.
 func (t *textWriter) groupSummary(n int, g *FixGroup) {
 	status := "ready"
-	if !g.Ready {
+	switch g.Verdict {
+	case "review":
+		status = "review: answers change; the statements stop at the preflight unless run after SET @mapgate_review = 'accept';"
+	case "not_ready":
 		status = "NOT READY: the statements stop at the preflight"
 	}
 	t.printf("\n  group %d: %s to %s (%s)\n", n, strings.Join(g.Tables, ", "), g.Collation, status)
@@ -346,6 +349,11 @@ func (t *textWriter) groupSummary(n int, g *FixGroup) {
 			mark = "FAIL"
 		}
 		t.paraCont(fmt.Sprintf("    %s %-15s", mark, c.Name), strings.Repeat(" ", 25), c.Text)
+		if c.Name == "answers" && g.Answers != nil {
+			for _, ch := range g.Answers.Changes {
+				t.paraCont("      - ", "        ", ch.String())
+			}
+		}
 	}
 }
 

@@ -184,6 +184,11 @@ func TestAuditCorpus(t *testing.T) {
 			if code == exitAuditRisk {
 				require.NotEmpty(t, script, out)
 			}
+			if strings.Contains(out, "(review: answers change") {
+				// Some answers change (each listed by the audit); the
+				// corpus keys must not be among them.
+				script = reviewAccept + script
+			}
 			if script != "" {
 				res, err := runMysqlClient(t, s, project, script)
 				require.NoError(t, err, "the printed fix stopped: %s\n%s", res, script)
