@@ -82,9 +82,10 @@ func (a *auditor) preflight(ctx context.Context, db *sql.DB, g *FixGroup, conver
 	case len(failed) == 1 && failed[0] == "answers":
 		// Some answers change: the admin reviews the pairs and may accept
 		// them explicitly.
+		// Last, so that a precondition failing as well is named first.
 		g.Verdict = "review"
-		stops = append([]string{fmt.Sprintf("IF(IFNULL(@mapgate_review, '') <> 'accept', %s, NULL)",
-			sqlString("answers change under "+g.Collation+" (see the audit); SET @mapgate_review = 'accept' to convert anyway"))}, stops...)
+		stops = append(stops, fmt.Sprintf("IF(IFNULL(@mapgate_review, '') <> 'accept', %s, NULL)",
+			sqlString("answers change under "+g.Collation+" (see the audit); SET @mapgate_review = 'accept' to convert anyway")))
 	case len(failed) > 0:
 		// Found by the audit already: stop unconditionally.
 		g.Verdict = "not_ready"
@@ -167,8 +168,12 @@ func answersCheck(g *FixGroup) Check {
 		return Check{"answers", false, "Not checked."}
 	}
 	if !a.changed() {
-		return Check{"answers", true, fmt.Sprintf("No answer changes: %d stored key %s and %d keys derived from them (case, accents, expansions, ignorable characters, fullwidth forms) compare under %s as they do now.",
-			a.Values, plural(a.Values, "value", "values"), a.Keys, g.Collation)}
+		text := fmt.Sprintf("No answer changes: %d stored key %s and %d keys derived from them (case, accents, expansions, ignorable characters, fullwidth forms) compare under %s as they do now.",
+			a.Values, plural(a.Values, "value", "values"), a.Keys, g.Collation)
+		if len(a.Notes) > 0 {
+			text += " Not checked: " + strings.Join(a.Notes, "; ") + "."
+		}
+		return Check{"answers", true, text}
 	}
 	var parts []string
 	if n := len(a.Changes); n > 0 {

@@ -350,9 +350,37 @@ func (t *textWriter) groupSummary(n int, g *FixGroup) {
 		}
 		t.paraCont(fmt.Sprintf("    %s %-15s", mark, c.Name), strings.Repeat(" ", 25), c.Text)
 		if c.Name == "answers" && g.Answers != nil {
-			for _, ch := range g.Answers.Changes {
-				t.paraCont("      - ", "        ", ch.String())
+			t.answerChanges(g.Answers.Changes)
+		}
+	}
+}
+
+// answerChanges lists every changed answer, one line per stored value:
+// the keys that find it and did not, or no longer find it.
+func (t *textWriter) answerChanges(changes []AnswerChange) {
+	type row struct{ column, value string }
+	var order []row
+	found, lost := map[row][]string{}, map[row][]string{}
+	for _, ch := range changes {
+		r := row{ch.Column, ch.Row}
+		if _, ok := found[r]; !ok {
+			if _, ok := lost[r]; !ok {
+				order = append(order, r)
 			}
+		}
+		k := ch.Key + " (" + ch.Kind + ")"
+		if ch.After {
+			found[r] = append(found[r], k)
+		} else {
+			lost[r] = append(lost[r], k)
+		}
+	}
+	for _, r := range order {
+		if ks := found[r]; len(ks) > 0 {
+			t.paraCont("      - ", "        ", fmt.Sprintf("%s %s is found by %s", r.column, r.value, strings.Join(ks, ", ")))
+		}
+		if ks := lost[r]; len(ks) > 0 {
+			t.paraCont("      - ", "        ", fmt.Sprintf("%s %s is no longer found by %s", r.column, r.value, strings.Join(ks, ", ")))
 		}
 	}
 }
