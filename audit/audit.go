@@ -250,8 +250,8 @@ func (a *auditor) file(ctx context.Context, name, path string, mopts lookup.MapO
 		}
 	}
 
-	// EXPLAIN with the ASCII key, if that key works.
-	if len(fr.Probes) > 0 && fr.Probes[0].Class == "ascii" && !fr.Probes[0].Breaks {
+	// EXPLAIN with the ASCII key, if that key works (a CALL has no plan).
+	if len(fr.Probes) > 0 && fr.Probes[0].Class == "ascii" && !fr.Probes[0].Breaks && explainable(cf.Query.SQL) {
 		scans, err := explainScans(qctx, db, cf.Query.SQL, asciiArgs)
 		if err != nil {
 			return fail(failureFor(path, err))
@@ -276,6 +276,13 @@ func (a *auditor) table(ctx context.Context, db *sql.DB, host, schema, name stri
 	t := ts[name]
 	a.tables[k] = t
 	return t, nil
+}
+
+// explainable reports whether EXPLAIN can take the statement: a SELECT
+// (or a parenthesised one, or WITH), not a CALL.
+func explainable(query string) bool {
+	q := strings.ToUpper(strings.TrimLeft(query, " \t\r\n("))
+	return strings.HasPrefix(q, "SELECT") || strings.HasPrefix(q, "WITH")
 }
 
 // explainScans runs EXPLAIN on the query and returns the tables read in
