@@ -166,16 +166,13 @@ func (a *auditor) file(ctx context.Context, name, path string, mopts lookup.MapO
 
 	// Parameters and the columns they meet, as the query really has them
 	// (pcs stays mapgate's own view, for the pre-check's predictions).
-	shown, notes, err := readParams(qctx, db, fr.Database, cf.Query.SQL, pcs)
-	if err != nil {
-		return fail(failureFor(path, err))
-	}
+	shown := readParams(cf.Query.SQL, pcs)
 	type colKey struct{ schema, table, column string }
 	seen := map[colKey]bool{}
 	var keyCols []schema.ColumnInfo
 	maxChars := 0
 	for i, pc := range shown {
-		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why, Note: notes[i]}
+		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why}
 		if i < len(cf.Query.Params) {
 			p.Expansion = cf.Query.Params[i].Expansion
 			pcs[i].Expansion = p.Expansion
@@ -364,7 +361,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 				strings.Join(codeList, ", "), mixedText(fr.Mixed, pcs))})
 	} else if len(breaking) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "breaking_keys",
-			fmt.Sprintf("Keys with %s characters make the query fail (error %s). Through Postfix's mysql: client one such key makes lookups of this map fail (451 4.3.0) for every recipient for a while.",
+			fmt.Sprintf("The %s probe keys make the query fail (error %s). Through Postfix's mysql: client one such key makes lookups of this map fail (451 4.3.0) for every recipient for a while.",
 				joinAnd(breaking), strings.Join(codeList, ", "))})
 		if len(unprotected) == 0 {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "breaking_keys",
@@ -401,10 +398,6 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 			fmt.Sprintf("EXPLAIN: table %s is read in full for every lookup (no usable index; about %d rows).", s.Table, s.Rows)})
 	}
 	for _, p := range fr.Params {
-		if p.Note != "" {
-			fr.Findings = append(fr.Findings, Finding{SevInfo, "query_not_understood",
-				fmt.Sprintf("Parameter %d (%s): %s.", p.Index, p.Expansion, p.Note)})
-		}
 		if !p.Known && p.Why == selectListWhy {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "select_list",
 				fmt.Sprintf("Parameter %d (%s) is in the select list: part of the result, not compared with a column. The probes above tell whether the server builds the result for every key.", p.Index, p.Expansion)})

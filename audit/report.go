@@ -133,9 +133,6 @@ type Param struct {
 	// why); the probes still run.
 	Known bool   `json:"known"`
 	Why   string `json:"why,omitempty"`
-	// Note says where the report's view differs from mapgate's own
-	// analysis (a query shape that analysis does not read).
-	Note string `json:"note,omitempty"`
 }
 
 // Column is a text column a key is compared with (or, in schema mode, any
