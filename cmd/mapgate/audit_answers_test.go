@@ -51,7 +51,7 @@ func TestAuditCorpusAnswersKept(t *testing.T) {
 	for _, k := range corpusKeys {
 		keys = append(keys, k, strings.ToUpper(k))
 	}
-	for _, project := range []string{"cyberpanel"} {
+	for _, project := range []string{"cyberpanel", "froxlor"} {
 		t.Run(project, func(t *testing.T) {
 			corpusDB(t, s, project, project)
 			cfs := corpusCFs(t, s, project, project)
