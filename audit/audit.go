@@ -390,7 +390,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 				joinAnd(missed))})
 	}
 	if len(unprotected) > 0 {
-		fr.Findings = append(fr.Findings, Finding{SevRisk, "prediction_mismatch",
+		fr.Findings = append(fr.Findings, Finding{SevRisk, "mapgate_temp_breaking",
 			fmt.Sprintf("mapgate answers TEMP for the %s probe keys, which the server refuses (see the mapgate column): it cannot prove that no row matches them. Only the schema fix gives such keys an answer.", joinAnd(unprotected))})
 	}
 	for _, s := range fr.Scans {

@@ -246,8 +246,10 @@ const (
 type Finding struct {
 	Severity string `json:"severity"`
 	// Kind is "breaking_keys", "mixed_collations", "full_scan",
-	// "double_encoded", "mixed_data", "prediction_mismatch",
-	// "wrong_notfound", "query_not_understood", "select_list" or "safe".
+	// "double_encoded", "mixed_data", "mapgate_temp_breaking" (mapgate
+	// answers TEMP for keys the server refuses), "mapgate_temp" (TEMP for
+	// keys the server answers), "wrong_notfound", "query_not_understood",
+	// "select_list" or "safe".
 	Kind string `json:"kind"`
 	Text string `json:"text"`
 }
