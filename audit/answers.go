@@ -173,6 +173,9 @@ var baseLetter = func() map[rune]rune {
 var expansionPairs = [][2]string{
 	{"ss", "ß"}, {"ae", "æ"}, {"oe", "œ"}, {"th", "þ"}, {"aa", "å"}, {"ae", "ä"}, {"oe", "ö"}, {"ue", "ü"},
 	{"ij", "ĳ"}, {"fi", "ﬁ"}, {"fl", "ﬂ"}, {"ff", "ﬀ"}, {"st", "ﬆ"},
+	// utf8mb4_general_ci gives every character beyond the BMP the weight
+	// of U+FFFD.
+	{"\ufffd", "\U0001F600"},
 }
 
 // ignorableChars are characters UCA collations ignore.
