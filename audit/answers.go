@@ -20,8 +20,10 @@ import (
 //     duplicate_keys), or that are equal now and become different (a key
 //     that found both finds one; splits);
 //   - keys derived from each stored value, folded as Postfix folds a
-//     mysql: table's key (charset.PostfixFold): its case folding, accents
-//     added and removed, ß/ss and the other expansions, ligatures,
+//     mysql: table's key (charset.PostfixFold; full case folding, so a
+//     key never reaches the table with ß or a ligature, and Straße@ is
+//     looked up as strasse@): its case folding, accents added and
+//     removed, ß/ss and the other expansions, ligatures in stored values,
 //     ignorable characters (U+00AD, C0 controls such as Ctrl-Z, U+200B,
 //     U+FEFF), a combining accent, fullwidth forms and a trailing space.
 //     Each is compared with the value it came from now (the key converted
