@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"mapgate/charset"
 	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
@@ -64,15 +63,13 @@ type auditor struct {
 	dbs       map[string]*sql.DB
 	converted map[string]bool
 	fileNeeds map[*FileReport][]string
-	choices   map[string]choice // fmt.Sprint(sources) → collation picked
 }
 
 func newAuditor(opts Options) *auditor {
 	opts.defaults()
 	return &auditor{opts: opts, tables: map[string]*tableMeta{}, report: &Report{},
 		wants: map[string]*want{}, parent: map[string]string{}, fks: map[string]*ForeignKey{},
-		dbs: map[string]*sql.DB{}, converted: map[string]bool{}, fileNeeds: map[*FileReport][]string{},
-		choices: map[string]choice{}}
+		dbs: map[string]*sql.DB{}, converted: map[string]bool{}, fileNeeds: map[*FileReport][]string{}}
 }
 
 // Maps audits maps: every .cf file of every map, in order. Problems that
@@ -83,7 +80,7 @@ func Maps(ctx context.Context, specs []lookup.MapSpec, opts Options) *Report {
 	for _, sp := range specs {
 		mr := &MapReport{Name: sp.Name}
 		for _, p := range sp.Paths {
-			mr.Files = append(mr.Files, a.file(ctx, p))
+			mr.Files = append(mr.Files, a.file(ctx, sp.Name, p, sp.Opts))
 		}
 		a.report.Maps = append(a.report.Maps, mr)
 	}
@@ -115,8 +112,8 @@ func (a *auditor) groupTables(keys []string) []string {
 	return out
 }
 
-// file audits one .cf file.
-func (a *auditor) file(ctx context.Context, path string) *FileReport {
+// file audits one .cf file of map name, served with mopts.
+func (a *auditor) file(ctx context.Context, name, path string, mopts lookup.MapOptions) *FileReport {
 	fr := &FileReport{Path: path}
 	fail := func(f *Failure) *FileReport {
 		f.File = path
@@ -170,16 +167,13 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 
 	// Parameters and the columns they meet, as the query really has them
 	// (pcs stays mapgate's own view, for the pre-check's predictions).
-	shown, notes, err := readParams(qctx, db, fr.Database, cf.Query.SQL, pcs)
-	if err != nil {
-		return fail(failureFor(path, err))
-	}
+	shown := readParams(cf.Query.SQL, pcs)
 	type colKey struct{ schema, table, column string }
 	seen := map[colKey]bool{}
 	var keyCols []schema.ColumnInfo
 	maxChars := 0
 	for i, pc := range shown {
-		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why, Note: notes[i]}
+		p := Param{Index: pc.Index, Op: pc.Op, Known: pc.Known, Why: pc.Why}
 		if i < len(cf.Query.Params) {
 			p.Expansion = cf.Query.Params[i].Expansion
 			pcs[i].Expansion = p.Expansion
@@ -217,26 +211,33 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		fr.Columns = append(fr.Columns, col)
 	}
 
-	// Probes: the map's own query, one key per class.
-	conn, connKnown := charset.Lookup(fr.Conn.Charset)
+	// Probes: the map's own query, one key per class, and mapgate's own
+	// answer for the same key.
+	mg, err := newMapgateView(name, cf, mopts, a.opts)
+	if err != nil {
+		return fail(&Failure{Stage: "read", Message: err.Error()})
+	}
+	defer mg.close()
 	var asciiArgs []any
+	control := false
 	for _, c := range probeClasses {
 		key, args, ok := probeKey(c, cf.Query, maxChars)
 		if !ok {
 			continue
 		}
 		pr := &Probe{Class: c.id, Label: c.label, Key: displayKey(c, key)}
-		pr.Predicted = predict(args, pcs, conn, connKnown)
 		var err error
 		pr.Rows, err = runReadOnly(qctx, db, cf.Query.SQL, args...)
-		if err := pr.verdict(err); err != nil {
+		if err := pr.verdict(err, control); err != nil {
 			fr.Probes = append(fr.Probes, pr)
 			return fail(failureFor(path, err))
 		}
+		pr.mapgate(mg.m.Explain(qctx, key))
 		pr.agree()
 		fr.Probes = append(fr.Probes, pr)
 		if c.id == "ascii" {
 			asciiArgs = args
+			control = !pr.Breaks
 		}
 	}
 
@@ -247,8 +248,8 @@ func (a *auditor) file(ctx context.Context, path string) *FileReport {
 		}
 	}
 
-	// EXPLAIN with the ASCII key, if that key works.
-	if len(fr.Probes) > 0 && fr.Probes[0].Class == "ascii" && !fr.Probes[0].Breaks {
+	// EXPLAIN with the ASCII key, if that key works (a CALL has no plan).
+	if len(fr.Probes) > 0 && fr.Probes[0].Class == "ascii" && !fr.Probes[0].Breaks && explainable(cf.Query.SQL) {
 		scans, err := explainScans(qctx, db, cf.Query.SQL, asciiArgs)
 		if err != nil {
 			return fail(failureFor(path, err))
@@ -273,6 +274,13 @@ func (a *auditor) table(ctx context.Context, db *sql.DB, host, schema, name stri
 	t := ts[name]
 	a.tables[k] = t
 	return t, nil
+}
+
+// explainable reports whether EXPLAIN can take the statement: a SELECT
+// (or a parenthesised one, or WITH), not a CALL.
+func explainable(query string) bool {
+	q := strings.ToUpper(strings.TrimLeft(query, " \t\r\n("))
+	return strings.HasPrefix(q, "SELECT") || strings.HasPrefix(q, "WITH")
 }
 
 // explainScans runs EXPLAIN on the query and returns the tables read in
@@ -343,7 +351,7 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 			continue
 		}
 		breaking = append(breaking, p.Label)
-		if !p.Agrees && !asciiBreaks {
+		if p.MapgateAnswer != "notfound" && !asciiBreaks {
 			unprotected = append(unprotected, p.Label)
 		}
 	}
@@ -354,11 +362,11 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 				strings.Join(codeList, ", "), mixedText(fr.Mixed, pcs))})
 	} else if len(breaking) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevRisk, "breaking_keys",
-			fmt.Sprintf("Keys with %s characters make the query fail (error %s). Through Postfix's mysql: client one such key makes lookups of this map fail (451 4.3.0) for every recipient for a while.",
+			fmt.Sprintf("The %s probe keys make the query fail (error %s). Through Postfix's mysql: client one such key makes lookups of this map fail (451 4.3.0) for every recipient for a while.",
 				joinAnd(breaking), strings.Join(codeList, ", "))})
 		if len(unprotected) == 0 {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "breaking_keys",
-				"mapgate rejects each of these keys before querying (NOTFOUND), as the server's answers confirm."})
+				"mapgate answers NOTFOUND for each of these keys (see the mapgate column): it proves that no row can match them."})
 		}
 	}
 	var missed []string
@@ -367,24 +375,30 @@ func (a *auditor) conclude(fr *FileReport, pcs []schema.ParamColumns) {
 			missed = append(missed, fmt.Sprintf("%s (%d %s)", p.Label, p.Rows, plural(p.Rows, "row", "rows")))
 		}
 	}
+	var temp []string
+	for _, p := range fr.Probes {
+		if !p.Breaks && p.MapgateAnswer == "temp" {
+			temp = append(temp, p.Label)
+		}
+	}
+	if len(temp) > 0 {
+		fr.Findings = append(fr.Findings, Finding{SevWarning, "mapgate_temp",
+			fmt.Sprintf("The server answers the %s probe keys, but mapgate answers TEMP for them (see the mapgate column).", joinAnd(temp))})
+	}
 	if len(missed) > 0 {
 		fr.Findings = append(fr.Findings, Finding{SevWarning, "wrong_notfound",
-			fmt.Sprintf("The server returns rows for the %s probe keys, but mapgate answers NOTFOUND for them without a query (its pre-check rejects the key; see the mapgate column). Postfix's own mysql: client gets those rows: a wrong NOTFOUND. The query matches rows whatever the key holds in some branch (a wildcard or catch-all row).",
+			fmt.Sprintf("The server returns rows for the %s probe keys, but mapgate answers NOTFOUND for them (see the mapgate column). Postfix's own mysql: client gets those rows: a wrong NOTFOUND. The query matches rows whatever the key holds in some branch (a wildcard or catch-all row).",
 				joinAnd(missed))})
 	}
 	if len(unprotected) > 0 {
-		fr.Findings = append(fr.Findings, Finding{SevRisk, "prediction_mismatch",
-			fmt.Sprintf("mapgate's pre-check lets %s keys through although the server refuses them: only the schema fix protects this map.", joinAnd(unprotected))})
+		fr.Findings = append(fr.Findings, Finding{SevRisk, "mapgate_temp_breaking",
+			fmt.Sprintf("mapgate answers TEMP for the %s probe keys, which the server refuses (see the mapgate column): it cannot prove that no row matches them. Only the schema fix gives such keys an answer.", joinAnd(unprotected))})
 	}
 	for _, s := range fr.Scans {
 		fr.Findings = append(fr.Findings, Finding{SevWarning, "full_scan",
 			fmt.Sprintf("EXPLAIN: table %s is read in full for every lookup (no usable index; about %d rows).", s.Table, s.Rows)})
 	}
 	for _, p := range fr.Params {
-		if p.Note != "" {
-			fr.Findings = append(fr.Findings, Finding{SevInfo, "query_not_understood",
-				fmt.Sprintf("Parameter %d (%s): %s.", p.Index, p.Expansion, p.Note)})
-		}
 		if !p.Known && p.Why == selectListWhy {
 			fr.Findings = append(fr.Findings, Finding{SevInfo, "select_list",
 				fmt.Sprintf("Parameter %d (%s) is in the select list: part of the result, not compared with a column. The probes above tell whether the server builds the result for every key.", p.Index, p.Expansion)})

@@ -193,16 +193,23 @@ var neutralWords = map[string]bool{"utf8mb4": true, "utf8mb3": true, "utf8": tru
 // source collation names (latin1_swedish_ci: utf8mb4_swedish_ci). A
 // collation for another language can happen to score well on the test
 // pairs and still sort and compare that language's way.
+//
+// A case-sensitive candidate (_cs, _bin) is eligible only when some source
+// is: Postfix folds the keys it sends, so the stored rows' answers may not
+// show the difference, but every row written later in another case, and
+// every other client of the tables, would.
 func eligible(candidates []string, srcs []source) []string {
 	langs := map[string]bool{}
+	caseSensitive := false
 	for _, s := range srcs {
+		caseSensitive = caseSensitive || !strings.HasSuffix(s.collation, "_ci")
 		for _, w := range strings.Split(s.collation, "_") {
 			langs[w] = true
 		}
 	}
 	var out []string
 	for _, c := range candidates {
-		ok := true
+		ok := caseSensitive || strings.HasSuffix(strings.ToLower(c), "_ci")
 		for _, w := range strings.Split(strings.ToLower(c), "_") {
 			if !neutralWords[w] && !langs[w] {
 				ok = false
@@ -214,60 +221,4 @@ func eligible(candidates []string, srcs []source) []string {
 		}
 	}
 	return out
-}
-
-// chooseCollation picks the utf8mb4 collation of the server that keeps the
-// comparisons of srcs best: the fewest quick-test changes, then the fewest
-// full-test changes, then the shortest name (the language-neutral one).
-// It returns the changes per source.
-func chooseCollation(ctx context.Context, db *sql.DB, srcs []source) (string, []CollationChange, error) {
-	for _, s := range srcs {
-		if !identRe.MatchString(s.charset) || !identRe.MatchString(s.collation) {
-			return "", nil, fmt.Errorf("unexpected collation name %q", s.collation)
-		}
-	}
-	candidates, err := offeredCollations(ctx, db)
-	if err != nil {
-		return "", nil, err
-	}
-	if len(candidates) == 0 {
-		return "", nil, fmt.Errorf("the server offers no utf8mb4 collation")
-	}
-	candidates = eligible(candidates, srcs)
-	if len(candidates) == 0 {
-		return "", nil, fmt.Errorf("the server offers no language-neutral utf8mb4 collation")
-	}
-	scores, err := quickScores(ctx, db, srcs, candidates)
-	if err != nil {
-		return "", nil, err
-	}
-	best := scores[0]
-	for _, s := range scores {
-		best = min(best, s)
-	}
-	var finalists []string
-	for i, c := range candidates {
-		if scores[i] == best {
-			finalists = append(finalists, c)
-		}
-	}
-	var choice string
-	var changes []CollationChange
-	bestTotal := -1
-	for _, c := range finalists {
-		var chs []CollationChange
-		total := 0
-		for _, s := range srcs {
-			ch, err := compareCollation(ctx, db, s, c, 12)
-			if err != nil {
-				return "", nil, err
-			}
-			chs = append(chs, ch)
-			total += ch.Changes
-		}
-		if bestTotal < 0 || total < bestTotal || (total == bestTotal && len(c) < len(choice)) {
-			choice, changes, bestTotal = c, chs, total
-		}
-	}
-	return choice, changes, nil
 }

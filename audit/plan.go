@@ -19,6 +19,9 @@ type FixGroup struct {
 	// the key columns have now, which comparisons it changes.
 	Collation string            `json:"collation"`
 	Changes   []CollationChange `json:"changes,omitempty"`
+	// Answers is what the conversion changes in the answers of lookups
+	// (answers.go): none for a ready fix.
+	Answers *AnswerCheck `json:"answers,omitempty"`
 	// Tables are the tables converted (schema.table).
 	Tables []string `json:"tables"`
 	// ForeignKeys are the constraints on text columns that tie the tables
@@ -27,8 +30,12 @@ type FixGroup struct {
 	// Checks are the preflight's findings (the audit's, read-only).
 	Checks []Check `json:"preflight"`
 	// Ready is false when a check failed: the statements then stop at the
-	// preflight with its message, before changing anything.
-	Ready bool `json:"ready"`
+	// preflight with its message, before changing anything. Verdict is
+	// "ready"; "review" when the only failed check is answers (some
+	// lookup's answer changes: the statements stop unless run after SET
+	// @mapgate_review = 'accept'); or "not_ready".
+	Ready   bool   `json:"ready"`
+	Verdict string `json:"verdict"`
 	// Preflight is SQL that changes nothing and stops with a message when
 	// a precondition fails when the statements are run (privileges of the
 	// account running them, colliding keys, foreign keys changed since the
@@ -40,17 +47,11 @@ type FixGroup struct {
 
 // Check is one precondition of a fix group.
 type Check struct {
-	// Name is "foreign_keys", "duplicate_keys", "key_values",
+	// Name is "foreign_keys", "duplicate_keys", "key_values", "answers",
 	// "index_length", "collation" or "privileges".
 	Name string `json:"name"`
 	OK   bool   `json:"ok"`
 	Text string `json:"text"`
-}
-
-// choice is a collation picked for a set of sources.
-type choice struct {
-	collation string
-	changes   []CollationChange
 }
 
 // want is a table the audit found in a map's query.
@@ -210,15 +211,17 @@ func (a *auditor) planGroup(ctx context.Context, members []*want) error {
 	}
 	g := &FixGroup{}
 	srcs := groupSources(members)
-	var err error
-	if g.Collation, g.Changes, err = a.target(ctx, db, srcs); err != nil {
-		return err
-	}
-	var convert []*want
 	for _, w := range members {
 		if err := w.t.sample(ctx, db, a.opts.Examples); err != nil {
 			return err
 		}
+	}
+	var err error
+	if g.Collation, g.Changes, g.Answers, err = a.target(ctx, db, srcs, members); err != nil {
+		return err
+	}
+	var convert []*want
+	for _, w := range members {
 		if w.needsConversion(g.Collation) {
 			convert = append(convert, w)
 		}
@@ -282,32 +285,49 @@ func groupSources(members []*want) []source {
 }
 
 // target picks the collation for sources: Options.Collation when set,
-// else the one that keeps them best on this server.
-func (a *auditor) target(ctx context.Context, db *sql.DB, srcs []source) (string, []CollationChange, error) {
+// else, of the server's language-neutral utf8mb4 collations (and those of
+// the sources' language), the one that changes fewest answers (see
+// answers.go). It returns what it changes: on the generic test pairs per
+// source, and the answers.
+func (a *auditor) target(ctx context.Context, db *sql.DB, srcs []source, members []*want) (string, []CollationChange, *AnswerCheck, error) {
+	for _, s := range srcs {
+		if !identRe.MatchString(s.charset) || !identRe.MatchString(s.collation) {
+			return "", nil, nil, fmt.Errorf("unexpected collation name %q", s.collation)
+		}
+	}
+	candidates := []string{a.opts.Collation}
 	if a.opts.Collation == "" {
-		key := fmt.Sprint(srcs)
-		if c, ok := a.choices[key]; ok {
-			return c.collation, c.changes, nil
-		}
-		to, changes, err := chooseCollation(ctx, db, srcs)
+		offered, err := offeredCollations(ctx, db)
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
-		a.choices[key] = choice{to, changes}
-		return to, changes, nil
+		if len(offered) == 0 {
+			return "", nil, nil, fmt.Errorf("the server offers no utf8mb4 collation")
+		}
+		if candidates = eligible(offered, srcs); len(candidates) == 0 {
+			return "", nil, nil, fmt.Errorf("the server offers no language-neutral utf8mb4 collation")
+		}
+	} else if !identRe.MatchString(a.opts.Collation) {
+		return "", nil, nil, fmt.Errorf("unexpected collation name %q", a.opts.Collation)
 	}
-	if !identRe.MatchString(a.opts.Collation) {
-		return "", nil, fmt.Errorf("unexpected collation name %q", a.opts.Collation)
+	cols, unchecked, notes, err := loadKeyColumns(ctx, db, members)
+	if err != nil {
+		return "", nil, nil, err
 	}
+	to, answers, err := chooseByAnswers(ctx, db, cols, unchecked, srcs, candidates)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	answers.Notes = notes
 	var changes []CollationChange
 	for _, s := range srcs {
-		ch, err := compareCollation(ctx, db, s, a.opts.Collation, 12)
+		ch, err := compareCollation(ctx, db, s, to, 12)
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
 		changes = append(changes, ch)
 	}
-	return a.opts.Collation, changes, nil
+	return to, changes, answers, nil
 }
 
 // needsConversion reports whether some key column of the table is not

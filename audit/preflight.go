@@ -47,6 +47,8 @@ func (a *auditor) preflight(ctx context.Context, db *sql.DB, g *FixGroup, conver
 		g.Checks = append(g.Checks, Check{"key_values", false, m.mergeText(g.Collation)})
 	}
 
+	g.Checks = append(g.Checks, answersCheck(g))
+
 	long := indexLengthProblems(convert)
 	if len(long) == 0 {
 		g.Checks = append(g.Checks, Check{"index_length", true, "Every index fits InnoDB's limits in utf8mb4."})
@@ -68,7 +70,7 @@ func (a *auditor) preflight(ctx context.Context, db *sql.DB, g *FixGroup, conver
 			w.t.schema, w.t.name, strings.Join(privs, ", ")))
 	}
 
-	g.Ready = true
+	g.Ready, g.Verdict = true, "ready"
 	var failed []string
 	for _, c := range g.Checks {
 		if !c.OK {
@@ -76,8 +78,17 @@ func (a *auditor) preflight(ctx context.Context, db *sql.DB, g *FixGroup, conver
 			failed = append(failed, c.Name)
 		}
 	}
-	if !g.Ready {
+	switch {
+	case len(failed) == 1 && failed[0] == "answers":
+		// Some answers change: the admin reviews the pairs and may accept
+		// them explicitly.
+		// Last, so that a precondition failing as well is named first.
+		g.Verdict = "review"
+		stops = append(stops, fmt.Sprintf("IF(IFNULL(@mapgate_review, '') <> 'accept', %s, NULL)",
+			sqlString("answers change under "+g.Collation+" (see the audit); SET @mapgate_review = 'accept' to convert anyway")))
+	case len(failed) > 0:
 		// Found by the audit already: stop unconditionally.
+		g.Verdict = "not_ready"
 		stops = append([]string{sqlString("the audit's preflight failed (" + strings.Join(failed, ", ") + ")")}, stops...)
 	}
 	g.Preflight = stopStatements(stops)
@@ -147,6 +158,33 @@ func (a *auditor) fkStop(g *FixGroup, convert []*want) string {
 	// Non-textual keys are not dropped and need not be counted.
 	return fmt.Sprintf("IF((SELECT COUNT(DISTINCT k.CONSTRAINT_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME) FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = k.TABLE_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME AND c.COLUMN_NAME = k.COLUMN_NAME WHERE k.REFERENCED_TABLE_NAME IS NOT NULL AND c.CHARACTER_SET_NAME IS NOT NULL AND (%s)) <> %d, 'the foreign keys on these tables are not the %d the audit saw: audit again with an account that sees them all', NULL)",
 		strings.Join(tables, " OR "), n, n)
+}
+
+// answersCheck says whether the conversion changes the answer of some
+// lookup (answers.go).
+func answersCheck(g *FixGroup) Check {
+	a := g.Answers
+	if a == nil {
+		return Check{"answers", false, "Not checked."}
+	}
+	if !a.changed() {
+		text := fmt.Sprintf("No answer changes: %d stored key %s and %d keys derived from them (case, accents, expansions, ignorable characters, fullwidth forms) compare under %s as they do now.",
+			a.Values, plural(a.Values, "value", "values"), a.Keys, g.Collation)
+		if len(a.Notes) > 0 {
+			text += " Not checked: " + strings.Join(a.Notes, "; ") + "."
+		}
+		return Check{"answers", true, text}
+	}
+	var parts []string
+	if n := len(a.Changes); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s of %d change under %s (each listed below)", n, plural(n, "answer", "answers"), a.Keys, g.Collation))
+	}
+	if a.Merged > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s of stored values become equal (see key_values, duplicate_keys)", a.Merged, plural(a.Merged, "set", "sets")))
+	}
+	parts = append(parts, a.Unchecked...)
+	return Check{"answers", false, "Lookups would find other rows than today: " + strings.Join(parts, "; ") +
+		". Review them; no server collation keeps every answer."}
 }
 
 // collationCheck says what the group's collation changes.

@@ -10,9 +10,9 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mapgate/charset"
-	mysqleng "mapgate/engine/mysql"
+	"mapgate/hosts"
+	"mapgate/lookup"
 	"mapgate/mysqlcf"
-	"mapgate/schema"
 )
 
 // probeClass is one class of real-world keys.
@@ -43,11 +43,6 @@ func classLabel(id string) string {
 	}
 	return id
 }
-
-// collationErrors are the server errors a key's characters cause:
-// 1267/1270/1271 illegal mix of collations (2, 3, n operands), 1253
-// COLLATION not valid for CHARACTER SET.
-var collationErrors = map[uint16]bool{1267: true, 1270: true, 1271: true, 1253: true}
 
 // mysqlErrNo returns the server error number of err, 0 if none.
 func mysqlErrNo(err error) uint16 {
@@ -102,18 +97,6 @@ func displayKey(c probeClass, key string) string {
 	return charset.Escape(key)
 }
 
-// predict runs mapgate's pre-check (the MySQL engine's CheckArgs, as lookup.Map does)
-// on the bound values of a probe.
-func predict(args []any, cols []schema.ParamColumns, conn charset.Charset, connKnown bool) string {
-	if err := mysqleng.CheckArgs(args, cols, conn, connKnown); err != nil {
-		if err.Column != "" {
-			return "reject: " + err.Reason.String() + " (" + err.Column + ")"
-		}
-		return "reject: " + err.Reason.String()
-	}
-	return "send"
-}
-
 // runReadOnly runs one statement in a READ ONLY transaction, counts the
 // rows with a value (a non-NULL column, as Postfix and mapgate count a
 // result) and rolls the transaction back.
@@ -157,9 +140,13 @@ func runReadOnly(ctx context.Context, db *sql.DB, query string, args ...any) (in
 	return n, err
 }
 
-// verdict fills a probe's server result from err. It returns err when the
-// error is not a key's fault (the audit cannot go on for this file).
-func (p *Probe) verdict(err error) error {
+// verdict fills a probe's server result from err. control is true when
+// the ASCII probe ran without error: the query works, and a server error
+// for this probe is the key's doing (the key is all that differs), whatever
+// its number. It returns err when the audit cannot go on for this file (a
+// host fault, or the query failing for the ASCII key for a reason that is
+// not a collation).
+func (p *Probe) verdict(err error, control bool) error {
 	if err == nil {
 		p.Server = "ok"
 		return nil
@@ -170,23 +157,74 @@ func (p *Probe) verdict(err error) error {
 	}
 	p.Server = fmt.Sprintf("error %d", n)
 	p.Error = err.Error()
-	if collationErrors[n] {
+	switch {
+	case hosts.Classify(err, true) == hosts.ClassHost:
+		return err
+	case hosts.IsCharsetError(err), control:
 		p.Breaks = true
 		return nil
 	}
 	return err
 }
 
-// agree decides whether mapgate's prediction matches the server: a key the
-// server refuses must be one mapgate rejects before querying, and a key
-// mapgate rejects (answering NOTFOUND without a query) must be one the
-// server returns no rows for. (A rejected key the server merely accepts,
-// such as invalid UTF-8 against a utf8mb4 column, agrees as long as it
-// finds nothing.)
+// mapgate fills in what mapgate answers for the probe's key: its own
+// lookup path, asked through lookup.Map.Explain.
+func (p *Probe) mapgate(ex lookup.Explanation) {
+	r := ex.Result
+	switch {
+	case r.Found:
+		p.MapgateAnswer = "found"
+	case r.Failed():
+		p.MapgateAnswer = "temp"
+	default:
+		p.MapgateAnswer = "notfound"
+	}
+	p.Mapgate = p.MapgateAnswer
+	switch {
+	case ex.Rejected != "":
+		// Postfix's own dict layer answers these keys "not found" before
+		// any table sees them (dict_utf8, and no client can send a NUL).
+		p.postfixRejects = true
+		p.Mapgate += ", no query: " + ex.Rejected
+		return
+	case r.Failed():
+		p.Mapgate += ": " + r.Class.String()
+		return
+	}
+	for _, st := range ex.Steps {
+		switch {
+		case st.Plan.Miss != nil:
+			p.Mapgate += ", no query: " + st.Plan.Miss.Reason.String()
+			if st.Plan.Miss.Column != "" {
+				p.Mapgate += " (" + st.Plan.Miss.Column + ")"
+			}
+		case len(st.Plan.Null) > 0:
+			var ps []string
+			for _, i := range st.Plan.Null {
+				ps = append(ps, fmt.Sprintf("?%d", i+1))
+			}
+			p.Mapgate += ", " + strings.Join(ps, " ") + " bound as NULL"
+		}
+		break // the probe's one step (the audit's map asks the key alone)
+	}
+}
+
+// agree compares mapgate's answer with the server's: a key the server
+// refuses must be one mapgate answers NOTFOUND (it proved that no row
+// matches) and not TEMP, a key the server returns rows for must not be
+// NOTFOUND (a wrong NOTFOUND), and a key the server answers must not be
+// TEMP. A key Postfix itself never looks up (invalid UTF-8 with
+// smtputf8_enable, dict_utf8.c) is not found whatever the server says.
 func (p *Probe) agree() {
-	rejects := strings.HasPrefix(p.Predicted, "reject")
-	p.Agrees = !p.Breaks || rejects
-	if rejects && p.Rows > 0 {
-		p.Agrees, p.WrongNotFound = false, true
+	switch {
+	case p.postfixRejects:
+		p.Agrees = p.MapgateAnswer == "notfound"
+	case p.MapgateAnswer == "notfound":
+		p.Agrees = p.Breaks || p.Rows == 0
+		p.WrongNotFound = !p.Breaks && p.Rows > 0
+	case p.MapgateAnswer == "found":
+		p.Agrees = !p.Breaks && p.Rows > 0
+	default:
+		p.Agrees = false
 	}
 }

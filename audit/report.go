@@ -16,8 +16,14 @@ type Report struct {
 	PlanFailure *Failure `json:"plan_failure,omitempty"`
 }
 
-// AtRisk reports whether some map (or the schema) breaks on some key.
+// AtRisk reports whether some map (or the schema) breaks on some key, or
+// the fix would change some lookup's answer (a group that is not ready).
 func (r *Report) AtRisk() bool {
+	for _, g := range r.Groups {
+		if !g.Ready {
+			return true
+		}
+	}
 	for _, m := range r.Maps {
 		if m.AtRisk() {
 			return true
@@ -127,9 +133,6 @@ type Param struct {
 	// why); the probes still run.
 	Known bool   `json:"known"`
 	Why   string `json:"why,omitempty"`
-	// Note says where the report's view differs from mapgate's own
-	// analysis (a query shape that analysis does not read).
-	Note string `json:"note,omitempty"`
 }
 
 // Column is a text column a key is compared with (or, in schema mode, any
@@ -204,17 +207,26 @@ type Probe struct {
 	Server string `json:"server"`
 	Error  string `json:"error,omitempty"`
 	Rows   int    `json:"rows"`
-	// Breaks is true when the server refused the comparison (1267, 1270,
-	// 1271, 1253): this class of keys makes the map fail.
+	// Breaks is true when the server refused the query for this key (a
+	// collation or charset error, or, when the ASCII key works, any
+	// error): this class of keys makes the map fail through Postfix's
+	// mysql: client.
 	Breaks bool `json:"breaks"`
-	// Predicted is what mapgate's pre-check does with the key: "send" or
-	// "reject: REASON". Agrees is false when the server's verdict
-	// contradicts it (a key mapgate sends but the server refuses).
-	Predicted string `json:"mapgate"`
-	Agrees    bool   `json:"agrees"`
+	// MapgateAnswer is what mapgate answers for the key, asked of its own
+	// lookup path (lookup.Map.Explain): "found", "notfound" or "temp";
+	// Mapgate says how ("notfound, no query: unrepresentable
+	// (alias.address)", "notfound, ?1 ?2 bound as NULL", "temp: key").
+	// Agrees is false when it contradicts the server: TEMP for a key the
+	// server answers or refuses, NOTFOUND for a key it returns rows for.
+	Mapgate       string `json:"mapgate"`
+	MapgateAnswer string `json:"mapgate_answer"`
+	Agrees        bool   `json:"agrees"`
 	// WrongNotFound is true when mapgate rejects the key (NOTFOUND without
 	// a query) but the server returns rows for it.
 	WrongNotFound bool `json:"wrong_notfound,omitempty"`
+	// postfixRejects: mapgate answered before any search step, as
+	// Postfix's own dict layer does (an invalid UTF-8 key).
+	postfixRejects bool
 }
 
 // Scan is a table EXPLAIN says is read in full for a lookup.
@@ -234,8 +246,10 @@ const (
 type Finding struct {
 	Severity string `json:"severity"`
 	// Kind is "breaking_keys", "mixed_collations", "full_scan",
-	// "double_encoded", "mixed_data", "prediction_mismatch",
-	// "wrong_notfound", "query_not_understood", "select_list" or "safe".
+	// "double_encoded", "mixed_data", "mapgate_temp_breaking" (mapgate
+	// answers TEMP for keys the server refuses), "mapgate_temp" (TEMP for
+	// keys the server answers), "wrong_notfound", "query_not_understood",
+	// "select_list" or "safe".
 	Kind string `json:"kind"`
 	Text string `json:"text"`
 }

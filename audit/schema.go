@@ -97,7 +97,7 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 				}
 				key := s + "@" + s + ".example"
 				p := &Probe{}
-				if err := p.verdict(runRows(ctx, db, q, func(*sql.Rows) error { return nil }, key)); err != nil {
+				if err := p.verdict(runRows(ctx, db, q, func(*sql.Rows) error { return nil }, key), false); err != nil {
 					return fail(failureFor("", err))
 				}
 				if p.Breaks {
@@ -142,7 +142,7 @@ func Schema(ctx context.Context, dsn, database string, opts Options) *Report {
 			q := fmt.Sprintf("EXPLAIN SELECT 1 FROM %s AS a, %s AS b WHERE a.%s = b.%s AND a.%s = ?",
 				x.t.qualified(), y.t.qualified(), quoteIdent(x.c.name), quoteIdent(y.c.name), quoteIdent(x.c.name))
 			p := &Probe{}
-			if err := p.verdict(runRows(ctx, db, q, func(*sql.Rows) error { return nil }, "mapgate-audit@example")); err != nil {
+			if err := p.verdict(runRows(ctx, db, q, func(*sql.Rows) error { return nil }, "mapgate-audit@example"), false); err != nil {
 				return fail(failureFor("", err))
 			}
 			if p.Breaks {

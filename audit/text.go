@@ -148,7 +148,7 @@ func (t *textWriter) file(f *FileReport) {
 			} else if p.Rows > 0 {
 				server += fmt.Sprintf(", %d %s", p.Rows, plural(p.Rows, "row", "rows"))
 			}
-			pred := p.Predicted
+			pred := p.Mapgate
 			if !p.Agrees {
 				pred += " (!)"
 			}
@@ -336,7 +336,10 @@ func (t *textWriter) fix(r *Report) {
 // preflight, before any SQL.
 func (t *textWriter) groupSummary(n int, g *FixGroup) {
 	status := "ready"
-	if !g.Ready {
+	switch g.Verdict {
+	case "review":
+		status = "review: answers change; the statements stop at the preflight unless run after SET @mapgate_review = 'accept';"
+	case "not_ready":
 		status = "NOT READY: the statements stop at the preflight"
 	}
 	t.printf("\n  group %d: %s to %s (%s)\n", n, strings.Join(g.Tables, ", "), g.Collation, status)
@@ -346,6 +349,39 @@ func (t *textWriter) groupSummary(n int, g *FixGroup) {
 			mark = "FAIL"
 		}
 		t.paraCont(fmt.Sprintf("    %s %-15s", mark, c.Name), strings.Repeat(" ", 25), c.Text)
+		if c.Name == "answers" && g.Answers != nil {
+			t.answerChanges(g.Answers.Changes)
+		}
+	}
+}
+
+// answerChanges lists every changed answer, one line per stored value:
+// the keys that find it and did not, or no longer find it.
+func (t *textWriter) answerChanges(changes []AnswerChange) {
+	type row struct{ column, value string }
+	var order []row
+	found, lost := map[row][]string{}, map[row][]string{}
+	for _, ch := range changes {
+		r := row{ch.Column, ch.Row}
+		if _, ok := found[r]; !ok {
+			if _, ok := lost[r]; !ok {
+				order = append(order, r)
+			}
+		}
+		k := ch.Key + " (" + ch.Kind + ")"
+		if ch.After {
+			found[r] = append(found[r], k)
+		} else {
+			lost[r] = append(lost[r], k)
+		}
+	}
+	for _, r := range order {
+		if ks := found[r]; len(ks) > 0 {
+			t.paraCont("      - ", "        ", fmt.Sprintf("%s %s is found by %s", r.column, r.value, strings.Join(ks, ", ")))
+		}
+		if ks := lost[r]; len(ks) > 0 {
+			t.paraCont("      - ", "        ", fmt.Sprintf("%s %s is no longer found by %s", r.column, r.value, strings.Join(ks, ", ")))
+		}
 	}
 }
 

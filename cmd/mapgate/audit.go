@@ -14,7 +14,7 @@ import (
 // Exit codes of mapgate audit.
 const (
 	exitAuditSafe   = 0 // no map at risk
-	exitAuditRisk   = 1 // some map breaks on some keys
+	exitAuditRisk   = 1 // some map breaks on some keys, or its fix would change answers
 	exitAuditFailed = 2 // the audit could not run (completely)
 )
 
@@ -31,10 +31,14 @@ Checks, for each map, the columns its query compares keys with: their character
 sets and collations, which real-world keys make the query fail (proven by
 sending probe keys through the query in a read-only transaction), mixed
 collations, lookups without an index, and latin1 columns holding double-encoded
-UTF-8. Prints the SQL that converts the tables and the .cf changes to make.
-Needs only SELECT on the tables and information_schema.
+UTF-8. Prints the SQL that converts the tables and the .cf changes to make:
+ready when the server shows that no lookup's answer changes, else review, with
+every changed answer listed (the SQL then runs only after
+SET @mapgate_review = 'accept';). Needs only SELECT on the tables and
+information_schema.
 
-Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
+Exit status: 0 no map at risk, 1 some map at risk or a fix to review, 2 the
+audit could not run.
 
 `)
 		fs.PrintDefaults()
@@ -46,7 +50,7 @@ Exit status: 0 no map at risk, 1 some map at risk, 2 the audit could not run.
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	examples := fs.Int("examples", 3, "example rows to show per double-encoded or latin1 column")
 	timeout := fs.Duration("timeout", 60*time.Second, "limit for each query of the audit")
-	collation := fs.String("collation", "", "the utf8mb4 collation the fix converts to (default: read from the server, the one that keeps the columns' comparisons)")
+	collation := fs.String("collation", "", "the utf8mb4 collation the fix converts to (default: of the server's, the one that changes fewest answers)")
 	if err := fs.Parse(args); err != nil {
 		return exitAuditFailed
 	}

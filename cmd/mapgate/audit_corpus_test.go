@@ -184,6 +184,11 @@ func TestAuditCorpus(t *testing.T) {
 			if code == exitAuditRisk {
 				require.NotEmpty(t, script, out)
 			}
+			if strings.Contains(out, "(review: answers change") {
+				// Some answers change (each listed by the audit); the
+				// corpus keys must not be among them.
+				script = reviewAccept + script
+			}
 			if script != "" {
 				res, err := runMysqlClient(t, s, project, script)
 				require.NoError(t, err, "the printed fix stopped: %s\n%s", res, script)
@@ -228,6 +233,9 @@ func TestAuditCorpusSchemaMode(t *testing.T) {
 	require.Equal(t, exitAuditRisk, code, errs+out)
 	assert.Contains(t, flat(out), "dkim(domain_name) -> domain(domain)")
 	script := fixSQL(out)
+	if strings.Contains(out, "(review: answers change") {
+		script = reviewAccept + script
+	}
 	res, err := runMysqlClient(t, s, "pfa", script)
 	require.NoError(t, err, "the printed fix stopped: %s", res)
 	code, out, errs = runAudit(t, "--dsn", dsn, "--database", "pfa")

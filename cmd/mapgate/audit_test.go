@@ -197,9 +197,14 @@ func TestAuditFullScan(t *testing.T) {
 	dir := t.TempDir()
 	alias := writeCF(t, dir, "alias.cf", s, "nokey", qAlias, "charset = latin1")
 	code, out, errs := runAudit(t, "--map", "virtual_alias="+alias, "--json")
-	require.Equal(t, exitAuditSafe, code, errs)
+	// No key breaks the map over its latin1 connection, but the fix the
+	// audit proposes (to utf8mb4) would change answers: at risk.
+	require.Equal(t, exitAuditRisk, code, errs)
 	var r audit.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Len(t, r.Groups, 1)
+	assert.Equal(t, "review", r.Groups[0].Verdict)
+	assert.False(t, r.Maps[0].AtRisk())
 	f := r.Maps[0].Files[0]
 	require.Len(t, f.Scans, 1)
 	assert.Equal(t, "alias", f.Scans[0].Table)
