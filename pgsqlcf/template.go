@@ -36,8 +36,10 @@ type Param struct {
 	// Quote is how the parameter was written. Postfix splices a bare
 	// expansion into the SQL as it is (escaped for a '…' string); mapgate
 	// binds every expansion as a value. Inside $$…$$ Postfix's escaping
-	// doubles a key's quotes, which the dollar quoting keeps: a key with a
-	// quote then reaches the database changed; mapgate binds it unchanged.
+	// doubles a key's quotes, which the dollar quoting keeps; inside E'…'
+	// (with standard_conforming_strings on) it leaves a key's backslashes,
+	// which the server reads as escapes: such a key reaches the database
+	// changed through Postfix, unchanged through mapgate.
 	Quote Quote
 	// Offset is the byte offset of the parameter's "$n" in Template.SQL.
 	Offset int
