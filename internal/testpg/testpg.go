@@ -15,9 +15,9 @@
 // (scram-sha-256). The read-only role User/Password is what an admin's
 // pgsql_table(5) files use.
 //
-// The servers are real postgres processes, each in a process group of its
-// own: tests kill them (SIGKILL to the postmaster and its backends), stall
-// them (SIGSTOP) and restart them on the same port.
+// The servers are real postgres processes: tests kill them (SIGKILL to the
+// postmaster and its backends), stall them (SIGSTOP) and restart them on the
+// same port.
 package testpg
 
 import (
@@ -299,7 +299,7 @@ func (s *Server) Start() error {
 			s.mu.Lock()
 			s.cmd, s.exited = nil, nil
 			s.mu.Unlock()
-			return fmt.Errorf("testpg: postgres exited during start-up; see %s", s.LogPath())
+			return fmt.Errorf("testpg: postgres exited during start-up:\n%s", s.logTail())
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -317,6 +317,15 @@ func (s *Server) Start() error {
 	return fmt.Errorf("testpg: postgres not ready after 30s; see %s", s.LogPath())
 }
 
+// logTail is the end of the server log, for errors.
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(s.LogPath())
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
 // PID is the postmaster's process id, 0 when it is not running.
 func (s *Server) PID() int {
 	s.mu.Lock()
@@ -327,17 +336,61 @@ func (s *Server) PID() int {
 	return s.cmd.Process.Pid
 }
 
-// signal sends sig to the postmaster, or with group to its process group
-// (the postmaster and every backend).
-func (s *Server) signal(sig syscall.Signal, group bool) error {
+// procStat reads pid's state and parent from /proc/PID/stat.
+func procStat(pid int) (state string, ppid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	// pid (comm) state ppid ...: the fields after the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return f[0], ppid, true
+}
+
+// procs is the postmaster and its children (backends, background workers).
+// The children run in sessions of their own (PostgreSQL's
+// InitPostmasterChild calls setsid), so a process group does not hold them.
+func procs(postmaster int) []int {
+	out := []int{postmaster}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == postmaster {
+			continue
+		}
+		if _, ppid, ok := procStat(pid); ok && ppid == postmaster {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// signal sends sig to the postmaster, or with all to its children too.
+func (s *Server) signal(sig syscall.Signal, all bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return errors.New("testpg: not running")
 	}
 	pid := s.cmd.Process.Pid
-	if group {
-		return syscall.Kill(-pid, sig)
+	if !all {
+		return syscall.Kill(pid, sig)
+	}
+	// Stop the postmaster first, so that it forks no child we miss.
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	for _, p := range procs(pid)[1:] {
+		_ = syscall.Kill(p, sig)
+	}
+	if sig != syscall.SIGSTOP {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
 	}
 	return syscall.Kill(pid, sig)
 }
@@ -361,14 +414,41 @@ func (s *Server) wait(limit time.Duration) error {
 	return nil
 }
 
-// Kill ends the server and its backends with SIGKILL (a crash) and waits for
-// the postmaster to go. A later Start recovers the cluster.
+// gone reports whether none of pids runs any more (a zombie has let go of
+// its shared memory).
+func gone(pids []int) bool {
+	for _, p := range pids {
+		if state, _, ok := procStat(p); ok && state != "Z" && state != "X" {
+			return false
+		}
+	}
+	return true
+}
+
+// Kill ends the server and its backends with SIGKILL (a crash) and waits
+// until they are gone. A later Start recovers the cluster.
 func (s *Server) Kill() error {
-	_ = s.signal(syscall.SIGCONT, true)
+	pid := s.PID()
+	if pid == 0 {
+		return errors.New("testpg: not running")
+	}
+	all := procs(pid)
 	if err := s.signal(syscall.SIGKILL, true); err != nil {
 		return err
 	}
-	return s.wait(10 * time.Second)
+	if err := s.wait(10 * time.Second); err != nil {
+		return err
+	}
+	// The backends hold the shared memory until they are gone; a restart
+	// before that fails ("pre-existing shared memory block is still in use").
+	deadline := time.Now().Add(10 * time.Second)
+	for !gone(all) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testpg: backends of %d still there after SIGKILL", pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
 
 // Stop shuts the server down with PostgreSQL's fast shutdown (SIGINT:
@@ -385,54 +465,32 @@ func (s *Server) Stop() error {
 }
 
 // Pause stalls the server and every backend with SIGSTOP: connections stay
-// open, nothing answers. Returns once every process of the group is stopped
-// (at most 5 s).
+// open, nothing answers. Returns once they are all stopped (at most 5 s).
 func (s *Server) Pause() error {
 	if err := s.signal(syscall.SIGSTOP, true); err != nil {
 		return err
 	}
-	pgid := s.PID()
+	pid := s.PID()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if groupStopped(pgid) {
+		if allStopped(procs(pid)) {
 			return nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return fmt.Errorf("testpg: postgres %d did not stop", pgid)
+	return fmt.Errorf("testpg: postgres %d did not stop", pid)
 }
 
-// groupStopped reports whether every process of process group pgid is in
-// state T (stopped).
-func groupStopped(pgid int) bool {
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		return false
-	}
-	seen := false
-	for _, p := range procs {
-		if _, err := strconv.Atoi(p.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + p.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp ...: the fields after the last ')'.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		seen = true
-		if f[0] != "T" && f[0] != "t" {
+// allStopped reports whether every one of pids is stopped (state T), or
+// gone: a backend that ended just before is a zombie the stopped
+// postmaster cannot reap.
+func allStopped(pids []int) bool {
+	for _, p := range pids {
+		if state, _, ok := procStat(p); ok && strings.IndexAny(state, "TtZX") < 0 {
 			return false
 		}
 	}
-	return seen
+	return true
 }
 
 // Resume undoes Pause.
@@ -455,15 +513,18 @@ func (s *Server) SocketPath() string {
 }
 
 // SuperConnString is a libpq/pgx connection string for the superuser over
-// the unix socket (trusted) to database db.
+// the unix socket (trusted) to database db. Like every connection string
+// here it sets client_encoding UTF8: without it the server's default is
+// the database's encoding, and Go's UTF-8 strings would be stored in a
+// LATIN1 database as two Latin-1 characters each.
 func (s *Server) SuperConnString(db string) string {
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=2", s.SocketDir, s.Port, Superuser, db)
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=2 client_encoding=UTF8", s.SocketDir, s.Port, Superuser, db)
 }
 
 // UserConnString is a connection string for the read-only role over TCP,
 // with its password (scram-sha-256).
 func (s *Server) UserConnString(db string) string {
-	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=%s sslmode=disable connect_timeout=2", s.Port, User, Password, db)
+	return fmt.Sprintf("host=127.0.0.1 port=%d user=%s password=%s dbname=%s sslmode=disable connect_timeout=2 client_encoding=UTF8", s.Port, User, Password, db)
 }
 
 // Exec runs SQL (several statements allowed: the simple query protocol) as
