@@ -189,6 +189,9 @@ func expectState(cf *File, key, enc string) string {
 // and compares the answers for ASCII keys with Postfix's own
 // `postmap -q` over pgsql:. It logs the counts per corpus and encoding.
 func TestCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a PostgreSQL and postmap for every published file (-short)")
+	}
 	dirs, err := filepath.Glob("../testdata/corpus/*-pgsql")
 	require.NoError(t, err)
 	require.NotEmpty(t, dirs)

@@ -8,7 +8,11 @@ import (
 
 // FuzzParseQuery: ParseQuery never panics; an accepted template has its
 // parameters at their offsets in order ($1, $2, …), Expand gives one value
-// per parameter, and a query without '%' is left exactly as it is.
+// per parameter, and a query without '%' is left exactly as it is. Where
+// every parameter is a plain '…' string on one line without comments, the
+// SQL with each $n written back as a '…' string of its value is exactly the
+// text Postfix would send (postfixExpand): the lexer found every string,
+// and every expansion in it, where PostgreSQL and Postfix do.
 func FuzzParseQuery(f *testing.F) {
 	for _, s := range []string{
 		"SELECT goto FROM alias WHERE address = '%s' AND active = '1'",
@@ -39,6 +43,32 @@ func FuzzParseQuery(f *testing.F) {
 		}
 		if !strings.Contains(q, "%") && tpl.SQL != q {
 			t.Fatalf("query without %% changed: %q -> %q", q, tpl.SQL)
+		}
+		const fixed = "bob@mail.example.jp"
+		if strings.ContainsAny(q, "\n\r") || strings.Contains(q, "--") || strings.Contains(q, "/*") {
+			return
+		}
+		for _, p := range tpl.Params {
+			if p.Quote != Standard {
+				return
+			}
+		}
+		args, ok := tpl.Expand(fixed, nil)
+		if !ok {
+			return
+		}
+		var b strings.Builder
+		last := 0
+		for i, p := range tpl.Params {
+			b.WriteString(tpl.SQL[last:p.Offset])
+			b.WriteString("'" + strings.ReplaceAll(args[i].(string), "'", "''") + "'")
+			last = p.Offset + len("$"+strconv.Itoa(i+1))
+		}
+		b.WriteString(tpl.SQL[last:])
+		// ParseQuery may add a space to keep $n apart from the text around it.
+		nospace := func(s string) string { return strings.ReplaceAll(s, " ", "") }
+		if want := postfixExpand(q, fixed); nospace(b.String()) != nospace(want) {
+			t.Fatalf("%q: bound SQL reads %q, Postfix sends %q", q, b.String(), want)
 		}
 	})
 }

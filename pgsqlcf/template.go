@@ -416,17 +416,25 @@ func (p *tmplParser) bare(i int) (int, error) {
 	if start > 0 && identCont(p.q[start-1]) || i < len(p.q) && identCont(p.q[i]) {
 		return 0, tmplError(p.q, start, "expansion outside quotes must stand alone; put it in quotes")
 	}
-	p.param(pcs, p.q[start:i], Bare)
+	p.param(pcs, p.q[start:i], Bare, i)
 	return i, nil
 }
 
-// param writes "$n" and records the parameter.
-func (p *tmplParser) param(pcs []piece, literal string, quote Quote) {
+// param writes "$n" for the token that ends before q[end], and records the
+// parameter. A "$n" must not run into the text around it ('%s'1 would read
+// $11, x'…' x$1): a space keeps the tokens apart, as the quotes did.
+func (p *tmplParser) param(pcs []piece, literal string, quote Quote, end int) {
 	n := len(p.params) + 1
+	if out := p.sql.String(); out != "" && identCont(out[len(out)-1]) {
+		p.sql.WriteByte(' ')
+	}
 	p.params = append(p.params, Param{Literal: literal, Quote: quote, Offset: p.sql.Len()})
 	p.pieces = append(p.pieces, pcs)
 	p.sql.WriteByte('$')
 	p.sql.WriteString(strconv.Itoa(n))
+	if end < len(p.q) && identCont(p.q[end]) {
+		p.sql.WriteByte(' ')
+	}
 }
 
 // dollar handles '$' at the start of a token: a $n parameter (an error),
@@ -490,7 +498,7 @@ func (p *tmplParser) dollar(i int) (int, error) {
 	if text.Len() > 0 {
 		pcs = append(pcs, piece{text: text.String()})
 	}
-	p.param(pcs, q[bodyStart:bodyEnd], Dollar)
+	p.param(pcs, q[bodyStart:bodyEnd], Dollar, after)
 	return after, nil
 }
 
@@ -608,7 +616,7 @@ func (p *tmplParser) str(start, open int, kind Quote) (int, error) {
 		return 0, tmplError(q, backsl, "backslash in a '…' string with an expansion: its meaning depends on standard_conforming_strings; use E'…'")
 	}
 	flush()
-	p.param(pcs, bodies.String(), kind)
+	p.param(pcs, bodies.String(), kind, lastEnd)
 	return lastEnd, nil
 }
 

@@ -28,6 +28,7 @@ func TestParseQuery(t *testing.T) {
 		{"SELECT 1 FROM t WHERE a = '%u' '@x'", "SELECT 1 FROM t WHERE a = $1 '@x'", nil, []any{"bob"}}, // no newline: two strings (the server's syntax error)
 		{"SELECT a$b, E'\\\\', U&'d\\0061t', 'x\\y' FROM t WHERE c = '%s';", "SELECT a$b, E'\\\\', U&'d\\0061t', 'x\\y' FROM t WHERE c = $1;", nil, []any{key}},
 		{"SELECT fn('%s')", "SELECT fn($1)", nil, []any{key}},
+		{"SELECT '%1'0, foo'%2'", "SELECT $1 0, foo $2", nil, []any{"jp", "example"}}, // $n never runs into the text around it (was "$10", "foo$2")
 	} {
 		tpl, err := ParseQuery(tc.q)
 		if tc.sql == "" {
