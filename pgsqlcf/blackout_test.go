@@ -252,3 +252,60 @@ func TestPostfix37Answers(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Equal(t, "1024", got)
 }
+
+// TestHostForms: each form of hosts reaches the server the way Postfix's
+// own client does, and Host says where: a unix: socket directory (libpq
+// then uses .s.PGSQL.5432 in it), a bare host:port, and a postgresql://
+// URI, which overrides the file's dbname (set to a database that does not
+// exist here).
+func TestHostForms(t *testing.T) {
+	if _, err := exec.LookPath("postmap"); err != nil {
+		t.Skip("postmap not installed: run make deps")
+	}
+	tcp := blackoutServer(t)
+	sock := testpg.StartSocketOnly(t)
+	require.NoError(t, sock.CreateDB("u8", "UTF8"))
+	sock.MustExec(t, "u8", blackoutSchema(false))
+	require.NoError(t, sock.GrantRead("u8"))
+
+	conf := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(conf, "main.cf"), nil, 0o644))
+	for i, tc := range []struct {
+		hosts, dbname string
+		kind          HostKind
+		addr          string
+	}{
+		{"unix:" + sock.SocketDir, "u8", Unix, sock.SocketPath()},
+		{sock.SocketDir, "u8", Unix, sock.SocketPath()},
+		{fmt.Sprintf("127.0.0.1:%d", tcp.Port), "u8", TCP, tcp.Addr()},
+		{fmt.Sprintf("postgresql://%s:%s@127.0.0.1:%d/u8", testpg.User, testpg.Password, tcp.Port), "nosuchdb", URI, ""},
+	} {
+		p := filepath.Join(conf, fmt.Sprintf("h%d.cf", i))
+		text := fmt.Sprintf("hosts = %s\nuser = %s\npassword = %s\ndbname = %s\nquery = SELECT goto FROM alias WHERE address = '%%s'\n", tc.hosts, testpg.User, testpg.Password, tc.dbname)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+		cf, err := Parse(p)
+		require.NoError(t, err)
+		require.Len(t, cf.Hosts, 1)
+		h := cf.Hosts[0]
+		require.Equal(t, tc.kind, h.Kind, tc.hosts)
+		require.Equal(t, tc.addr, h.Addr(), tc.hosts)
+
+		got, code, stderr := postmapQuery(t, conf, p, "bob@example.net")
+		require.Equal(t, 0, code, "%s: %s", tc.hosts, stderr)
+		require.Equal(t, "found:bob@example.net", got, tc.hosts)
+
+		if h.Kind == URI {
+			user, password, db, err := h.URIFields()
+			require.NoError(t, err)
+			require.Equal(t, []string{testpg.User, testpg.Password, "u8"}, []string{user, password, db})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := pgx.Connect(ctx, h.URI+"?sslmode=disable")
+			require.NoError(t, err, "pgx takes the URI as libpq does")
+			var got string
+			require.NoError(t, c.QueryRow(ctx, "SELECT goto FROM alias WHERE address = $1", "ユーザー@example.net").Scan(&got))
+			require.Equal(t, "found:ユーザー@example.net", got)
+			c.Close(ctx)
+			cancel()
+		}
+	}
+}

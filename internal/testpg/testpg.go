@@ -56,6 +56,8 @@ type Server struct {
 	SocketDir string // unix socket directory (libpq's host=/dir)
 	Port      int    // TCP port on 127.0.0.1; also names the socket file
 
+	socketOnly bool
+
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the current process has been reaped
@@ -186,7 +188,16 @@ func FreePort() (int, error) {
 
 // New starts a private server with the read-only role User. Call Close when
 // done.
-func New() (*Server, error) {
+func New() (*Server, error) { return newServer(false) }
+
+// NewSocketOnly starts a private server that listens on its unix socket
+// only, on port 5432: the socket is SocketDir/.s.PGSQL.5432, which is where
+// libpq looks when given a socket directory and no port, as Postfix's
+// "hosts = unix:/dir" does. No TCP port is opened (Port is 5432 for the
+// socket's name only), so the system instance on 5432 is not disturbed.
+func NewSocketOnly() (*Server, error) { return newServer(true) }
+
+func newServer(socketOnly bool) (*Server, error) {
 	tpl, err := initTemplate()
 	if err != nil {
 		return nil, err
@@ -215,7 +226,10 @@ func New() (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.Port, err = FreePort(); err != nil {
+	s.socketOnly = socketOnly
+	if socketOnly {
+		s.Port = 5432
+	} else if s.Port, err = FreePort(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -242,6 +256,17 @@ func Start(tb testing.TB) *Server {
 	return s
 }
 
+// StartSocketOnly is NewSocketOnly for tests, as Start is for New.
+func StartSocketOnly(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := NewSocketOnly()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
 // LogPath is the server's log file.
 func (s *Server) LogPath() string { return filepath.Join(s.Dir, "server.log") }
 
@@ -261,9 +286,13 @@ func (s *Server) Start() error {
 		s.mu.Unlock()
 		return errors.New("testpg: already running")
 	}
+	listen := "127.0.0.1"
+	if s.socketOnly {
+		listen = ""
+	}
 	cmd := command(acct, filepath.Join(bin, "postgres"), "-D", filepath.Join(s.Dir, "data"),
 		"-p", strconv.Itoa(s.Port),
-		"-c", "listen_addresses=127.0.0.1",
+		"-c", "listen_addresses="+listen,
 		"-c", "unix_socket_directories="+s.SocketDir,
 		// fsync=off survives a killed server (the kernel has the writes), not a
 		// crashed machine; synchronous_commit stays on so a kill loses no commit.
@@ -504,8 +533,13 @@ func (s *Server) Close() {
 	}
 }
 
-// Addr is the server's TCP address.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
+// Addr is the server's TCP address ("" for a socket-only server).
+func (s *Server) Addr() string {
+	if s.socketOnly {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+}
 
 // SocketPath is the unix socket file (in SocketDir, named after the port).
 func (s *Server) SocketPath() string {
