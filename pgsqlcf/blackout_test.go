@@ -294,18 +294,19 @@ func TestHostForms(t *testing.T) {
 		require.Equal(t, 0, code, "%s: %s", tc.hosts, stderr)
 		require.Equal(t, "found:bob@example.net", got, tc.hosts)
 
+		// pgx with ConnString reaches the same database, and speaks UTF-8.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := pgx.Connect(ctx, cf.ConnString(h))
+		require.NoError(t, err, cf.ConnString(h))
+		require.NoError(t, c.QueryRow(ctx, "SELECT goto FROM alias WHERE address = $1", "ユーザー@example.net").Scan(&got))
+		require.Equal(t, "found:ユーザー@example.net", got)
+		c.Close(ctx)
+		cancel()
+
 		if h.Kind == URI {
 			user, password, db, err := h.URIFields()
 			require.NoError(t, err)
 			require.Equal(t, []string{testpg.User, testpg.Password, "u8"}, []string{user, password, db})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			c, err := pgx.Connect(ctx, h.URI+"?sslmode=disable")
-			require.NoError(t, err, "pgx takes the URI as libpq does")
-			var got string
-			require.NoError(t, c.QueryRow(ctx, "SELECT goto FROM alias WHERE address = $1", "ユーザー@example.net").Scan(&got))
-			require.Equal(t, "found:ユーザー@example.net", got)
-			c.Close(ctx)
-			cancel()
 		}
 	}
 }

@@ -94,6 +94,41 @@ func (h Host) URIFields() (user, password, dbname string, err error) {
 	return user, password, dbname, nil
 }
 
+// ConnString is the libpq connection string Postfix's client uses for h:
+// the URI as written (the file's user, password and dbname do not apply),
+// or host, port (when written), user, password (when set) and dbname in
+// keyword/value form, as PQsetdbLogin takes them. libpq's defaults and
+// environment fill in the rest (port 5432, sslmode=prefer). pgx's
+// ParseConfig reads both forms as libpq does. The client encoding is not
+// in it: Postfix 3.8+ sets Encoding after connecting, 3.7 LATIN1.
+func (c *File) ConnString(h Host) string {
+	if h.Kind == URI {
+		return h.URI
+	}
+	var b strings.Builder
+	kv := func(k, v string) {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteString("='")
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v))
+		b.WriteByte('\'')
+	}
+	kv("host", h.Host)
+	if h.Port != "" {
+		kv("port", h.Port)
+	}
+	if c.User != "" {
+		kv("user", c.User)
+	}
+	if c.Password != "" {
+		kv("password", c.Password)
+	}
+	kv("dbname", c.DBName)
+	return b.String()
+}
+
 // Error is an error in a pgsql_table(5) file: FILE:LINE: PARAM: MSG. It
 // is mysqlcf's, the two files being read by the same cfg_parser.c.
 type Error = mysqlcf.Error

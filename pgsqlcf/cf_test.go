@@ -130,3 +130,11 @@ func TestParseErrors(t *testing.T) {
 		require.ErrorContains(t, err, want, text)
 	}
 }
+
+// TestConnString quotes values as libpq's keyword/value syntax wants.
+func TestConnString(t *testing.T) {
+	cf := &File{User: "post fix", Password: `it's\x`, DBName: "mail"}
+	require.Equal(t, `host='/run/pg' user='post fix' password='it\'s\\x' dbname='mail'`, cf.ConnString(Host{Kind: Unix, Host: "/run/pg"}))
+	require.Equal(t, `host='db' port='5433' user='post fix' password='it\'s\\x' dbname='mail'`, cf.ConnString(Host{Kind: TCP, Host: "db", Port: "5433"}))
+	require.Equal(t, "postgresql://h/x", cf.ConnString(Host{Kind: URI, URI: "postgresql://h/x"}))
+}
