@@ -41,7 +41,7 @@ FUZZTIME ?= 20s
 fuzz:
 	@for t in $$($(GO) test -list 'Fuzz.*' ./socketmap/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./socketmap/ || exit 1; done
 	@for t in $$($(GO) test -list 'Fuzz.*' ./charset/ | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s ./charset/ || exit 1; done
-	@for p in ./sqlshape/ ./mysqlcf/ ./mysqlfront/; do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$p || exit 1; done; done
+	@for p in ./sqlshape/ ./mysqlcf/ ./mysqlfront/ ./pgsqlcf/; do for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do $(GO) test -run=^$$ -fuzz=^$$t$$ -fuzztime=$(FUZZTIME) -fuzzminimizetime=2s $$p || exit 1; done; done
 
 # sqlshape against vitess' MySQL grammar (a module of its own: the daemon
 # never links vitess).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what mapgate's tests, demo and benchmarks need when it is missing:
-# MariaDB server binaries (a private instance is started per test run; the
-# system one is never used) and Postfix's postmap with the mysql map type.
+# MariaDB and PostgreSQL server binaries (a private instance is started per
+# test run; the system ones are never used) and Postfix's postmap with the
+# mysql and pgsql map types.
 # Non-interactive; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -11,13 +12,20 @@ have mariadbd || have mysqld || need+=(mariadb-server)
 have mariadb-install-db || have mysql_install_db || need+=(mariadb-server)
 have mariadb || have mysql || need+=(mariadb-client)
 have postmap || need+=(postfix)
+# Debian keeps the PostgreSQL server programs in /usr/lib/postgresql/VERSION/bin
+# (internal/testpg looks there too); psql comes with them.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || have initdb || need+=(postgresql)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || have postgres || need+=(postgresql)
 # gcc: make deb builds the packaged binary with cgo (the package test runs as root).
 have gcc || need+=(gcc libc6-dev)
-# postfix-mysql adds the mysql: map type (dict_mysql.so).
+# postfix-mysql adds the mysql: map type (dict_mysql.so), postfix-pgsql pgsql:.
 # postconf needs a main.cf to read: give it an empty one of its own.
 pcdir=$(mktemp -d); : >"$pcdir/main.cf"
 if ! { have postconf && postconf -c "$pcdir" -m 2>/dev/null | grep -qx mysql; }; then
   need+=(postfix-mysql)
+fi
+if ! { have postconf && postconf -c "$pcdir" -m 2>/dev/null | grep -qx pgsql; }; then
+  need+=(postfix-pgsql)
 fi
 rm -rf "$pcdir"
 # sendmail (for the end-to-end suite) comes with postfix.
@@ -34,7 +42,8 @@ echo "deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
 $sudo apt-get update -qq
-# policy-rc.d keeps the packages from starting system services we never use.
+# policy-rc.d keeps the packages from starting system services we never use
+# (mariadb, postfix, and the cluster that Debian's postgresql creates).
 pol=/usr/sbin/policy-rc.d
 made_pol=""
 if [ ! -e "$pol" ]; then
