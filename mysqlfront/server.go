@@ -109,6 +109,7 @@ type Server struct {
 
 	refusing   atomic.Int64
 	lastCapLog atomic.Int64
+	st         serverStats
 }
 
 func (s *Server) init() {
@@ -172,6 +173,7 @@ func (s *Server) admit(nc net.Conn) {
 	}
 	if len(s.conns) >= orDefault(s.MaxConns, DefaultMaxConns) {
 		s.mu.Unlock()
+		s.st.rejected.Add(1)
 		if s.refusing.Add(1) <= maxRefusing {
 			go s.refuse(nc)
 		} else {
@@ -181,6 +183,7 @@ func (s *Server) admit(nc net.Conn) {
 		return
 	}
 	c := &conn{s: s, nc: nc, id: s.nextID.Add(1)}
+	s.st.accepted.Add(1)
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	go c.serve()
@@ -374,6 +377,7 @@ func (c *conn) handshake() bool {
 		}
 	}
 	if hr.user != c.s.User || !checkNative(c.s.Password, scramble, auth) {
+		c.s.st.loginsFailed.Add(1)
 		c.log.Warn("access denied", "user", strconv.QuoteToASCII(hr.user))
 		_ = c.write(c.p.appendPacket(nil, errPacket(1045, "28000", "Access denied for user "+strconv.QuoteToASCII(hr.user))))
 		return false
@@ -522,4 +526,23 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// Stats is a snapshot of a Server's counters.
+type Stats struct {
+	Accepted     uint64 // connections accepted and greeted
+	Rejected     uint64 // connections refused because MaxConns were open (error 1040, or closed)
+	LoginsFailed uint64 // handshakes refused with error 1045 (wrong user or password)
+	Open         int    // connections open now
+}
+
+type serverStats struct{ accepted, rejected, loginsFailed atomic.Uint64 }
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	s.init()
+	s.mu.Lock()
+	open := len(s.conns)
+	s.mu.Unlock()
+	return Stats{Accepted: s.st.accepted.Load(), Rejected: s.st.rejected.Load(), LoginsFailed: s.st.loginsFailed.Load(), Open: open}
 }
