@@ -81,11 +81,11 @@ type Daemon struct {
 
 // Start builds everything cfg describes, listens, and serves. The lookups
 // of every front go to the same maps, pools, breakers and cache.
-func Start(cfg Config, env Env) (d *Daemon, err error) {
+func Start(cfg Config, env Env) (_ *Daemon, err error) {
 	if env.Log == nil {
 		env.Log = slog.Default()
 	}
-	d = &Daemon{env: env, log: env.Log, met: newMetrics(env.Version), cfg: cfg,
+	d := &Daemon{env: env, log: env.Log, met: newMetrics(env.Version), cfg: cfg,
 		errc: make(chan error, 1), reloadReq: make(chan struct{}, 1), stop: make(chan struct{})}
 	d.met.state = d.scrapeState
 	defer func() {
@@ -203,7 +203,7 @@ func (d *Daemon) listen() error {
 	open := func(what string, specs []string, inh []net.Listener, dst *[]net.Listener) error {
 		if len(inh) > 0 {
 			if len(specs) > 0 {
-				d.log.Info("socket-activated: this listen setting is not used; the .socket unit decides where mapgate listens", "param", what, "value", strings.Join(specs, " "))
+				d.log.Info("socket-activated: the "+what+" setting is not used; the .socket unit decides where mapgate listens", what, strings.Join(specs, " "))
 			}
 			return nil
 		}

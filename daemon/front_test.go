@@ -45,4 +45,3 @@ func TestFrontOptions(t *testing.T) {
 		t.Errorf("front options %+v: want smtputf8 and the delimiter kept", got)
 	}
 }
-
