@@ -75,7 +75,7 @@ func checkListenFDs() error {
 	for i := uint64(0); i < count; i++ {
 		var st syscall.Stat_t
 		if err := syscall.Fstat(int(3+i), &st); err != nil {
-			return fmt.Errorf("socket activation: LISTEN_FDS=%d, but descriptor %d is not open (%v): only %d were passed", count, 3+i, err, i)
+			return fmt.Errorf("socket activation: LISTEN_FDS=%d, but descriptor %d is not open (%v)", count, 3+i, err)
 		}
 	}
 	return nil

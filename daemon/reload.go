@@ -156,6 +156,9 @@ func (d *Daemon) reload() {
 		d.met.reloads.WithLabelValues("refused").Inc()
 		return
 	}
+	if d.env.Level != nil {
+		d.env.Level.Set(ParseLevel(next.LogLevel))
+	}
 	discover(g.set)
 	d.cur.Store(g)
 	retiring := make(chan struct{})
@@ -173,9 +176,6 @@ func (d *Daemon) reload() {
 	}
 	if next.AdminSocket != old.AdminSocket {
 		d.rebindAdmin(next.AdminSocket)
-	}
-	if d.env.Level != nil {
-		d.env.Level.Set(ParseLevel(next.LogLevel))
 	}
 	d.met.reloads.WithLabelValues("ok").Inc()
 	d.log.Info("reloaded", "maps", g.set.Names())
