@@ -121,6 +121,7 @@ func (d *Daemon) reloadLoop() {
 // reload first waits until the generation the previous one swapped out is
 // closed, whatever the rate of SIGHUPs.
 func (d *Daemon) reload() {
+	start := time.Now()
 	if d.retiring != nil {
 		<-d.retiring
 		d.retiring = nil
@@ -178,7 +179,7 @@ func (d *Daemon) reload() {
 		d.rebindAdmin(next.AdminSocket)
 	}
 	d.met.reloads.WithLabelValues("ok").Inc()
-	d.log.Info("reloaded", "maps", g.set.Names())
+	d.log.Info("reloaded", "maps", g.set.Names(), "took", time.Since(start).Round(time.Millisecond).String())
 }
 
 // applied is the configuration a reload runs: next's values, except for
