@@ -105,6 +105,9 @@ func Start(cfg Config, env Env) (_ *Daemon, err error) {
 	if err := d.listen(); err != nil {
 		return nil, err
 	}
+	d.sm = &socketmap.Server{Handler: smfront.Handler{Core: socketmapCore{d}}, Logger: d.log,
+		RequestTimeout: cfg.LookupTimeout, MaxConns: cfg.MaxConns}
+
 	g, err := d.build(cfg)
 	if err != nil {
 		return nil, err
@@ -128,8 +131,6 @@ func Start(cfg Config, env Env) (_ *Daemon, err error) {
 	// is discovered later by the maps themselves.
 	discover(g.set)
 
-	d.sm = &socketmap.Server{Handler: smfront.Handler{Core: socketmapCore{d}}, Logger: d.log,
-		RequestTimeout: cfg.LookupTimeout, MaxConns: cfg.MaxConns}
 	for _, l := range d.smListeners {
 		d.serveWG.Add(1)
 		go func() {

@@ -104,7 +104,9 @@ func (d *Daemon) reloadLoop() {
 	for {
 		select {
 		case <-d.reloadReq:
-			d.reload()
+			if !d.stopping() {
+				d.reload()
+			}
 		case <-d.stop:
 			return
 		}
@@ -164,9 +166,10 @@ func (d *Daemon) reload() {
 	d.cur.Store(g)
 	retiring := make(chan struct{})
 	d.retiring = retiring
+	maxWait := d.cfg.LookupTimeout + 2*time.Second
 	go func() {
 		defer close(retiring)
-		took := running.retire(d.cfg.LookupTimeout+2*time.Second, d.log)
+		took := running.retire(maxWait, d.log)
 		d.log.Debug("previous maps closed", "after", took.String())
 	}()
 	old := d.cfg

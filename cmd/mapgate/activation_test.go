@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -331,6 +332,13 @@ func TestServeSocketActivatedRestartBothFronts(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				v, err := frontAsk(db, "bob@example.jp")
+				var me *mysql.MySQLError
+				if err != nil && !errors.As(err, &me) {
+					// The connection broke (the old mapgate closed it
+					// while idle, as the query went out): Postfix's
+					// client reconnects and asks again, once.
+					v, err = frontAsk(db, "bob@example.jp")
+				}
 				if err == nil && len(v) == 1 && v[0] == "bob@example.jp" {
 					frontOK.Add(1)
 					answered.Add(1)
