@@ -474,3 +474,30 @@ func TestServeListenFDsHuge(t *testing.T) {
 		t.Logf("LISTEN_FDS=%s: %s", n, strings.TrimSpace(string(out)))
 	}
 }
+
+// TestServeFrontCountsRefusals (defect 4): the front's refusals are in
+// /metrics: a connection over max_connections (error 1040) and a failed
+// login (error 1045).
+func TestServeFrontCountsRefusals(t *testing.T) {
+	f := newFixture(t)
+	maddr := freeAddr(t)
+	sock := filepath.Join(f.dir, "front.sock")
+	mgproc.Start(t, f.bin, "serve", "--map", "virtual_alias="+f.cf, "--metrics-listen", maddr,
+		"--set", "mysql_listen=unix:"+sock, "--set", "mysql_password=pw", "--set", "socket_group=0",
+		"--set", "max_connections=1")
+	_, err := frontAsk(frontDB(t, sock, "wrong"), "bob@example.jp")
+	var me *mysql.MySQLError
+	require.True(t, errors.As(err, &me), "%v", err)
+	assert.Equal(t, uint16(1045), me.Number)
+	held := frontDB(t, sock, "pw")
+	_, err = frontAsk(held, "bob@example.jp")
+	require.NoError(t, err)
+	_, err = frontAsk(frontDB(t, sock, "pw"), "bob@example.jp")
+	require.True(t, errors.As(err, &me), "over max_connections: %v", err)
+	assert.Equal(t, uint16(1040), me.Number)
+	m := scrape(t, maddr)
+	assert.Equal(t, 1.0, m["mapgate_mysql_logins_failed_total"])
+	assert.Equal(t, 1.0, m["mapgate_mysql_connections_rejected_total"])
+	assert.Equal(t, 1.0, m["mapgate_mysql_connections"])
+	assert.Equal(t, 2.0, m["mapgate_mysql_connections_accepted_total"])
+}
