@@ -62,6 +62,7 @@ type Daemon struct {
 	relay          atomic.Pointer[relay]
 	frontMu        sync.Mutex
 	fronts         []*mysqlfront.Server // the current one last; older ones keep their logged-in connections
+	frontDone      mysqlfront.Stats     // the counters of older servers that have ended
 	frontWG        sync.WaitGroup
 
 	metricsSrv *metricsServer
@@ -266,7 +267,14 @@ func (d *Daemon) startFront(cfg Config) {
 	// Servers whose listener closed and whose last connection ended are
 	// done.
 	cur := d.currentFront()
-	d.fronts = slices.DeleteFunc(d.fronts, func(s *mysqlfront.Server) bool { return s != cur && s.Stats().Open == 0 })
+	d.fronts = slices.DeleteFunc(d.fronts, func(s *mysqlfront.Server) bool {
+		st := s.Stats()
+		if s == cur || st.Open != 0 {
+			return false
+		}
+		addStats(&d.frontDone, st)
+		return true
+	})
 	d.fronts = append(d.fronts, srv)
 	d.frontMu.Unlock()
 	old := d.relay.Swap(r)
@@ -306,18 +314,30 @@ func (d *Daemon) handOff(nc net.Conn) {
 	}
 }
 
-func (d *Daemon) scrapeState() (*lookup.Set, *socketmap.Server, []*mysqlfront.Server) {
+func (d *Daemon) scrapeState() (*lookup.Set, *socketmap.Server, *mysqlfront.Stats) {
 	var set *lookup.Set
 	if g := d.cur.Load(); g != nil {
 		set = g.set
 	}
-	var fronts []*mysqlfront.Server
-	if d.hasFront {
-		d.frontMu.Lock()
-		fronts = slices.Clone(d.fronts)
-		d.frontMu.Unlock()
+	if !d.hasFront {
+		return set, d.sm, nil
 	}
-	return set, d.sm, fronts
+	d.frontMu.Lock()
+	defer d.frontMu.Unlock()
+	sum := d.frontDone
+	for _, s := range d.fronts {
+		addStats(&sum, s.Stats())
+	}
+	return set, d.sm, &sum
+}
+
+// addStats adds st to sum: the front's counters are those of every server
+// it ran.
+func addStats(sum *mysqlfront.Stats, st mysqlfront.Stats) {
+	sum.Accepted += st.Accepted
+	sum.Rejected += st.Rejected
+	sum.LoginsFailed += st.LoginsFailed
+	sum.Open += st.Open
 }
 
 // socketmapCore is the lookup core socketmap serves: the current maps.

@@ -37,8 +37,8 @@ type metrics struct {
 	cache        *prometheus.CounterVec
 
 	// state reads, at scrape time, the running set, the socketmap
-	// server and the MySQL front's servers (nil: none).
-	state func() (*lookup.Set, *socketmap.Server, []*mysqlfront.Server)
+	// server and the MySQL front's counters (nil: no front).
+	state func() (*lookup.Set, *socketmap.Server, *mysqlfront.Stats)
 }
 
 func newMetrics(version string) *metrics {
@@ -174,7 +174,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
-	s, srv, fronts := c.m.state()
+	s, srv, front := c.m.state()
 	if s != nil {
 		n, b := s.CacheEntries()
 		ch <- prometheus.MustNewConstMetric(descCacheEntries, prometheus.GaugeValue, float64(n))
@@ -190,19 +190,11 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descPoolWaitTime, prometheus.CounterValue, st.WaitDuration.Seconds(), name)
 		}
 	}
-	if fronts != nil {
-		var sum mysqlfront.Stats
-		for _, f := range fronts {
-			st := f.Stats()
-			sum.Accepted += st.Accepted
-			sum.Rejected += st.Rejected
-			sum.LoginsFailed += st.LoginsFailed
-			sum.Open += st.Open
-		}
-		ch <- prometheus.MustNewConstMetric(descFrontOpen, prometheus.GaugeValue, float64(sum.Open))
-		ch <- prometheus.MustNewConstMetric(descFrontAccepted, prometheus.CounterValue, float64(sum.Accepted))
-		ch <- prometheus.MustNewConstMetric(descFrontRejected, prometheus.CounterValue, float64(sum.Rejected))
-		ch <- prometheus.MustNewConstMetric(descFrontLogins, prometheus.CounterValue, float64(sum.LoginsFailed))
+	if front != nil {
+		ch <- prometheus.MustNewConstMetric(descFrontOpen, prometheus.GaugeValue, float64(front.Open))
+		ch <- prometheus.MustNewConstMetric(descFrontAccepted, prometheus.CounterValue, float64(front.Accepted))
+		ch <- prometheus.MustNewConstMetric(descFrontRejected, prometheus.CounterValue, float64(front.Rejected))
+		ch <- prometheus.MustNewConstMetric(descFrontLogins, prometheus.CounterValue, float64(front.LoginsFailed))
 	}
 	if srv != nil {
 		st := srv.Stats()
