@@ -135,18 +135,24 @@ func runLoad(t *testing.T, smAddr, frontSock, password string, n int, maps ...st
 		maps = []string{"virtual_alias"}
 	}
 	st = &loadStats{}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("MAPGATE_LOAD_SEED"); v != "" {
+		fmt.Sscan(v, &seed)
+	}
+	t.Logf("load seed %d (replay: MAPGATE_LOAD_SEED=%d)", seed, seed)
 	var quit atomic.Bool
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	for k := range n {
 		c := dial(t, smAddr)
 		mapName := maps[k%len(maps)]
+		smRand, frontRand := rand.New(rand.NewPCG(seed, uint64(2*k))), rand.New(rand.NewPCG(seed, uint64(2*k+1)))
 		db := frontDBMap(t, frontSock, password, mapName)
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			for !quit.Load() {
-				i := rand.IntN(bulkKeys)
+				i := smRand.IntN(bulkKeys)
 				r, err := c.Lookup(mapName, fmt.Sprintf("user%d@bulk.example", i))
 				if err == nil && r == socketmap.OK(fmt.Sprintf("user%d@dest.example", i)) {
 					st.smOK.Add(1)
@@ -159,7 +165,7 @@ func runLoad(t *testing.T, smAddr, frontSock, password string, n int, maps ...st
 		go func() {
 			defer wg.Done()
 			for !quit.Load() {
-				i := rand.IntN(bulkKeys)
+				i := frontRand.IntN(bulkKeys)
 				v, err := frontAsk(db, fmt.Sprintf("user%d@bulk.example", i))
 				if err == nil && len(v) == 1 && v[0] == fmt.Sprintf("user%d@dest.example", i) {
 					st.frontOK.Add(1)
