@@ -2,10 +2,12 @@ package lookup
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -26,8 +28,8 @@ type CacheOptions struct {
 	// not more than TTL: nothing stale is served. Misses are never served
 	// stale.
 	StaleMax time.Duration
-	// MaxEntries and MaxBytes bound the cache (both hold: the entries'
-	// estimated bytes never exceed MaxBytes, their number never exceeds
+	// MaxEntries and MaxBytes bound the cache (both hold: the heap its
+	// entries hold never exceeds MaxBytes, their number never exceeds
 	// MaxEntries).
 	MaxEntries int
 	MaxBytes   int64
@@ -53,9 +55,88 @@ func (o CacheOptions) Validate() error {
 	return nil
 }
 
-// entryOverhead is the estimated memory of an entry beyond its key and
-// values (the node, the slice and string headers, the timestamp).
-const entryOverhead = 128
+// What an entry holds on the heap beyond its packed key and values (see
+// entryWeight), as otter v2.4 and Go 1.26's allocator lay it out;
+// TestCacheHeapWithinBound measures it.
+const (
+	// nodeBytes is otter's node for a cache with expiry and weights: two
+	// pairs of list pointers, the expiry time, two weights, a state and two
+	// flags (56 bytes), the key's string header and the value pointer.
+	nodeBytes = 80
+	// indexBytes is the entry's share of otter's hash table (64-byte buckets
+	// of five nodes, doubled at three quarters full: 17 to 34 bytes an entry)
+	// and of its frequency sketch (an 8-byte counter per entry, rounded up to
+	// a power of two: 8 to 16 bytes).
+	indexBytes = 34 + 16
+)
+
+// sizeClasses are the Go allocator's object sizes up to 32 KiB (Go 1.26,
+// internal/runtime/gc/sizeclasses.go): an allocation takes the least one
+// that holds it.
+var sizeClasses = [...]int{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048,
+	2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240, 10880,
+	12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
+
+// allocSize is the heap an n-byte allocation takes: its size class, with
+// the 8-byte header Go puts in front of objects that hold pointers and are
+// larger than 512 bytes; beyond 32 KiB, whole 8 KiB pages. A pointer-free
+// object smaller than 16 bytes can share a 16-byte block, which it may keep
+// alive alone: it counts as 16.
+func allocSize(n int, pointers bool) int {
+	switch {
+	case n == 0:
+		return 0
+	case !pointers && n < 16:
+		return 16
+	case pointers && n > 512 && n <= 32768-8:
+		n += 8
+	}
+	if n > 32768 {
+		return (n + 8191) &^ 8191
+	}
+	i, _ := slices.BinarySearch(sizeClasses[:], n)
+	return sizeClasses[i]
+}
+
+// entryWeight is the heap an entry holds, key and values packed by pack:
+// otter's node and index share, the cacheEntry, the values' headers and
+// their bytes with the key's.
+func entryWeight(key string, values []string) int {
+	n := len(key)
+	for _, v := range values {
+		n += len(v)
+	}
+	return nodeBytes + indexBytes + allocSize(int(unsafe.Sizeof(cacheEntry{})), true) +
+		allocSize(len(values)*int(unsafe.Sizeof("")), true) + allocSize(n, false)
+}
+
+// pack copies key and values into one allocation, and the values' headers
+// into one of their exact number, so that what an entry holds does not
+// depend on the buffers they were cut from (a key built with room to
+// spare, a slice grown by append).
+func pack(key string, values []string) (string, []string) {
+	var b strings.Builder
+	n := len(key)
+	for _, v := range values {
+		n += len(v)
+	}
+	b.Grow(n)
+	b.WriteString(key)
+	for _, v := range values {
+		b.WriteString(v)
+	}
+	s := b.String()
+	k, s := s[:len(key)], s[len(key):]
+	var vs []string
+	if len(values) > 0 {
+		vs = make([]string, len(values))
+		for i, v := range values {
+			vs[i], s = s[:len(v)], s[len(v):]
+		}
+	}
+	return k, vs
+}
 
 // cacheEntry is what one query returned for one set of bound values: the
 // non-NULL column values of its rows (none: no rows), and when the attempt
@@ -161,13 +242,11 @@ func (ac *answerCache) put(key string, values []string, at time.Time) {
 	if len(values) == 0 && ac.opts.NegativeTTL <= 0 {
 		return
 	}
-	n := len(key) + entryOverhead
-	for _, v := range values {
-		n += len(v) + 16
-	}
+	n := entryWeight(key, values)
 	if int64(n) > ac.opts.MaxBytes || n > 1<<31 || at.UnixNano() <= ac.purgedAt.Load() {
 		return
 	}
+	key, values = pack(key, values)
 	e := &cacheEntry{values: values, at: at, bytes: uint32(n)}
 	ac.c.Compute(key, func(old *cacheEntry, found bool) (*cacheEntry, otter.ComputeOp) {
 		if found && old.at.After(at) {

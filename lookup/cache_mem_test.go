@@ -1,0 +1,128 @@
+package lookup
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// cacheSlack is the heap a cache holds beyond its entries' weights: otter's
+// buffers, its first table and counters (about 24 KiB measured).
+const cacheSlack = 64 << 10
+
+// liveHeap is the heap in use and the bytes of live objects after a full
+// collection.
+func liveHeap() (inuse, live uint64) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse, ms.HeapAlloc
+}
+
+// fillCache puts n distinct answers of rows rows of rowLen bytes each into
+// ac, built as a lookup builds them: the key by cacheKey from a flight key,
+// each value copied out of the driver's buffer and appended.
+func fillCache(ac *answerCache, n, rows, rowLen int) {
+	at := time.Now()
+	row := []byte(strings.Repeat("x", rowLen))
+	for i := range n {
+		addr := "user" + strconv.Itoa(i) + "@example.com"
+		copy(row, addr)
+		var values []string
+		for range rows {
+			values = append(values, string(row))
+		}
+		ac.put(cacheKey("aliases", 0, flightKey(false, []any{addr})), values, at)
+	}
+	ac.c.CleanUp()
+}
+
+// The live heap a full cache holds stays within cache_max_bytes (and
+// cacheSlack), for small and large answers: each entry's weight counts
+// what it really holds.
+func TestCacheHeapWithinBound(t *testing.T) {
+	const bound = 4 << 20
+	for _, tc := range []struct{ rows, rowLen int }{{1, 20}, {1, 520}, {5, 100}, {0, 0}} {
+		o := CacheOptions{TTL: time.Hour, NegativeTTL: time.Minute, MaxEntries: 1 << 30, MaxBytes: bound}
+		n := min(100000, 2*bound/(tc.rows*tc.rowLen+200)) // twice what fits
+		inuse0, live0 := liveHeap()
+		ac, err := newAnswerCache(o)
+		require.NoError(t, err)
+		fillCache(ac, n, tc.rows, tc.rowLen)
+		inuse1, live1 := liveHeap()
+		entries, weight := ac.c.EstimatedSize(), ac.c.WeightedSize()
+		held := int64(live1) - int64(live0)
+		t.Logf("%d rows of %d bytes, %d put, bound %d: %d entries, weight %d (%.0f an entry); live heap %d (%.3f× bound, %.0f an entry), heap in use %d (%.2f×)",
+			tc.rows, tc.rowLen, n, o.MaxBytes, entries, weight, float64(weight)/float64(entries),
+			held, float64(held)/float64(o.MaxBytes), float64(held)/float64(entries),
+			int64(inuse1)-int64(inuse0), float64(int64(inuse1)-int64(inuse0))/float64(o.MaxBytes))
+		assert.Less(t, entries, n, "the bound was reached")
+		assert.LessOrEqual(t, held, o.MaxBytes+cacheSlack, "the live heap the cache holds")
+		runtime.KeepAlive(ac)
+		ac.close()
+	}
+}
+
+func TestAllocSize(t *testing.T) {
+	for _, c := range []struct {
+		n        int
+		pointers bool
+		want     int
+	}{{0, false, 0}, {1, false, 16}, {15, true, 16}, {17, false, 24}, {553, false, 576}, {512, true, 512},
+		{513, true, 576}, {576, true, 640}, {32768, false, 32768}, {32769, false, 40960}} {
+		assert.Equal(t, c.want, allocSize(c.n, c.pointers), "%d bytes, pointers %v", c.n, c.pointers)
+	}
+}
+
+// TestCacheRSS is a measurement, run by hand (MAPGATE_CACHE_RSS=1, and
+// GOMEMLIMIT as wanted): a 64 MiB cache filled with 1,000,000 distinct
+// 520-byte answers, and the process's heap and RSS after.
+func TestCacheRSS(t *testing.T) {
+	if os.Getenv("MAPGATE_CACHE_RSS") == "" {
+		t.Skip("a measurement: set MAPGATE_CACHE_RSS=1")
+	}
+	o := CacheOptions{TTL: time.Hour, NegativeTTL: 2 * time.Second, StaleMax: time.Hour, MaxEntries: 100000, MaxBytes: 64 << 20}
+	_, live0 := liveHeap()
+	rss0, _ := procStatus("VmRSS")
+	ac, err := newAnswerCache(o)
+	require.NoError(t, err)
+	start := time.Now()
+	fillCache(ac, 1000000, 1, 520)
+	took := time.Since(start)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	sys, inuse := ms.HeapSys, ms.HeapInuse
+	_, live := liveHeap()
+	rss, _ := procStatus("VmRSS")
+	hwm, _ := procStatus("VmHWM")
+	mib := func(n uint64) float64 { return float64(n) / (1 << 20) }
+	t.Logf("GOGC=%q GOMEMLIMIT=%q, %v: %d entries, weight %.1f MiB; cache's live heap %.1f MiB; heap before the last GC: in use %.1f MiB, from the OS %.1f MiB; RSS %.1f MiB (%.1f before the cache), peak %.1f MiB",
+		os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"), took.Round(time.Millisecond), ac.c.EstimatedSize(), mib(ac.c.WeightedSize()),
+		mib(live-live0), mib(inuse), mib(sys), mib(rss), mib(rss0), mib(hwm))
+	runtime.KeepAlive(ac)
+	ac.close()
+}
+
+// procStatus reads a "kB" field of /proc/self/status, in bytes.
+func procStatus(field string) (uint64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10, err
+		}
+	}
+	return 0, sc.Err()
+}
