@@ -55,18 +55,20 @@ func (o CacheOptions) Validate() error {
 	return nil
 }
 
-// What an entry holds on the heap beyond its packed key and values (see
-// entryWeight), as otter v2.4 and Go 1.26's allocator lay it out;
-// TestCacheHeapWithinBound measures it.
+// What the cache holds on the heap beyond each entry's packed key and
+// values (see entryWeight), as otter v2.4 and Go 1.26's allocator lay it
+// out; TestCacheHeapWithinBound measures it.
 const (
 	// nodeBytes is otter's node for a cache with expiry and weights: two
 	// pairs of list pointers, the expiry time, two weights, a state and two
 	// flags (56 bytes), the key's string header and the value pointer.
 	nodeBytes = 80
-	// indexBytes is the entry's share of otter's hash table (64-byte buckets
-	// of five nodes, doubled at three quarters full: 17 to 34 bytes an entry)
-	// and of its frequency sketch (an 8-byte counter per entry, rounded up to
-	// a power of two: 8 to 16 bytes).
+	// indexBytes is, per entry, otter's hash table (64-byte buckets of five
+	// nodes, doubled at three quarters full: 17 to 34 bytes an entry) and its
+	// frequency sketch (an 8-byte counter per entry, rounded up to a power of
+	// two: 8 to 16 bytes). Both grow with the most entries the cache has
+	// held, and do not shrink with them: they are set aside for the most it
+	// can hold (see newAnswerCache), not weighed per entry.
 	indexBytes = 34 + 16
 )
 
@@ -100,16 +102,19 @@ func allocSize(n int, pointers bool) int {
 }
 
 // entryWeight is the heap an entry holds, key and values packed by pack:
-// otter's node and index share, the cacheEntry, the values' headers and
-// their bytes with the key's.
+// otter's node, the cacheEntry, the values' headers, and their bytes with
+// the key's.
 func entryWeight(key string, values []string) int {
 	n := len(key)
 	for _, v := range values {
 		n += len(v)
 	}
-	return nodeBytes + indexBytes + allocSize(int(unsafe.Sizeof(cacheEntry{})), true) +
-		allocSize(len(values)*int(unsafe.Sizeof("")), true) + allocSize(n, false)
+	return minEntryWeight + allocSize(len(values)*int(unsafe.Sizeof("")), true) + allocSize(n, false)
 }
+
+// minEntryWeight is what every entry holds: otter's node and the
+// cacheEntry.
+var minEntryWeight = nodeBytes + allocSize(int(unsafe.Sizeof(cacheEntry{})), true)
 
 // pack copies key and values into one allocation, and the values' headers
 // into one of their exact number, so that what an entry holds does not
@@ -152,10 +157,13 @@ type cacheEntry struct {
 // rows, never a formatted answer: each lookup formats them with its own key
 // (as the rows shared by identical concurrent queries are).
 type answerCache struct {
-	opts  CacheOptions
-	c     *otter.Cache[string, *cacheEntry]
-	now   func() time.Time
-	floor uint32 // the least weight of an entry: MaxBytes/MaxEntries
+	opts CacheOptions
+	c    *otter.Cache[string, *cacheEntry]
+	now  func() time.Time
+	// budget is the most the entries weigh: MaxBytes less otter's index
+	// for as many entries as fit.
+	budget int64
+	floor  uint32 // the least weight of an entry: budget/MaxEntries
 	// purgedAt is when the last purge began (unix nanoseconds): rows read
 	// by an attempt sent before it are not stored, as they may predate the
 	// change the purge is for.
@@ -170,12 +178,16 @@ func newAnswerCache(o CacheOptions) (*answerCache, error) {
 		return nil, nil
 	}
 	ac := &answerCache{opts: o, now: time.Now}
-	// otter bounds by weight alone: an entry weighs its bytes, but never
-	// less than MaxBytes/MaxEntries, so that both bounds hold.
-	ac.floor = uint32(max(1, o.MaxBytes/int64(o.MaxEntries)))
+	// otter's index is set aside for the most entries there can be; the
+	// entries weigh the rest. otter bounds by weight alone: an entry weighs
+	// what it holds, but never less than budget/MaxEntries, so that both
+	// bounds hold.
+	most := min(int64(o.MaxEntries), o.MaxBytes/int64(minEntryWeight))
+	ac.budget = o.MaxBytes - most*indexBytes
+	ac.floor = uint32(max(1, ac.budget/int64(o.MaxEntries)))
 	keep := max(o.TTL, o.StaleMax) // rows are kept for stale serving
 	c, err := otter.New(&otter.Options[string, *cacheEntry]{
-		MaximumWeight: uint64(o.MaxBytes),
+		MaximumWeight: uint64(ac.budget),
 		Weigher: func(_ string, e *cacheEntry) uint32 {
 			return max(e.bytes, ac.floor)
 		},
@@ -243,7 +255,7 @@ func (ac *answerCache) put(key string, values []string, at time.Time) {
 		return
 	}
 	n := entryWeight(key, values)
-	if int64(n) > ac.opts.MaxBytes || n > 1<<31 || at.UnixNano() <= ac.purgedAt.Load() {
+	if int64(n) > ac.budget || n > 1<<31 || at.UnixNano() <= ac.purgedAt.Load() {
 		return
 	}
 	key, values = pack(key, values)

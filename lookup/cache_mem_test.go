@@ -46,27 +46,31 @@ func fillCache(ac *answerCache, n, rows, rowLen int) {
 
 // The live heap a full cache holds stays within cache_max_bytes (and
 // cacheSlack), for small and large answers: each entry's weight counts
-// what it really holds.
+// what it really holds, and otter's index is set aside for as many entries
+// as fit. Once with the byte bound alone, once with the default
+// cache_max_entries for cache_max_bytes.
 func TestCacheHeapWithinBound(t *testing.T) {
 	const bound = 4 << 20
-	for _, tc := range []struct{ rows, rowLen int }{{1, 20}, {1, 520}, {5, 100}, {0, 0}} {
-		o := CacheOptions{TTL: time.Hour, NegativeTTL: time.Minute, MaxEntries: 1 << 30, MaxBytes: bound}
-		n := min(100000, 2*bound/(tc.rows*tc.rowLen+200)) // twice what fits
-		inuse0, live0 := liveHeap()
-		ac, err := newAnswerCache(o)
-		require.NoError(t, err)
-		fillCache(ac, n, tc.rows, tc.rowLen)
-		inuse1, live1 := liveHeap()
-		entries, weight := ac.c.EstimatedSize(), ac.c.WeightedSize()
-		held := int64(live1) - int64(live0)
-		t.Logf("%d rows of %d bytes, %d put, bound %d: %d entries, weight %d (%.0f an entry); live heap %d (%.3f× bound, %.0f an entry), heap in use %d (%.2f×)",
-			tc.rows, tc.rowLen, n, o.MaxBytes, entries, weight, float64(weight)/float64(entries),
-			held, float64(held)/float64(o.MaxBytes), float64(held)/float64(entries),
-			int64(inuse1)-int64(inuse0), float64(int64(inuse1)-int64(inuse0))/float64(o.MaxBytes))
-		assert.Less(t, entries, n, "the bound was reached")
-		assert.LessOrEqual(t, held, o.MaxBytes+cacheSlack, "the live heap the cache holds")
-		runtime.KeepAlive(ac)
-		ac.close()
+	for _, maxEntries := range []int{1 << 30, bound * 100000 / (64 << 20)} {
+		for _, tc := range []struct{ rows, rowLen int }{{1, 20}, {1, 520}, {5, 100}, {0, 0}} {
+			o := CacheOptions{TTL: time.Hour, NegativeTTL: time.Minute, MaxEntries: maxEntries, MaxBytes: bound}
+			n := min(100000, 2*bound/(tc.rows*tc.rowLen+150)) // twice what fits
+			inuse0, live0 := liveHeap()
+			ac, err := newAnswerCache(o)
+			require.NoError(t, err)
+			fillCache(ac, n, tc.rows, tc.rowLen)
+			inuse1, live1 := liveHeap()
+			entries, weight := ac.c.EstimatedSize(), ac.c.WeightedSize()
+			held, inuse := int64(live1)-int64(live0), int64(inuse1)-int64(inuse0)
+			t.Logf("max %d entries, %d bytes; %d put of %d rows of %d bytes: %d entries, weight %d (%.0f an entry); "+
+				"live heap %d (%.3f× the bound, %.0f an entry), heap in use %d (%.2f×)",
+				o.MaxEntries, o.MaxBytes, n, tc.rows, tc.rowLen, entries, weight, float64(weight)/float64(entries),
+				held, float64(held)/float64(o.MaxBytes), float64(held)/float64(entries), inuse, float64(inuse)/float64(o.MaxBytes))
+			assert.Less(t, entries, n, "a bound was reached")
+			assert.LessOrEqual(t, held, o.MaxBytes+cacheSlack, "the live heap the cache holds")
+			runtime.KeepAlive(ac)
+			ac.close()
+		}
 	}
 }
 
