@@ -28,9 +28,10 @@ type CacheOptions struct {
 	// not more than TTL: nothing stale is served. Misses are never served
 	// stale.
 	StaleMax time.Duration
-	// MaxEntries and MaxBytes bound the cache (both hold: the heap its
-	// entries hold never exceeds MaxBytes, their number never exceeds
-	// MaxEntries).
+	// MaxEntries and MaxBytes bound the cache (both hold: the live heap it
+	// holds for its entries never exceeds MaxBytes, their number never
+	// exceeds MaxEntries). MaxBytes does not bound the process's RSS, which
+	// Go's collector lets grow to about twice the live heap (GOGC=100).
 	MaxEntries int
 	MaxBytes   int64
 }
