@@ -6,11 +6,14 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"mapgate/socketmap"
 )
 
 // cacheSlack is the heap a cache holds beyond its entries' weights: otter's
@@ -129,4 +132,47 @@ func procStatus(field string) (uint64, error) {
 		}
 	}
 	return 0, sc.Err()
+}
+
+// TestCacheRSSLookups is the same measurement through lookups on a real
+// database (MAPGATE_CACHE_RSS=lookups): 1,000,000 distinct keys, each
+// answered with 520 bytes, into a 64 MiB cache.
+func TestCacheRSSLookups(t *testing.T) {
+	if os.Getenv("MAPGATE_CACHE_RSS") != "lookups" {
+		t.Skip("a measurement: set MAPGATE_CACHE_RSS=lookups")
+	}
+	srv := sharedServer(t)
+	s := loadSet(t, []string{"inet:" + srv.Addr()}, PoolOptions{}, nil, mapDef{name: "big", db: "postfix",
+		body: "query = SELECT CONCAT('%s', REPEAT('x', 520 - CHAR_LENGTH('%s')))"})
+	_, live0 := liveHeap()
+	rss0, _ := procStatus("VmRSS")
+	require.NoError(t, s.UseCache(CacheOptions{TTL: time.Hour, NegativeTTL: 2 * time.Second, StaleMax: time.Hour,
+		MaxEntries: 100000, MaxBytes: 64 << 20}))
+	const n, streams = 1000000, 4
+	start := time.Now()
+	var wg sync.WaitGroup
+	for g := range streams {
+		wg.Go(func() {
+			for i := g; i < n; i += streams {
+				key := "user" + strconv.Itoa(i) + "@example.com"
+				if r := lookupReply(t, s, "big", key); r.Status != socketmap.StatusOK || len(r.Text) != 520 {
+					t.Errorf("%s: %v", key, r)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	entries, weight := s.CacheEntries()
+	_, live := liveHeap()
+	rss, _ := procStatus("VmRSS")
+	hwm, _ := procStatus("VmHWM")
+	_, err := s.Purge("", "")
+	require.NoError(t, err)
+	_, liveEmpty := liveHeap()
+	mib := func(n uint64) float64 { return float64(n) / (1 << 20) }
+	t.Logf("GOGC=%q GOMEMLIMIT=%q, %d lookups in %v: %d entries, weight %.1f MiB; live heap %.1f MiB (%.1f before the cache, %.1f purged: the cache's %.1f); RSS %.1f MiB (%.1f before the cache), peak %.1f MiB",
+		os.Getenv("GOGC"), os.Getenv("GOMEMLIMIT"), n, took.Round(time.Millisecond), entries, mib(weight),
+		mib(live), mib(live0), mib(liveEmpty), mib(live-liveEmpty), mib(rss), mib(rss0), mib(hwm))
 }
