@@ -151,8 +151,8 @@ type harness struct {
 	frontAddr string
 	frontCF   string
 	mgBin     string
-	postmap string
-	rep     *report
+	postmap   string
+	rep       *report
 	// stmtOverlap: a prepared execution counts in Com_select too.
 	stmtOverlap bool
 	// wrongExtra counts wrong answers of phases without a bench.Result.
