@@ -301,6 +301,7 @@ func (c *conn) write(b []byte) error {
 // recovers a panic). The handshake runs under the core's handshake
 // deadline, each command under the idle and request deadlines.
 func (c *conn) serve() {
+	defer c.wd.Stop()
 	c.log = c.s.log().With("front", "mysql", "conn", c.id)
 	c.p = &packetIO{r: bufio.NewReaderSize(c.nc, 4096), w: c.nc, max: DefaultMaxPacket}
 	if !c.handshake() {

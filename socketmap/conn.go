@@ -53,6 +53,7 @@ func (r connReader) Read(p []byte) (int, error) {
 // serve serves the connection until it ends; the core then closes it (and
 // recovers a panic).
 func (c *conn) serve() {
+	defer c.wd.Stop()
 	s := c.s
 	c.remote = addrString(c.nc.RemoteAddr())
 	c.log = s.logger().With("remote", c.remote)

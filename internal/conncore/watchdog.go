@@ -26,21 +26,31 @@ type Watchdog struct {
 	inHandler bool
 	timedOut  bool
 	deadline  int64 // monoNow after which Expire may run
-	timer     *time.Timer
+	// The timer is left armed between requests: a request that ends
+	// before it fires costs no timer operation, and a firing that finds a
+	// later deadline re-arms it for that one (so it fires about once per
+	// limit while requests keep coming, and stays off on an idle
+	// connection). firesAt is when it is due (monoNow), 0 when it is off.
+	timer   *time.Timer
+	firesAt int64
 }
 
 // Begin arms the watchdog before the handler runs: Expire runs if End has
 // not been called limit after now.
 func (w *Watchdog) Begin(now time.Time, limit time.Duration) {
 	w.mu.Lock()
-	w.deadline = int64(now.Sub(epoch)) + int64(limit)
+	defer w.mu.Unlock()
+	w.deadline = int64(now.Sub(epoch)) + 1 + int64(limit) // as monoNow counts
 	w.inHandler = true
-	w.mu.Unlock()
-	if w.timer == nil {
+	switch {
+	case w.timer == nil:
 		w.timer = time.AfterFunc(limit, w.fire)
-	} else {
+	case w.firesAt == 0 || w.firesAt > w.deadline:
 		w.timer.Reset(limit)
+	default:
+		return // due before the deadline: it re-arms itself then
 	}
+	w.firesAt = w.deadline
 }
 
 // End disarms the watchdog after the handler returned. It returns false
@@ -48,21 +58,34 @@ func (w *Watchdog) Begin(now time.Time, limit time.Duration) {
 // caller's.
 func (w *Watchdog) End() bool {
 	w.mu.Lock()
-	timedOut := w.timedOut
+	defer w.mu.Unlock()
 	w.inHandler = false
-	w.mu.Unlock()
-	if timedOut {
-		return false
-	}
-	w.timer.Stop()
-	return true
+	return !w.timedOut
 }
 
-// fire runs in the timer's goroutine. A late firing armed for an earlier
-// request finds the handler returned, or a later deadline.
+// Stop stops the timer (when the connection ends).
+func (w *Watchdog) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+		w.firesAt = 0
+	}
+}
+
+// fire runs in the timer's goroutine: it expires a handler past its
+// deadline, re-arms the timer for a handler whose deadline is later, and
+// leaves it off when no handler runs.
 func (w *Watchdog) fire() {
 	w.mu.Lock()
-	if !w.inHandler || w.timedOut || monoNow() < w.deadline {
+	w.firesAt = 0
+	if !w.inHandler || w.timedOut {
+		w.mu.Unlock()
+		return
+	}
+	if left := w.deadline - monoNow(); left > 0 {
+		w.timer.Reset(time.Duration(left))
+		w.firesAt = w.deadline
 		w.mu.Unlock()
 		return
 	}
