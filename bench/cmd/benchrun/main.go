@@ -109,6 +109,7 @@ func run() (code int) {
 		err = h.smoke()
 	case o.onlyTrace:
 		if err = h.trace(); err == nil {
+			h.rep.LoadAfter = bench.LoadAvg()
 			err = h.write()
 		}
 	default:

@@ -208,6 +208,7 @@ func (h *harness) full() error {
 
 	if h.o.onlyDistinct {
 		r.Seconds = time.Since(start).Seconds()
+		r.LoadAfter = bench.LoadAvg()
 		return h.write()
 	}
 	h.logf("mapgate's own client, 8 connections, 5 s, as fast as possible")
