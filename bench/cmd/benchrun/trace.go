@@ -189,7 +189,7 @@ func readTrace(path string) ([]traceKey, error) {
 var traceClients = []string{"mysql:", "proxy:mysql:", "mapgate (cache on)", traceFront}
 
 // traceFront is Postfix's mysql: client pointed at mapgate's MySQL front.
-const traceFront = "mysql: → mapgate front"
+const traceFront = "mapgate MySQL front"
 
 // traceResult is one client's replay of the trace's keys of one table.
 type traceResult struct {
