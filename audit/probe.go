@@ -10,6 +10,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mapgate/charset"
+	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
@@ -158,9 +159,9 @@ func (p *Probe) verdict(err error, control bool) error {
 	p.Server = fmt.Sprintf("error %d", n)
 	p.Error = err.Error()
 	switch {
-	case hosts.Classify(err, true) == hosts.ClassHost:
+	case mysqleng.Classify(err, true) == hosts.ClassHost:
 		return err
-	case hosts.IsCharsetError(err), control:
+	case mysqleng.IsCharsetError(err), control:
 		p.Breaks = true
 		return nil
 	}
