@@ -160,7 +160,7 @@ func TestLookups(t *testing.T) {
 	)
 	for _, tc := range []struct {
 		db, m, key, want string
-		proof          string // "query" answered by the database, "reject REASON" without a query, "key" the server refused the key
+		proof            string // "query" answered by the database, "reject REASON" without a query, "key" the server refused the key
 	}{
 		{"l1", "alias", "bob@example.net", "OK found:bob@example.net", "query"},
 		{"l1", "alias", "nobody@example.net", "NOTFOUND", "query"},
