@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"mapgate/internal/mgproc"
+	"mapgate/internal/testpg"
 	"mapgate/internal/pfinst"
 	"mapgate/internal/testdb"
 )
@@ -32,6 +33,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	mgproc.RemoveBuild()
+	testpg.RemoveTemplate()
 	os.Exit(code)
 }
 

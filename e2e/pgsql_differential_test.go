@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"mapgate/charset"
+	"mapgate/internal/mgproc"
 	"mapgate/internal/testpg"
 	"mapgate/pgsqlcf"
 	"mapgate/socketmap"
@@ -249,5 +252,74 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 		c := per[n]
 		t.Logf("%-22s %2d files: ASCII identical to postmap pgsql: %d of %d; other keys as a UTF-8 client %d of %d (%d found; %d the database cannot take, of which %d TEMP where the shape proves nothing); Postfix 3.7's pgsql: differs from the UTF-8 answer for %d",
 			n, c.files, c.asciiSame, c.asciiAll, c.otherSame, c.otherAll, c.found, c.unsendable, c.temp, c.pf37Wrong)
+	}
+}
+
+// mapgateRun runs the built binary and returns its exit status, stdout
+// and stderr.
+func mapgateRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mgproc.Build(t), args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("mapgate %v: %v", args, err)
+	}
+	return cmd.ProcessState.ExitCode(), o.String(), e.String()
+}
+
+// TestE2EPgsqlQueryCheck: `mapgate query` and `mapgate check` with a
+// pgsql: map (and a proxy:pgsql: one), against a LATIN1 database: found
+// (exit 0), a key the database cannot hold not found (exit 1), the
+// server killed TEMP (exit 3) and check failing (exit 1).
+func TestE2EPgsqlQueryCheck(t *testing.T) {
+	requireTools(t)
+	s := testpg.Start(t)
+	if err := s.CreateDB("l1", "LATIN1"); err != nil {
+		t.Fatal(err)
+	}
+	s.MustExec(t, "l1", "CREATE TABLE alias (address text PRIMARY KEY, goto text); INSERT INTO alias VALUES ('bob@example.net', 'bob@dest.example'), ('josé@example.net', 'jose@dest.example')")
+	if err := s.GrantRead("l1"); err != nil {
+		t.Fatal(err)
+	}
+	cf := filepath.Join(t.TempDir(), "alias.cf")
+	text := testpg.Instantiate("hosts = x\nuser = x\npassword = x\ndbname = x\nquery = SELECT goto FROM alias WHERE address = '%s'\n", s, "l1")
+	if err := os.WriteFile(cf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"pgsql:" + cf, "proxy:pgsql:" + cf} {
+		for key, want := range map[string]struct {
+			code int
+			out  string
+		}{
+			"bob+tag@example.net": {0, "bob@dest.example\n"},
+			"josé@example.net":    {0, "jose@dest.example\n"},
+			"ほげ@example.net":      {1, ""},
+			"nobody@example.net":  {1, ""},
+		} {
+			code, out, errs := mapgateRun(t, "query", "--map", "alias="+ref, "--recipient-delimiter", "+", "alias", key)
+			if code != want.code || out != want.out {
+				t.Errorf("mapgate query %s %q: exit %d %q, want %d %q (%s)", ref, key, code, out, want.code, want.out, errs)
+			}
+		}
+		code, out, errs := mapgateRun(t, "check", "--map", "alias="+ref)
+		if code != 0 || !strings.Contains(out, "\tok") {
+			t.Errorf("mapgate check %s: exit %d\n%s%s", ref, code, out, errs)
+		}
+	}
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := mapgateRun(t, "query", "--map", "alias=pgsql:"+cf, "alias", "bob@example.net")
+	if code != 3 || !strings.Contains(errs, "TEMP") {
+		t.Errorf("mapgate query with the server killed: exit %d %s", code, errs)
+	}
+	code, out, _ := mapgateRun(t, "check", "--map", "alias=pgsql:"+cf)
+	if code != 3 || !strings.Contains(out, "FAILED") {
+		t.Errorf("mapgate check with the server killed: exit %d\n%s", code, out)
 	}
 }
