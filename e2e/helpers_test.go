@@ -25,9 +25,9 @@ import (
 	"time"
 
 	"mapgate/internal/mgproc"
-	"mapgate/internal/testpg"
 	"mapgate/internal/pfinst"
 	"mapgate/internal/testdb"
+	"mapgate/internal/testpg"
 )
 
 func TestMain(m *testing.M) {

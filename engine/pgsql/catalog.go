@@ -100,7 +100,7 @@ func describe(ctx context.Context, db *sql.DB, stmt string) (*facts, error) {
 	f := &facts{}
 	err = c.Raw(func(dc any) error {
 		pc := dc.(*conn).pc
-		sd, err := pc.Prepare(ctx, "", stmt, nil)
+		sd, err := prepare(ctx, pc, "", stmt)
 		if err != nil {
 			return err
 		}

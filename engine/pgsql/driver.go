@@ -2,14 +2,17 @@ package pgsql
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -77,11 +80,68 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		return nil, driver.ErrBadConn
 	}
 	name := "mapgate_" + strconv.FormatInt(c.stmts.Add(1), 10)
-	sd, err := c.pc.Prepare(ctx, name, query, nil)
+	sd, err := prepare(ctx, c.pc, name, query)
 	if err != nil {
 		return nil, err
 	}
 	return &stmt{c: c, sd: sd}, nil
+}
+
+// prepare prepares query with its parameters' types left to the server,
+// which infers each from its context as it does for the '…' literal
+// Postfix splices in. Where the context gives no type (CONCAT('@', $1):
+// CONCAT takes "any"), the server refuses the statement (42P18,
+// indeterminate_datatype), while it reads a literal there as text. So
+// the parameters are then declared text, one at a time from the first,
+// until the statement is accepted: a declaration that makes another error
+// (an integer compared with text, 42883) is taken back. The first error
+// is returned if no declaration helps.
+func prepare(ctx context.Context, pc *pgconn.PgConn, name, query string) (*pgconn.StatementDescription, error) {
+	sd, err := pc.Prepare(ctx, name, query, nil)
+	if sqlState(err) != "42P18" {
+		return sd, err
+	}
+	first := err
+	var oids []uint32
+	for i := 0; i < params(query); i++ {
+		oids = append(oids, textOID)
+		sd, err = pc.Prepare(ctx, name, query, oids)
+		switch sqlState(err) {
+		case "":
+			return sd, nil
+		case "42P18":
+		default:
+			oids[i] = 0 // left to the server
+		}
+		if pc.IsClosed() {
+			return nil, err
+		}
+	}
+	return nil, first
+}
+
+// params is the highest $n of query (pgsqlcf numbers the expansions $1 …
+// $n and refuses a query's own).
+func params(query string) int {
+	n := 0
+	for _, m := range dollarN.FindAllString(query, -1) {
+		if k, err := strconv.Atoi(m[1:]); err == nil && k > n && k <= 1000 {
+			n = k
+		}
+	}
+	return n
+}
+
+var dollarN = regexp.MustCompile(`\$[0-9]+`)
+
+const textOID = 25
+
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
 }
 
 func (c *conn) Close() error {
@@ -111,11 +171,53 @@ func (c *conn) Ping(ctx context.Context) error {
 // is not reused.
 func (c *conn) IsValid() bool { return !c.pc.IsClosed() && !c.pc.IsBusy() }
 
+// ResetSession runs before a pooled connection is used again: one that
+// the server has closed since (a restart, a terminated backend) is
+// discarded here, and database/sql takes another, rather than failing the
+// next query (a host fault, for a host that is up again).
 func (c *conn) ResetSession(context.Context) error {
-	if !c.IsValid() {
+	if !c.IsValid() || !alive(c.pc.Conn()) {
 		return driver.ErrBadConn
 	}
 	return nil
+}
+
+// alive reports whether nothing is waiting to be read on an idle
+// connection, without waiting (a non-blocking peek at the socket, as
+// go-sql-driver/mysql's connection check): end of file or unread bytes (the
+// server's FATAL before it closes, a TLS alert) mean it is unusable.
+func alive(nc net.Conn) bool {
+	for {
+		switch c := nc.(type) {
+		case *tls.Conn:
+			nc = c.NetConn()
+			continue
+		case *deadlineConn:
+			nc = c.Conn
+			continue
+		}
+		break
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = true
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		switch {
+		case rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK:
+		case rerr != nil, n >= 0:
+			ok = false // an error, end of file (0) or unread bytes
+		}
+		return true
+	})
+	return err == nil && ok
 }
 
 // QueryContext runs a statement with the unnamed prepared statement

@@ -328,3 +328,47 @@ func TestCacheAndSearch(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // past NegativeTTL
 	assert.Equal(t, "TEMP host", show(set.Lookup(ctx, "alias", "nobody@example.net")), "a miss is never served stale")
 }
+
+// TestUntypedContext: a parameter whose type its context does not give
+// (CONCAT takes "any") is read as text, as the server reads Postfix's '…'
+// literal there; without that, the server refuses the statement for every
+// key (42P18).
+func TestUntypedContext(t *testing.T) {
+	s := server(t)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "concat.cf")
+	text := fmt.Sprintf("hosts = inet:127.0.0.1:%d\nuser = %s\npassword = %s\ndbname = u8\nquery = SELECT goto FROM alias WHERE address = CONCAT('@', '%%d') AND active\n", s.Port, testpg.User, testpg.Password)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+	opts := lookup.DefaultMapOptions("+")
+	opts.AddressSearch = false
+	set, err := lookup.Load([]lookup.MapSpec{{Name: "concat", Paths: []string{"pgsql:" + p}, Opts: opts}}, hosts.PoolOptions{}, nil, nil)
+	require.NoError(t, err)
+	defer set.Close()
+	ctx := context.Background()
+	require.NoError(t, func() error { m, _ := set.Map("concat"); return m.Discover(ctx) }())
+	assert.Equal(t, "OK found:@example.jp", show(set.Lookup(ctx, "concat", "anyone@example.jp")))
+	assert.Equal(t, "NOTFOUND", show(set.Lookup(ctx, "concat", "anyone@example.net")))
+}
+
+// TestRestartedServer: after a server restarts, the pool's idle
+// connections to the old one are dead. The first lookup after the restart
+// is answered (the dead connections are found idle and dropped before
+// use), and counts no host fault against a host that is up.
+func TestRestartedServer(t *testing.T) {
+	s := server(t)
+	set, obs := loadSet(t, s, hosts.PoolOptions{QueryTimeout: time.Second})
+	ctx := context.Background()
+	for i := 0; i < 8; i++ { // several idle connections
+		require.Equal(t, "OK found:bob@example.net", show(set.Lookup(ctx, "l1-alias", "bob@example.net")))
+	}
+	for _, restart := range []func() error{s.Stop, s.Kill} {
+		require.NoError(t, restart())
+		require.NoError(t, s.Start())
+		q0, _ := obs.snapshot()
+		for i := 0; i < 8; i++ {
+			assert.Equal(t, "OK found:bob@example.net", show(set.Lookup(ctx, "l1-alias", "bob@example.net")), "lookup %d after the restart", i)
+		}
+		q1, _ := obs.snapshot()
+		assert.Equal(t, q0["l1-alias host"], q1["l1-alias host"], "host faults after the restart")
+	}
+}

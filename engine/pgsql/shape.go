@@ -37,8 +37,8 @@ import (
 
 // refusedWords are PostgreSQL words MySQL's grammar reads otherwise.
 var refusedWords = map[string]bool{
-	"ILIKE": true, "SIMILAR": true, "ISNULL": true, "NOTNULL": true, "DISTINCT": true,
-	"ANY": true, "SOME": true, "ALL": true, "ARRAY": true, "LATERAL": true,
+	"ILIKE": true, "SIMILAR": true, "ISNULL": true, "NOTNULL": true,
+	"ANY": true, "SOME": true, "ARRAY": true, "LATERAL": true,
 	"FILTER": true, "OVER": true, "RETURNING": true, "WINDOW": true,
 }
 
@@ -167,6 +167,22 @@ func mysqlSpelling(q string) (string, string) {
 			}
 			toks = append(toks, stok{'o', q[i : i+1]})
 			i++
+		}
+	}
+	for i, t := range toks {
+		// ALL and DISTINCT as both read them (UNION ALL, SELECT DISTINCT),
+		// not = ALL (…) or IS DISTINCT FROM.
+		up := strings.ToUpper(t.text)
+		prev, next := "", ""
+		if i > 0 {
+			prev = strings.ToUpper(toks[i-1].text)
+		}
+		if i+1 < len(toks) {
+			next = strings.ToUpper(toks[i+1].text)
+		}
+		if t.kind == 'w' && (up == "ALL" && prev != "UNION" && prev != "INTERSECT" && prev != "EXCEPT" && prev != "SELECT" ||
+			up == "DISTINCT" && (next == "FROM" || prev == "IS" || prev == "NOT")) {
+			return "", "PostgreSQL's " + up
 		}
 	}
 	toks, why := concats(toks)

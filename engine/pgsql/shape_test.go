@@ -39,6 +39,8 @@ func TestRoles(t *testing.T) {
 		{"SELECT goto FROM alias WHERE address = '%s' -- comment\nAND active", []sqlshape.Role{req}, false},
 		{"(SELECT domain FROM domain WHERE domain='%s') UNION (SELECT alias_domain FROM alias_domain WHERE alias_domain='%s')", []sqlshape.Role{fil, fil}, false},
 		{"SELECT transport FROM mailbox WHERE username='%s' AND transport<>'' AND quota >= 0", []sqlshape.Role{req}, false},
+		{"SELECT DISTINCT goto FROM alias WHERE address='%s' UNION ALL SELECT goto FROM alias WHERE address='@%d'", []sqlshape.Role{fil, fil}, false},
+		{"SELECT goto FROM alias WHERE address = ALL (SELECT '%s')", []sqlshape.Role{opq}, true},
 		{"SELECT count(*) FROM alias WHERE address='%s'", []sqlshape.Role{fil}, false},
 		// Read otherwise by MySQL: refused.
 		{"SELECT goto FROM alias WHERE address ILIKE '%s'", []sqlshape.Role{opq}, true},
