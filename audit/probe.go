@@ -10,10 +10,10 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mapgate/charset"
+	"mapgate/engine"
 	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
-	"mapgate/mysqlcf"
 )
 
 // probeClass is one class of real-world keys.
@@ -72,7 +72,7 @@ func failureFor(file string, err error) *Failure {
 // probeKey builds the key for class c: sample@sample.example, with more
 // labels when the template needs them (%1-%9), and for too_long a local
 // part and labels longer than maxChars.
-func probeKey(c probeClass, t *mysqlcf.Template, maxChars int) (key string, args []any, ok bool) {
+func probeKey(c probeClass, t engine.Template, maxChars int) (key string, args []any, ok bool) {
 	s := c.sample
 	if c.id == "too_long" {
 		if maxChars <= 0 {

@@ -160,3 +160,15 @@ func describe(ctx context.Context, db *sql.DB, stmt string) (*facts, error) {
 	}
 	return f, nil
 }
+
+// Describe returns what the catalogue found (for the audit): the database
+// encoding, each parameter's type as the server infers it, and whether the
+// database has a nondeterministic collation. f must be this engine's.
+func Describe(f engine.Facts) (encoding string, params []string, numeric []bool, nondeterministic bool) {
+	ff := factsOf(f)
+	for _, p := range ff.params {
+		params = append(params, p.name)
+		numeric = append(numeric, p.numeric())
+	}
+	return ff.encoding, params, numeric, ff.nondeterministic
+}

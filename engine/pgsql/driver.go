@@ -65,6 +65,7 @@ type conn struct {
 
 var (
 	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
 	_ driver.QueryerContext     = (*conn)(nil)
 	_ driver.Pinger             = (*conn)(nil)
 	_ driver.Validator          = (*conn)(nil)
@@ -151,7 +152,33 @@ func (c *conn) Close() error {
 }
 
 func (c *conn) Begin() (driver.Tx, error) {
-	return nil, errors.New("pgsql: lookups need no transactions")
+	return c.BeginTx(context.Background(), driver.TxOptions{ReadOnly: true})
+}
+
+// BeginTx opens a read-only transaction (the audit runs a map's query in
+// one); lookups need none.
+func (c *conn) BeginTx(ctx context.Context, o driver.TxOptions) (driver.Tx, error) {
+	if !o.ReadOnly {
+		return nil, errors.New("pgsql: only read-only transactions")
+	}
+	if err := c.pc.Exec(ctx, "BEGIN READ ONLY").Close(); err != nil {
+		return nil, err
+	}
+	return tx{c}, nil
+}
+
+type tx struct{ c *conn }
+
+func (t tx) Commit() error   { return t.end("COMMIT") }
+func (t tx) Rollback() error { return t.end("ROLLBACK") }
+
+func (t tx) end(stmt string) error {
+	if t.c.pc.IsClosed() {
+		return driver.ErrBadConn
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return t.c.pc.Exec(ctx, stmt).Close()
 }
 
 func (c *conn) Ping(ctx context.Context) error {
