@@ -170,6 +170,7 @@ func TestLookups(t *testing.T) {
 		{"l1", "alias", emoji, "NOTFOUND", "reject unrepresentable"},
 		{"l1", "alias", bad, "NOTFOUND", "reject invalid_utf8"},
 		{"u8", "alias", bad, "NOTFOUND", "reject invalid_utf8"},
+		{"u8", "alias", "bob\x00@example.net", "NOTFOUND", "reject nul"}, // text cannot hold NUL; no client of Postfix's sends one
 		{"u8", "alias", hoge, "OK found:" + hoge, "query"},
 		{"u8", "alias", emoji, "OK found:" + emoji, "query"},
 		{"u8", "alias", "ユーザー@example.net", "OK found:ユーザー@example.net", "query"},
