@@ -240,7 +240,9 @@ func drive(t *testing.T, seed uint64, dur time.Duration, dialect string, dbs []e
 
 // verify checks every recorded answer against the states the database
 // may have held between its request and its reply, and logs the counts.
-func verify(t *testing.T, recs [][]record, hist *history, cw cacheWindow, dur time.Duration, seed uint64, changes, faults map[string]int, mg *mgproc.Proc) {
+//
+// It returns how many lookups it checked and the TEMP answers by cause.
+func verify(t *testing.T, recs [][]record, hist *history, cw cacheWindow, dur time.Duration, seed uint64, changes, faults map[string]int, mg *mgproc.Proc) (int, map[string]int) {
 	checked, ok, wrong := 0, 0, 0
 	temps := map[string]int{}
 	var wrongs []string
@@ -288,6 +290,7 @@ func verify(t *testing.T, recs [][]record, hist *history, cw cacheWindow, dur ti
 		t.Logf("mapgate log (tail):\n%s", tail(mg.Log(), 40))
 		t.Logf("replay: go test ./stress/ -run TestConcurrentChecker -stress.seed=%d -stress.duration=%v", seed, dur)
 	}
+	return checked, temps
 }
 
 // sameAsModel compares a host's alias rows with the model's.

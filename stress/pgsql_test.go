@@ -89,7 +89,14 @@ func runPgChecker(t *testing.T, enc string, defaultDur time.Duration) {
 	if f := os.Getenv("STRESS_LOG"); f != "" {
 		_ = os.WriteFile(f, []byte(mg.Log()), 0o644)
 	}
-	verify(t, recs, hist, cacheWindow{}, dur, seed, changes, faults, mg)
+	checked, temps := verify(t, recs, hist, cacheWindow{}, dur, seed, changes, faults, mg)
+	// One host is faulted at a time: the other can answer every lookup.
+	// (Before pooled connections the server had closed were dropped before
+	// use, 0.9% of the lookups of a 20 s run with 4 kills were "no database
+	// host available"; since, none.)
+	if down := temps["TEMP no database host available"] + temps["TEMP database unavailable"]; down*200 > checked {
+		t.Errorf("%d of %d lookups TEMP for want of a host, while one host was up", down, checked)
+	}
 }
 
 // pgSameAsModel compares a host's alias rows with the model's.
