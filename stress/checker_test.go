@@ -712,8 +712,8 @@ func runFrontClient(ctx context.Context, rng *rand.Rand, addr string) []record {
 		r.a = time.Now()
 		r.reply, r.err = frontLookup(ctx, dbs[r.mapName], r.key)
 		r.b = time.Now()
-		if ctx.Err() != nil && r.err != nil {
-			break // the run ended during this lookup
+		if ctx.Err() != nil && (r.err != nil || r.reply.Status == socketmap.StatusTemp) {
+			break // the run ended during this lookup (the client's own deadline)
 		}
 		out = append(out, r)
 	}
