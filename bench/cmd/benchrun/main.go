@@ -53,6 +53,7 @@ type options struct {
 	outage       time.Duration
 	onlyTrace    bool
 	onlyDistinct bool
+	onlyPgsql    bool
 }
 
 func run() (code int) {
@@ -70,6 +71,7 @@ func run() (code int) {
 	flag.StringVar(&o.record, "record-trace", "", "record the Postfix trace (root and Postfix needed) to this file, and exit")
 	flag.BoolVar(&o.onlyTrace, "only-trace", false, "run only the trace phase (f)")
 	flag.BoolVar(&o.onlyDistinct, "only-distinct", false, "run only the distinct-keys phases (a) and (b), with proxy:mysql:")
+	flag.BoolVar(&o.onlyPgsql, "only-pgsql", false, "run only the pgsql: distinct-keys phase (g), with proxy:pgsql: (no MariaDB)")
 	flag.DurationVar(&o.outage, "outage", 60*time.Second, "how long every database host is down in the trace's outage run")
 	flag.Parse()
 	if o.record != "" {
@@ -111,6 +113,17 @@ func run() (code int) {
 		if err = h.trace(); err == nil {
 			h.rep.LoadAfter = bench.LoadAvg()
 			err = h.write()
+		}
+	case o.onlyPgsql:
+		h.rep.Cores = numCPU()
+		start := time.Now()
+		if err = h.pgsql(); err == nil {
+			h.rep.Seconds = time.Since(start).Seconds()
+			h.rep.LoadAfter = bench.LoadAvg()
+			err = h.write()
+		}
+		if err == nil && h.wrongTotal() > 0 {
+			err = fmt.Errorf("%w: %d (see report)", errWrong, h.wrongTotal())
 		}
 	default:
 		err = h.full()
@@ -165,6 +178,36 @@ func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {
 	h.rep.Started = time.Now()
 	h.rep.LoadBefore = bench.LoadAvg()
 	h.rep.Rows, h.rep.KeysPerStream, h.rep.PoolSize = o.rows, o.keys, o.poolSize
+	h.dir = tb.TempDir()
+	// Postfix's proxymap and smtpd read the .cf as the postfix user.
+	must(tb, os.Chmod(h.dir, 0o755))
+	must(tb, os.WriteFile(filepath.Join(h.dir, "main.cf"), nil, 0o644))
+	h.keys = bench.Keys(h.data, bench.Mix{Present: 1, Absent: 1}, o.keys)
+	var kb strings.Builder
+	for _, k := range h.keys {
+		kb.WriteString(k.Key + "\n")
+	}
+	h.keyFile = filepath.Join(h.dir, "keys.txt")
+	must(tb, os.WriteFile(h.keyFile, []byte(kb.String()), 0o644))
+	var err error
+	if h.postmap, err = lookPath("postmap"); err != nil {
+		tb.Fatal(err)
+	}
+
+	// The binary: bin/mapgate when make built it, else mgproc builds one.
+	if os.Getenv("MAPGATE_BIN") == "" {
+		if abs, err := filepath.Abs("bin/mapgate"); err == nil {
+			if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+				os.Setenv("MAPGATE_BIN", abs)
+			}
+		}
+	}
+	h.mgBin = mgproc.Build(tb)
+	tb.Cleanup(mgproc.RemoveBuild)
+	if o.onlyPgsql {
+		return h
+	}
+
 	step := time.Now()
 	db, err := testdb.New()
 	if err != nil {
@@ -185,35 +228,10 @@ func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {
 	tb.Cleanup(func() { h.root.Close() })
 	h.logf("database: %d aliases on %s (%.1fs)", o.rows, db.Addr(), time.Since(step).Seconds())
 
-	h.dir = tb.TempDir()
-	// Postfix's proxymap and smtpd read the .cf as the postfix user.
-	must(tb, os.Chmod(h.dir, 0o755))
 	h.cf = filepath.Join(h.dir, "alias.cf")
 	cf := fmt.Sprintf("# mapgate bench: PostfixAdmin's virtual alias query\nhosts = inet:%s\nuser = %s\npassword = %s\ndbname = postfix\nquery = SELECT goto FROM alias WHERE address='%%s' AND active = '1'\n",
 		db.Addr(), testdb.User, testdb.Password)
 	must(tb, os.WriteFile(h.cf, []byte(cf), 0o644))
-	must(tb, os.WriteFile(filepath.Join(h.dir, "main.cf"), nil, 0o644))
-	h.keys = bench.Keys(h.data, bench.Mix{Present: 1, Absent: 1}, o.keys)
-	var kb strings.Builder
-	for _, k := range h.keys {
-		kb.WriteString(k.Key + "\n")
-	}
-	h.keyFile = filepath.Join(h.dir, "keys.txt")
-	must(tb, os.WriteFile(h.keyFile, []byte(kb.String()), 0o644))
-	if h.postmap, err = lookPath("postmap"); err != nil {
-		tb.Fatal(err)
-	}
-
-	// The binary: bin/mapgate when make built it, else mgproc builds one.
-	if os.Getenv("MAPGATE_BIN") == "" {
-		if abs, err := filepath.Abs("bin/mapgate"); err == nil {
-			if st, err := os.Stat(abs); err == nil && !st.IsDir() {
-				os.Setenv("MAPGATE_BIN", abs)
-			}
-		}
-	}
-	h.mgBin = mgproc.Build(tb)
-	tb.Cleanup(mgproc.RemoveBuild)
 	// Two maps on the same .cf: "alias" without address search (one query
 	// per key, as postmap -q asks mysql:), and "virtual_alias" with
 	// Postfix's address search (full address, then @domain), as smtpd asks

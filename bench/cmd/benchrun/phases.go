@@ -66,6 +66,7 @@ type report struct {
 	Goals  []goal        `json:"goals"`
 	Smoke  *bench.Result `json:"smoke,omitempty"`
 	Trace  *traceReport  `json:"trace,omitempty"`
+	Pgsql  *pgsqlReport  `json:"pgsql,omitempty"`
 	// MapgateCPUUs is mapgate's CPU per lookup in the one-stream run
 	// (distinct keys, cache off).
 	MapgateCPUUs float64 `json:"mapgate_cpu_us_per_lookup_one_stream"`
@@ -206,6 +207,12 @@ func (h *harness) full() error {
 		}
 	}
 
+	if !h.o.onlyDistinct {
+		if err := h.pgsql(); err != nil {
+			return err
+		}
+	}
+
 	if h.o.onlyDistinct {
 		r.Seconds = time.Since(start).Seconds()
 		r.LoadAfter = bench.LoadAvg()
@@ -276,7 +283,13 @@ func (h *harness) full() error {
 func (h *harness) wrongTotal() uint64 {
 	r := h.rep
 	n := h.wrongExtra
-	for _, s := range []*streamsResult{r.OneStream.Socketmap, r.EightStreams.Socketmap, r.OneStream.Front, r.EightStreams.Front} {
+	ss := []*streamsResult{r.OneStream.Socketmap, r.EightStreams.Socketmap, r.OneStream.Front, r.EightStreams.Front}
+	if r.Pgsql != nil {
+		for _, p := range r.Pgsql.Streams {
+			ss = append(ss, p.Socketmap)
+		}
+	}
+	for _, s := range ss {
 		if s != nil {
 			n += s.Counts.Wrong + s.Counts.Errors
 		}
@@ -409,6 +422,10 @@ func (h *harness) smoke() error {
 	}
 	check("postmap socketmap: (mapgate)", r.OneStream.Socketmap.Counts, 2*len(h.keys))
 
+	if err := h.pgsqlSmoke(check); err != nil {
+		return err
+	}
+
 	h.logf("smoke: mapgate's own client, present/absent/unrepresentable 5:4:1, with a 10:1 flood")
 	res, err := h.load(bench.Config{Map: "virtual_alias", Mix: bench.Mix{Present: 5, Absent: 4, Unrepresentable: 1},
 		Conns: 4, Count: 3000, Duration: 20 * time.Second, Flood: bench.Flood{Ratio: 10, Conns: 4}, Label: "smoke"})
@@ -485,6 +502,9 @@ func (r *report) writeText(w io.Writer) {
 		fmt.Fprintf(w, "  ratio mapgate/mysql: %.3f, mapgate/proxy:mysql: %.3f, MySQL front/mysql: %.3f\n", r.EightStreams.RatioMySQL, r.EightStreams.RatioProxy, r.EightStreams.RatioFront)
 		fmt.Fprintf(w, "  mapgate CPU per lookup: socketmap %.1f µs, MySQL front %.1f µs\n", r.EightStreams.SocketmapCPUUs, r.EightStreams.FrontCPUUs)
 		fmt.Fprintf(w, "  peak DB connections of account postfix: mysql: %d, mapgate %d (pool_size %d)\n", r.EightStreams.MySQLConns, r.EightStreams.MapgateConns, r.PoolSize)
+	}
+	if r.Pgsql != nil {
+		r.Pgsql.writeText(w)
 	}
 	if r.NativeClient != nil {
 		fmt.Fprintln(w, "mapgate over its own Go client:")
