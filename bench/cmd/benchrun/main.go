@@ -1,12 +1,14 @@
 // Command benchrun runs mapgate's side-by-side benchmark in one go: a
 // private MariaDB with the bulk aliases, mapgate, and Postfix's own clients
 // on the same keys, and writes report.json, report.txt and attack.png to
-// -out. With -smoke it runs a few seconds of checked traffic on a small
+// -out. Phase (g) does the distinct-keys comparison again for pgsql: maps,
+// on a private PostgreSQL with the same aliases (-only-pgsql: that alone). With -smoke it runs a few seconds of checked traffic on a small
 // data set and asserts correctness counts only (exit 1 on any wrong or
 // missing answer), for CI.
 //
 //	go run ./bench/cmd/benchrun -out bench/out          # make bench
 //	go run ./bench/cmd/benchrun -smoke -out bench/out   # make bench-smoke
+//	go run ./bench/cmd/benchrun -only-pgsql -out bench/out
 package main
 
 import (
