@@ -468,7 +468,11 @@ func (h *harness) write() error {
 
 func (r *report) writeText(w io.Writer) {
 	fmt.Fprintf(w, "mapgate benchmark, %s (%.0f s; %d cores; loadavg %s → %s)\n", r.Started.Format(time.RFC3339), r.Seconds, r.Cores, r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "data: %d aliases (latin1), %d keys per stream (half present); mapgate pool_size %d\n\n", r.Rows, r.KeysPerStream, r.PoolSize)
+	enc := "latin1"
+	if r.Pgsql != nil && r.OneStream.MySQL == nil {
+		enc = r.Pgsql.Encoding
+	}
+	fmt.Fprintf(w, "data: %d aliases (%s), %d keys per stream (half present); mapgate pool_size %d\n\n", r.Rows, enc, r.KeysPerStream, r.PoolSize)
 	if len(r.Goals) > 0 {
 		fmt.Fprintln(w, "goals (issue 5):")
 		for _, g := range r.Goals {
