@@ -108,8 +108,8 @@ func connect(t *testing.T, addr string) *pgconn.PgConn {
 	return c
 }
 
-// exec runs stmt as a simple query and returns its rows' first column.
-func exec(c *pgconn.PgConn, stmt string) ([]string, error) {
+// query runs stmt as a simple query and returns its rows' first column.
+func query(c *pgconn.PgConn, stmt string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	res, err := c.Exec(ctx, stmt).ReadAll()
@@ -151,7 +151,7 @@ func TestServerAnswers(t *testing.T) {
 		{`'ほげ@example.jp'`, []string{"got:ほげ@example.jp"}},
 		{`'big:100001'`, []string{strings.Repeat("x", 100001)}},
 	} {
-		got, err := exec(c, tc.stmt)
+		got, err := query(c, tc.stmt)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.stmt, err)
 		}
@@ -174,7 +174,7 @@ func TestServerRefusesNonKeys(t *testing.T) {
 		`E'a\\'`, `'unterminated`, `SET standard_conforming_strings = off`, `SET client_encoding TO 'SJIS'`,
 		`SET NAMES 'BIG5'`, `BEGIN`, `COPY x FROM STDIN`, "'a\xff'" /* not UTF-8 in a UTF8 session */}
 	for _, stmt := range refused {
-		_, err := exec(c, stmt)
+		_, err := query(c, stmt)
 		var pe *pgconn.PgError
 		if !errors.As(err, &pe) || pe.Severity != "ERROR" {
 			t.Errorf("%q: err = %v, want an ERROR", stmt, err)
@@ -188,7 +188,7 @@ func TestServerRefusesNonKeys(t *testing.T) {
 	if !errors.As(rr.Err, &pe) || pe.Code != "0A000" {
 		t.Errorf("extended protocol: err = %v, want 0A000", rr.Err)
 	}
-	if got, err := exec(c, `'bob@example.jp'`); err != nil || len(got) != 1 {
+	if got, err := query(c, `'bob@example.jp'`); err != nil || len(got) != 1 {
 		t.Errorf("after the refusals: %q, %v", got, err)
 	}
 	if k := tb.asked(); len(k) != 1 {
@@ -206,13 +206,13 @@ func TestServerTempIsError(t *testing.T) {
 	addr, _ := start(t, tb, nil)
 	c := connect(t, addr)
 	var pe *pgconn.PgError
-	if _, err := exec(c, `'unset'`); !errors.As(err, &pe) {
+	if _, err := query(c, `'unset'`); !errors.As(err, &pe) {
 		t.Errorf("zero Result: err = %v, want an ERROR", err)
 	}
 	tb.mu.Lock()
 	tb.temp = true
 	tb.mu.Unlock()
-	if _, err := exec(c, `'bob@example.jp'`); !errors.As(err, &pe) || !strings.Contains(pe.Message, "temporary") {
+	if _, err := query(c, `'bob@example.jp'`); !errors.As(err, &pe) || !strings.Contains(pe.Message, "temporary") {
 		t.Errorf("host down: err = %v, want a temporary-failure ERROR", err)
 	}
 }
@@ -269,7 +269,7 @@ func TestServerUnixSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	if got, err := exec(c, `'bob@example.jp'`); err != nil || len(got) != 1 || got[0] != "got:bob@example.jp" {
+	if got, err := query(c, `'bob@example.jp'`); err != nil || len(got) != 1 || got[0] != "got:bob@example.jp" {
 		t.Errorf("over the unix socket: %q, %v", got, err)
 	}
 	_ = os.Remove(filepath.Join(dir, ".s.PGSQL.5432"))
@@ -280,7 +280,7 @@ func TestServerSlowResolverTimesOut(t *testing.T) {
 	addr, _ := start(t, tb, func(s *pgfront.Server) { s.RequestTimeout = 200 * time.Millisecond })
 	c := connect(t, addr)
 	start := time.Now()
-	_, err := exec(c, `'bob@example.jp'`)
+	_, err := query(c, `'bob@example.jp'`)
 	if err == nil {
 		t.Fatal("a lookup past its deadline was answered")
 	}
