@@ -393,7 +393,7 @@ func (c *conn) startup() bool {
 	for sm == nil {
 		m, _, n, tooLong, err := c.next(maxStartupMessage, true)
 		if tooLong || err != nil {
-			if tooLong || !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isTimeout(err) {
+			if tooLong || !quiet(err) {
 				c.cc.LoginFailed()
 				c.protoError("refused a malformed startup message", "bytes", n, "err", err)
 			}
@@ -533,7 +533,7 @@ func (c *conn) authMessage() (pgproto3.FrontendMessage, bool) {
 		c.refuseLogin("08P01", "mapgate: message too long", "refused an over-long authentication message", "type", typ, "bytes", n)
 		return nil, false
 	case err != nil:
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isTimeout(err) {
+		if !quiet(err) {
 			c.refuseLogin("08P01", "mapgate: malformed authentication message", "refused a malformed authentication message", "err", err)
 		}
 		return nil, false
@@ -544,9 +544,13 @@ func (c *conn) authMessage() (pgproto3.FrontendMessage, bool) {
 	return m, true
 }
 
-func isTimeout(err error) bool {
+// quiet reports a read error that is no client's fault to log or count:
+// the client went away, the handshake deadline passed, or the core
+// closed the connection (evicted, shutting down).
+func quiet(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &ne) && ne.Timeout()
 }
 
 // message answers one message; false closes the connection.

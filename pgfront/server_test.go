@@ -288,3 +288,11 @@ func TestServerSlowResolverTimesOut(t *testing.T) {
 		t.Errorf("answered after %v", el)
 	}
 }
+
+func pgconnConnect(ctx context.Context, cs string) (*pgconn.PgConn, error) {
+	c, err := pgconn.Connect(ctx, cs)
+	if err == nil {
+		c.Close(ctx)
+	}
+	return c, err
+}
