@@ -31,7 +31,7 @@ func TestExplain(t *testing.T) {
 	assert.False(t, ex.Result.Failed())
 	require.NotEmpty(t, ex.Steps)
 	require.NotNil(t, ex.Steps[0].Plan.Miss)
-	assert.Equal(t, charset.ReasonUnrepresentable, ex.Steps[0].Plan.Miss.Reason)
+	assert.Equal(t, charset.ReasonUnrepresentable.String(), ex.Steps[0].Plan.Miss.Reason.String())
 	assert.Equal(t, "alias.address", ex.Steps[0].Plan.Miss.Column)
 
 	ex = m.Explain(ctx, "bob@example.jp")

@@ -30,6 +30,7 @@ type Set struct {
 	pools *hosts.Pools
 	log   *slog.Logger
 	cache *answerCache // nil: off
+	view  bool         // made by View: s's parent owns the pools and cache
 }
 
 // Load reads every table file with its engine and builds the maps. Errors name the file, line
@@ -176,8 +177,11 @@ func (s *Set) Purge(name, key string) (int, error) {
 	return m.purge(key), nil
 }
 
-// Close releases every statement and pool.
+// Close releases every statement and pool (a view: nothing).
 func (s *Set) Close() error {
+	if s.view {
+		return nil
+	}
 	for _, m := range s.maps {
 		m.Close()
 	}

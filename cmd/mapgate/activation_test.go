@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -271,4 +272,114 @@ func TestServeInheritedDatagramSocketRefused(t *testing.T) {
 	assert.Equal(t, exitFailure, ee.ExitCode(), "%s", out)
 	assert.Contains(t, string(out), "inherited socket wrong")
 	assert.Contains(t, string(out), "want a listening stream socket")
+}
+
+// TestServeSocketActivatedRestartBothFronts (issue 20, defect 7): systemd
+// passes a socketmap socket and a socket named "mysql" (FileDescriptorName=
+// mysql, contrib/mapgate-mysql.socket), which the MySQL front serves: a
+// MySQL client gets a greeting there (before, it was served as socketmap).
+// While clients of both fronts stream lookups, mapgate is restarted on the
+// same sockets. Goal: no failed lookup on either front. A front client is
+// one connection, reconnected once when the old mapgate closed it, as
+// Postfix's mysql: client does since 3.10 with one host (listed twice).
+func TestServeSocketActivatedRestartBothFronts(t *testing.T) {
+	f := newFixture(t)
+	smSock, frontSock := filepath.Join(f.dir, "mapgate.sock"), filepath.Join(f.dir, "mysql.sock")
+	var socks []mgproc.Inherited
+	for _, s := range []struct{ name, path string }{{"mapgate", smSock}, {"mysql", frontSock}} {
+		ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.path, Net: "unix"})
+		require.NoError(t, err)
+		defer ul.Close()
+		uf, err := ul.File()
+		require.NoError(t, err)
+		defer uf.Close()
+		socks = append(socks, mgproc.Inherited{Name: s.name, File: uf})
+	}
+	args := []string{"serve", "--map", "virtual_alias=" + f.cf, "--set", "recipient_delimiter=+",
+		"--set", "mysql_password=pw"}
+	first := mgproc.StartActivated(t, f.bin, socks, args...)
+	v, err := frontAsk(frontDB(t, frontSock, "pw"), "bob@example.jp")
+	require.NoError(t, err, "the socket named mysql is the MySQL front")
+	require.Equal(t, []string{"bob@example.jp"}, v)
+
+	const nclients = 3
+	var (
+		stop             atomic.Bool
+		answered         atomic.Int64
+		frontOK, frontKO atomic.Int64
+		wg               sync.WaitGroup
+		firstFrontErr    atomic.Value
+	)
+	sm := make([]*restartClient, nclients)
+	for i := range sm {
+		sm[i] = &restartClient{spec: "unix:" + smSock}
+		wg.Add(2)
+		go func(rc *restartClient) {
+			defer wg.Done()
+			defer func() {
+				if rc.c != nil {
+					rc.c.Close()
+				}
+			}()
+			for !stop.Load() {
+				if rc.lookup() {
+					answered.Add(1)
+				}
+			}
+		}(sm[i])
+		db := frontDB(t, frontSock, "pw")
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				v, err := frontAsk(db, "bob@example.jp")
+				var me *mysql.MySQLError
+				if err != nil && !errors.As(err, &me) {
+					// The connection broke (the old mapgate closed it
+					// while idle, as the query went out): Postfix's
+					// client reconnects and asks again, once.
+					v, err = frontAsk(db, "bob@example.jp")
+				}
+				if err == nil && len(v) == 1 && v[0] == "bob@example.jp" {
+					frontOK.Add(1)
+					answered.Add(1)
+					continue
+				}
+				frontKO.Add(1)
+				firstFrontErr.CompareAndSwap(nil, fmt.Sprintf("%v %v", v, err))
+			}
+		}()
+	}
+	waitAnswered := func(n int64) {
+		t.Helper()
+		for i := 0; i < 3000 && answered.Load() < n; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		require.GreaterOrEqual(t, answered.Load(), n, "clients stalled")
+	}
+	waitAnswered(500)
+	require.NoError(t, first.Signal(syscall.SIGTERM))
+	code, err := first.Wait(30 * time.Second)
+	require.NoError(t, err, "first mapgate did not exit")
+	assert.Equal(t, 0, code, first.Log())
+	second := mgproc.StartActivated(t, f.bin, socks, args...)
+	waitAnswered(answered.Load() + 500)
+	stop.Store(true)
+	wg.Wait()
+
+	var st restartStats
+	for _, rc := range sm {
+		st.ok += rc.ok
+		st.failed += rc.failed
+		st.retried += rc.retried
+		st.gap = max(st.gap, rc.maxGap)
+	}
+	t.Logf("socket-activated restart with both fronts: socketmap %s; MySQL front %d answered, %d failed",
+		st, frontOK.Load(), frontKO.Load())
+	if e := firstFrontErr.Load(); e != nil {
+		t.Logf("first failed front lookup: %v", e)
+	}
+	assert.Zero(t, st.failed, "socketmap lookups failed across the restart")
+	assert.Zero(t, frontKO.Load(), "front lookups failed across the restart")
+	assert.Positive(t, frontOK.Load())
+	assert.NotContains(t, second.Log(), "level=ERROR")
 }

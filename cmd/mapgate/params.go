@@ -165,22 +165,3 @@ func reloadSplit(given map[string]string) (reload, restart []string) {
 	slices.Sort(restart)
 	return reload, restart
 }
-
-// restartNeeded lists, sorted, the parameters whose value differs between
-// the running configuration and the next one (set in one and not the
-// other, or set to another value) and that a reload does not apply: a
-// reload names them in its log as needing a restart.
-func restartNeeded(running, next *Config) []string {
-	var out []string
-	for _, g := range []map[string]string{running.Given, next.Given} {
-		for n := range g {
-			v1, ok1 := running.Given[n]
-			v2, ok2 := next.Given[n]
-			if (ok1 != ok2 || v1 != v2) && !reloadApplies(n) && !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}

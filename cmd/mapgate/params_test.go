@@ -1,13 +1,18 @@
 package main
 
 import (
+	"io"
+	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"mapgate/daemon"
 	"mapgate/hosts"
 	"mapgate/lookup"
 	"mapgate/mysqlcf"
@@ -144,17 +149,44 @@ func TestREADMEConfigTable(t *testing.T) {
 	assert.Equal(t, want, got)
 }
 
-// TestRestartNeeded: of the parameters a new configuration changes (a new
-// value, newly set, or no longer set), those a reload does not apply.
-func TestRestartNeeded(t *testing.T) {
-	base := "maps = a=/x.cf\nrecipient_delimiter = +\n"
-	running, err := loadConfig(t, base+"listen = unix:/a.sock\npool_size = 8\nlog_format = text\nsocket_mode = 0660\n")
+// TestReloadColumnIsTheDaemons: the table's SIGHUP column says what the
+// daemon's reload does. Each parameter that takes a restart, changed alone,
+// is the one daemon.NeedsRestart names; a configuration that changes only
+// parameters a reload applies needs no restart. reloadSplit sorts what a
+// configuration sets the same way (mapgate check).
+func TestReloadColumnIsTheDaemons(t *testing.T) {
+	base := "maps = a=/x.cf\nrecipient_delimiter = +\nmysql_password = pw\n"
+	changed := map[string]string{
+		"listen":          "listen = inet:127.0.0.1:10001",
+		"mysql_listen":    "mysql_listen = inet:127.0.0.1:10002",
+		"metrics_listen":  "metrics_listen = 127.0.0.1:9999",
+		"socket_mode":     "socket_mode = 0600",
+		"socket_owner":    "socket_owner = 0",
+		"socket_group":    "socket_group = 0",
+		"max_connections": "max_connections = 10",
+		"lookup_timeout":  "lookup_timeout = 9s",
+		"log_format":      "log_format = json",
+	}
+	var restart []string
+	for _, p := range params {
+		if !p.reload {
+			restart = append(restart, p.Name())
+		}
+	}
+	assert.ElementsMatch(t, restart, slices.Collect(maps.Keys(changed)), "the table's restart parameters")
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	running, err := loadConfig(t, base)
 	require.NoError(t, err)
-	next, err := loadConfig(t, "maps = a=/x.cf, b=/y.cf\nrecipient_delimiter = +\nlisten = unix:/b.sock\npool_size = 4\nlog_format = text\nmax_connections = 10\nmysql_user = other\n")
+	for name, line := range changed {
+		next, err := loadConfig(t, base+line+"\n")
+		require.NoError(t, err, name)
+		assert.Equal(t, []string{name}, daemon.NeedsRestart(running.daemonConfig(discard), next.daemonConfig(discard)), name)
+	}
+	next, err := loadConfig(t, "maps = a=/x.cf, b=/y.cf\nrecipient_delimiter = -\nmysql_password = other\nmysql_user = u\npool_size = 4\n"+
+		"query_timeout = 1s\nbreaker_trip = 5\ncache_ttl = 10s\nadmin_socket = /a.sock\nlog_level = debug\nsmtputf8_enable = no\n")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"listen", "max_connections", "socket_mode"}, restartNeeded(running, next))
-	assert.Empty(t, restartNeeded(running, running))
-	reload, restart := reloadSplit(next.Given)
-	assert.Equal(t, []string{"maps", "mysql_user", "pool_size", "recipient_delimiter"}, reload)
-	assert.Equal(t, []string{"listen", "log_format", "max_connections"}, restart)
+	assert.Empty(t, daemon.NeedsRestart(running.daemonConfig(discard), next.daemonConfig(discard)))
+	reload, restartSet := reloadSplit(next.Given)
+	assert.Equal(t, []string{"admin_socket", "breaker_trip", "cache_ttl", "log_level", "maps", "mysql_password", "mysql_user", "pool_size", "query_timeout", "recipient_delimiter", "smtputf8_enable"}, reload)
+	assert.Empty(t, restartSet)
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"mapgate/lookup"
+	"mapgate/mysqlfront"
 	"mapgate/socketmap"
 )
 
@@ -35,11 +36,12 @@ type metrics struct {
 	breakerTrans *prometheus.CounterVec
 	cache        *prometheus.CounterVec
 
-	set    atomic.Pointer[lookup.Set]
-	server *socketmap.Server
+	// state reads, at scrape time, the running set, the socketmap
+	// server and the MySQL front's counters (nil: no front).
+	state func() (*lookup.Set, *socketmap.Server, *mysqlfront.Stats)
 }
 
-func newMetrics() *metrics {
+func newMetrics(version string) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "mapgate", Name: "lookups_total",
@@ -80,14 +82,12 @@ func newMetrics() *metrics {
 		&scrapeCollector{m: m})
 	bi := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "mapgate", Name: "build_info", Help: "mapgate's version.",
-		ConstLabels: prometheus.Labels{"version": versionString()},
+		ConstLabels: prometheus.Labels{"version": version},
 	})
 	bi.Set(1)
 	m.reg.MustRegister(bi)
 	return m
 }
-
-func (m *metrics) watch(s *lookup.Set) { m.set.Store(s) }
 
 // Result implements lookup.Observer.
 func (m *metrics) Result(mapName, result string, d time.Duration) {
@@ -155,17 +155,27 @@ var (
 		"Query results in the answer cache now.", nil, nil)
 	descCacheBytes = prometheus.NewDesc("mapgate_cache_bytes",
 		"Estimated memory of the answer cache's entries (each counted at least cache_max_bytes/cache_max_entries).", nil, nil)
+	descFrontOpen = prometheus.NewDesc("mapgate_mysql_connections",
+		"MySQL front client connections open now.", nil, nil)
+	descFrontAccepted = prometheus.NewDesc("mapgate_mysql_connections_accepted_total",
+		"MySQL front client connections accepted.", nil, nil)
+	descFrontRejected = prometheus.NewDesc("mapgate_mysql_connections_rejected_total",
+		"MySQL front client connections refused with error 1040 (or closed) because max_connections were open.", nil, nil)
+	descFrontLogins = prometheus.NewDesc("mapgate_mysql_logins_failed_total",
+		"MySQL front logins refused with error 1045 (wrong mysql_user or mysql_password).", nil, nil)
 )
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBreaker, descPoolConns, descPoolMax, descPoolWaits, descPoolWaitTime,
-		descClientOpen, descClientAccepted, descClientRejected, descMalformed, descReplies, descCacheEntries, descCacheBytes} {
+		descClientOpen, descClientAccepted, descClientRejected, descMalformed, descReplies, descCacheEntries, descCacheBytes,
+		descFrontOpen, descFrontAccepted, descFrontRejected, descFrontLogins} {
 		ch <- d
 	}
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
-	if s := c.m.set.Load(); s != nil {
+	s, srv, front := c.m.state()
+	if s != nil {
 		n, b := s.CacheEntries()
 		ch <- prometheus.MustNewConstMetric(descCacheEntries, prometheus.GaugeValue, float64(n))
 		ch <- prometheus.MustNewConstMetric(descCacheBytes, prometheus.GaugeValue, float64(b))
@@ -180,7 +190,13 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descPoolWaitTime, prometheus.CounterValue, st.WaitDuration.Seconds(), name)
 		}
 	}
-	if srv := c.m.server; srv != nil {
+	if front != nil {
+		ch <- prometheus.MustNewConstMetric(descFrontOpen, prometheus.GaugeValue, float64(front.Open))
+		ch <- prometheus.MustNewConstMetric(descFrontAccepted, prometheus.CounterValue, float64(front.Accepted))
+		ch <- prometheus.MustNewConstMetric(descFrontRejected, prometheus.CounterValue, float64(front.Rejected))
+		ch <- prometheus.MustNewConstMetric(descFrontLogins, prometheus.CounterValue, float64(front.FailedLogins))
+	}
+	if srv != nil {
 		st := srv.Stats()
 		ch <- prometheus.MustNewConstMetric(descClientOpen, prometheus.GaugeValue, float64(st.Open))
 		ch <- prometheus.MustNewConstMetric(descClientAccepted, prometheus.CounterValue, float64(st.Accepted))
@@ -203,8 +219,9 @@ func (s *metricsServer) close() {
 }
 
 // startMetrics serves /metrics, /healthz (the process is up) and /readyz
-// (serving, and at least one host of every map is usable).
-func startMetrics(addr string, m *metrics, ready *atomic.Bool, h *liveSet, log *slog.Logger) (*metricsServer, error) {
+// (serving, and some database host's breaker is not open: the pools and
+// breakers are every front's, so this holds for the MySQL front too).
+func startMetrics(addr string, m *metrics, ready *atomic.Bool, log *slog.Logger) (*metricsServer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
@@ -224,7 +241,7 @@ func startMetrics(addr string, m *metrics, ready *atomic.Bool, h *liveSet, log *
 			http.Error(w, "not serving", http.StatusServiceUnavailable)
 			return
 		}
-		if s := h.cur.Load(); s != nil {
+		if s, _, _ := m.state(); s != nil {
 			hosts := s.Pools().Hosts()
 			open := 0
 			for _, hs := range hosts {
