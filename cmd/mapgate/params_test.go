@@ -114,7 +114,7 @@ func TestParamTableDrivesParser(t *testing.T) {
 	assert.Contains(t, help.String(), "  NAME_propagate_extension\n    \t")
 	assert.Contains(t, help.String(), "Default: no; a reload (SIGHUP) applies a change.\n  NAME_fold_case")
 	assert.Error(t, newSettings().set("no_such_thing", "1", "test"))
-	restart := []string{"listen", "mysql_listen", "metrics_listen", "socket_mode", "socket_owner", "socket_group", "max_connections", "lookup_timeout", "log_format"}
+	restart := []string{"listen", "mysql_listen", "pgsql_listen", "metrics_listen", "socket_mode", "socket_owner", "socket_group", "max_connections", "lookup_timeout", "log_format"}
 	for _, n := range restart {
 		assert.False(t, reloadApplies(n), n)
 	}
