@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,4 +94,40 @@ func TestServePgSQLFront(t *testing.T) {
 	assert.Equal(t, "bob@example.jp\n", out, errOut)
 	m = scrape(t, maddr)
 	assert.Equal(t, 1.0, m[`mapgate_pgsql_logins_failed_total`])
+}
+
+// TestServeSocketActivatedPgSQL: a socket systemd passes with
+// FileDescriptorName=pgsql is served by the PostgreSQL front (Postfix's
+// pgsql: client is answered there), the other one by socketmap.
+func TestServeSocketActivatedPgSQL(t *testing.T) {
+	f := newFixture(t)
+	if err := pfinst.HasMapType("pgsql"); err != nil {
+		t.Skip(err)
+	}
+	postmap, err := exec.LookPath("postmap")
+	require.NoError(t, err, "postmap not installed: run make deps")
+	sockDir := filepath.Join(f.dir, "pg")
+	require.NoError(t, os.Mkdir(sockDir, 0o755))
+	smSock, pgSock := filepath.Join(f.dir, "mapgate.sock"), filepath.Join(sockDir, ".s.PGSQL.5432")
+	var socks []mgproc.Inherited
+	for _, s := range []struct{ name, path string }{{"mapgate", smSock}, {"pgsql", pgSock}} {
+		ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.path, Net: "unix"})
+		require.NoError(t, err)
+		defer ul.Close()
+		uf, err := ul.File()
+		require.NoError(t, err)
+		defer uf.Close()
+		socks = append(socks, mgproc.Inherited{Name: s.name, File: uf})
+	}
+	mgproc.StartActivated(t, f.bin, socks, "serve", "--map", "virtual_alias="+f.cf, "--set", "pgsql_password=pw")
+	pfdir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(pfdir, "main.cf"), nil, 0o644))
+	frontCF := filepath.Join(pfdir, "front.cf")
+	require.NoError(t, os.WriteFile(frontCF, []byte("hosts = unix:"+sockDir+"\nuser = postfix\npassword = pw\ndbname = virtual_alias\nquery = '%s'\n"), 0o644))
+	out, err := exec.Command(postmap, "-c", pfdir, "-q", "bob@example.jp", "pgsql:"+frontCF).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "bob@example.jp\n", string(out), "the socket named pgsql is the PostgreSQL front")
+	out, err = exec.Command(postmap, "-c", pfdir, "-q", "bob@example.jp", "socketmap:unix:"+smSock+":virtual_alias").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "bob@example.jp\n", string(out), "the other socket is socketmap")
 }
