@@ -1,0 +1,101 @@
+package pgfront_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"mapgate/pgfront"
+)
+
+// TestServerOverCap: with MaxConns logged in, a new client is refused as
+// PostgreSQL refuses it (FATAL 53300), whether the cap is reached at its
+// accept or during its login; the one logged in keeps serving.
+func TestServerOverCap(t *testing.T) {
+	tb := &table{}
+	addr, s := start(t, tb, func(s *pgfront.Server) { s.MaxConns = 1 })
+	c := connect(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// sslmode=disable: with prefer, pgconn tries a second time without TLS.
+	_, err := pgconn.Connect(ctx, strings.Replace(connString(addr, "postfix", "secret", "m"), "sslmode=prefer", "sslmode=disable", 1))
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "53300" {
+		t.Fatalf("over the cap: %v, want FATAL 53300", err)
+	}
+	if got, err := query(c, `'bob@example.jp'`); err != nil || len(got) != 1 {
+		t.Errorf("the connection logged in: %q, %v", got, err)
+	}
+	if st := s.Stats(); st.Rejected != 1 {
+		t.Errorf("Rejected = %d, want 1", st.Rejected)
+	}
+}
+
+// TestServerHandshakeTimeout: a client that connects and never finishes
+// its startup is closed at HandshakeTimeout.
+func TestServerHandshakeTimeout(t *testing.T) {
+	tb := &table{}
+	addr, s := start(t, tb, func(s *pgfront.Server) { s.HandshakeTimeout = 200 * time.Millisecond })
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	if _, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the server wrote to a client that sent nothing")
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("closed after %v", el)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for s.Stats().HandshakeTimeouts != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := s.Stats(); st.HandshakeTimeouts != 1 {
+		t.Errorf("HandshakeTimeouts = %d", st.HandshakeTimeouts)
+	}
+}
+
+// TestServerShutdownDrains: Shutdown lets a lookup in flight answer, and
+// closes the idle connection.
+func TestServerShutdownDrains(t *testing.T) {
+	tb := &table{slow: 300 * time.Millisecond}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &pgfront.Server{Resolver: tb, User: "postfix", Password: "secret"}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	busy, idle := connect(t, l.Addr().String()), connect(t, l.Addr().String())
+	res := make(chan error, 1)
+	go func() {
+		got, err := query(busy, `'bob@example.jp'`)
+		if err == nil && len(got) != 1 {
+			err = errors.New("no row")
+		}
+		res <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-res; err != nil {
+		t.Errorf("the lookup in flight: %v", err)
+	}
+	if _, err := query(idle, `'bob@example.jp'`); err == nil {
+		t.Errorf("the idle connection still answers after Shutdown")
+	}
+	if err := <-done; !errors.Is(err, pgfront.ErrServerClosed) {
+		t.Errorf("Serve: %v", err)
+	}
+}
