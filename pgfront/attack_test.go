@@ -255,3 +255,25 @@ func TestHugeNames(t *testing.T) {
 	}
 	t.Logf("huge names: %d log lines, %d bytes; stats %+v", len(lines), logs.Len(), s.Stats())
 }
+
+// TestLogEscaped: a refused statement with control characters and bytes
+// that are not UTF-8 is logged on one line, escaped once, cut to 200
+// bytes.
+func TestLogEscaped(t *testing.T) {
+	tb := &table{}
+	var logs lockedBuffer
+	addr, _ := start(t, tb, func(s *pgfront.Server) { s.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	c := connect(t, addr)
+	stmt := "SELECT 1;\n\x1b[31mfake log line level=ERROR\r\n" + strings.Repeat("ü", 500)
+	if _, err := query(c, stmt); err == nil {
+		t.Fatal("answered")
+	}
+	out := logs.b.String()
+	if strings.Count(out, "\n") != 1 || strings.ContainsAny(out, "\x1b\r") {
+		t.Errorf("log not one escaped line: %q", out)
+	}
+	if len(out) > 1024 {
+		t.Errorf("log line of %d bytes", len(out))
+	}
+	t.Logf("%d-byte statement logged in %d bytes", len(stmt), len(out))
+}

@@ -67,11 +67,11 @@ type Server struct {
 	// no other method is offered). SetCredentials replaces them while
 	// serving.
 	User, Password string
-	// Logger; nil means slog.Default(). Keys and statements are logged
-	// escaped (strconv.QuoteToASCII); refused logins, unknown databases,
-	// refused statements and protocol errors at most once a second each
-	// (with the number held back), client names cut to
-	// conncore.MaxNameBytes.
+	// Logger; nil means slog.Default(). Keys, statements and client names
+	// are logged as attribute values, which the handler escapes (once),
+	// cut to 200 bytes (names to conncore.MaxNameBytes); refused logins,
+	// unknown databases, refused statements and protocol errors at most
+	// once a second each, with the number held back.
 	Logger *slog.Logger
 	// IdleTimeout, RequestTimeout, WriteTimeout, MaxConns,
 	// MaxUnauthenticated, HandshakeTimeout: as in mysqlfront.Server (the
@@ -558,7 +558,7 @@ func (c *conn) message() bool {
 	m, typ, n, tooLong, err := c.next(DefaultMaxMessage, false)
 	if tooLong {
 		if typ != 'Q' {
-			c.protoError("message too long; connection closed", "type", strconv.QuoteToASCII(string(typ)), "bytes", n)
+			c.protoError("message too long; connection closed", "type", string(typ), "bytes", n)
 			c.be.Send(fatal("08P01", "mapgate: message too long"))
 			_ = c.flush()
 			return false
@@ -644,7 +644,7 @@ func (c *conn) query(stmt string) bool {
 		if name, ok := setEncoding(stmt); ok {
 			enc, ok := ParseEncoding(name)
 			if !ok {
-				c.refuse("refused a client encoding whose escaping is not byte-wise", "client_encoding", strconv.QuoteToASCII(conncore.CutName(name)))
+				c.refuse("refused a client encoding whose escaping is not byte-wise", "client_encoding", conncore.CutName(name))
 				c.be.Send(errorResponse("22023", "mapgate: client_encoding must be UTF8, LATIN1 or SQL_ASCII"))
 				return c.ready() == nil
 			}
@@ -657,7 +657,7 @@ func (c *conn) query(stmt string) bool {
 	key, err := ParseKey(stmt, c.enc)
 	if err != nil {
 		c.refuse("refused a statement that is not a quoted escaped key (the front's .cf needs query = '%s'); not executed",
-			"statement", strconv.QuoteToASCII(truncate(stmt, 200)), "statement_bytes", len(stmt), "client_encoding", c.enc.String())
+			"statement", truncate(stmt, 200), "statement_bytes", len(stmt), "client_encoding", c.enc.String())
 		c.be.Send(errorResponse("42601", "mapgate: not a key; the .cf for mapgate's PostgreSQL front needs query = '%s'"))
 		return c.ready() == nil
 	}
@@ -714,7 +714,7 @@ func (c *conn) resolve(key string) (answer.Result, bool) {
 	select {
 	case r = <-done:
 	case <-t.C:
-		c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", strconv.QuoteToASCII(truncate(key, 200)))
+		c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", truncate(key, 200))
 		c.observe("temp", time.Since(start))
 		return answer.Fail(answer.ClassTimeout, "lookup timed out"), false
 	}
