@@ -25,6 +25,13 @@ import (
 // stdin when key is "-".
 func postmapFront(t *testing.T, hosts string) func(key, stdin string) (string, error) {
 	t.Helper()
+	return postmapTable(t, fmt.Sprintf("hosts = %s\nuser = postfix\npassword = secret\ndbname = m\nquery = '%%s'\n", hosts))
+}
+
+// postmapTable is postmapFront for the pgsql_table(5) text cf, or for the
+// file named by cf when it is a path.
+func postmapTable(t *testing.T, cf string) func(key, stdin string) (string, error) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("runs Postfix's postmap; skipped with -short")
 	}
@@ -42,10 +49,12 @@ func postmapFront(t *testing.T, hosts string) func(key, stdin string) (string, e
 	if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte("compatibility_level = 3.6\nsmtputf8_enable = no\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cf := filepath.Join(dir, "front.cf")
-	text := fmt.Sprintf("hosts = %s\nuser = postfix\npassword = secret\ndbname = m\nquery = '%%s'\n", hosts)
-	if err := os.WriteFile(cf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
+	if !filepath.IsAbs(cf) {
+		path := filepath.Join(dir, "front.cf")
+		if err := os.WriteFile(path, []byte(cf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cf = path
 	}
 	return func(key, stdin string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
