@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"mapgate/pgfront"
 )
@@ -97,5 +98,56 @@ func TestServerShutdownDrains(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, pgfront.ErrServerClosed) {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestServerStartupVariants: GSSENCRequest and SSLRequest are answered
+// 'N' and the startup goes on; a CancelRequest is closed; a protocol 3.2
+// startup is told 3.0 (NegotiateProtocolVersion) and goes on to SCRAM.
+func TestServerStartupVariants(t *testing.T) {
+	tb := &table{}
+	addr, _ := start(t, tb, nil)
+	dial := func() (net.Conn, *pgproto3.Frontend) {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+		return nc, pgproto3.NewFrontend(nc, nc)
+	}
+	for _, req := range []pgproto3.FrontendMessage{&pgproto3.GSSEncRequest{}, &pgproto3.SSLRequest{}} {
+		nc, fe := dial()
+		fe.Send(req)
+		_ = fe.Flush()
+		b := make([]byte, 1)
+		if _, err := nc.Read(b); err != nil || b[0] != 'N' {
+			t.Fatalf("%T: %q, %v", req, b, err)
+		}
+		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "postfix", "database": "m"}})
+		_ = fe.Flush()
+		if m, err := fe.Receive(); err != nil {
+			t.Fatalf("%T, then startup: %v", req, err)
+		} else if _, ok := m.(*pgproto3.AuthenticationSASL); !ok {
+			t.Fatalf("%T, then startup: %T", req, m)
+		}
+	}
+	nc, fe := dial()
+	fe.Send(&pgproto3.CancelRequest{ProcessID: 1, SecretKey: []byte{1, 2, 3, 4}})
+	_ = fe.Flush()
+	if n, err := nc.Read(make([]byte, 1)); err == nil {
+		t.Errorf("CancelRequest answered with %d bytes", n)
+	}
+	_, fe = dial()
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32, Parameters: map[string]string{"user": "postfix", "database": "m", "_pq_.x": "1"}})
+	_ = fe.Flush()
+	m, err := fe.Receive()
+	if npv, ok := m.(*pgproto3.NegotiateProtocolVersion); err != nil || !ok || npv.NewestMinorProtocol != 0 || len(npv.UnrecognizedOptions) != 1 {
+		t.Fatalf("protocol 3.2: %#v, %v", m, err)
+	}
+	if m, err := fe.Receive(); err != nil {
+		t.Fatal(err)
+	} else if _, ok := m.(*pgproto3.AuthenticationSASL); !ok {
+		t.Fatalf("protocol 3.2, then: %T", m)
 	}
 }
