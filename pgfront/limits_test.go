@@ -1,8 +1,10 @@
 package pgfront_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -149,5 +151,26 @@ func TestServerStartupVariants(t *testing.T) {
 		t.Fatal(err)
 	} else if _, ok := m.(*pgproto3.AuthenticationSASL); !ok {
 		t.Fatalf("protocol 3.2, then: %T", m)
+	}
+}
+
+// TestServerUnknownMessage: a message type the protocol does not have, after
+// login, gets FATAL 08P01 and the connection is closed; the front goes on.
+func TestServerUnknownMessage(t *testing.T) {
+	tb := &table{}
+	addr, _ := start(t, tb, nil)
+	c := connect(t, addr)
+	nc := c.Conn()
+	if _, err := nc.Write([]byte{'x', 0, 0, 0, 8, 1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(nc)
+	if !bytes.Contains(b, []byte("08P01")) {
+		t.Errorf("reply %q, want FATAL 08P01", b)
+	}
+	c2 := connect(t, addr)
+	if got, err := query(c2, `'bob@example.jp'`); err != nil || len(got) != 1 {
+		t.Errorf("after: %q, %v", got, err)
 	}
 }

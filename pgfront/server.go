@@ -360,7 +360,7 @@ func (c *conn) next(limit int, startup bool) (m pgproto3.FrontendMessage, typ by
 	} else {
 		m, err = c.be.Receive()
 	}
-	if err != nil && c.fr.left == 0 {
+	if err != nil && !quiet(err) {
 		err = fmt.Errorf("malformed message %q: %w", typ, err)
 	}
 	return m, typ, n, false, err
@@ -572,7 +572,7 @@ func (c *conn) message() bool {
 		return c.resultSet("") == nil
 	}
 	if err != nil {
-		if c.fr.left == 0 { // read whole, but not a message
+		if !quiet(err) { // not a message pgproto3 knows, or malformed
 			c.protoError("malformed message; connection closed", "err", err)
 			c.be.Send(fatal("08P01", "mapgate: malformed message"))
 			_ = c.flush()
