@@ -92,3 +92,36 @@ func startResolver(t *testing.T, r pgfront.Resolver) (string, *pgfront.Server) {
 	addr, s := start(t, nil, func(s *pgfront.Server) { s.Resolver = r })
 	return addr, s
 }
+
+// TestPostmapThroughCoreUTF8: on Postfix 3.7, whose pgsql: client
+// hard-wires client_encoding LATIN1, an internationalized address stored
+// in a UTF-8 table is never found by a real PostgreSQL (it reads the
+// key's UTF-8 bytes as Latin-1: POSTFIX-FACTS 1.9). Through the front the
+// key is looked up as the bytes Postfix sent, and found.
+func TestPostmapThroughCoreUTF8(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts MariaDB and runs postmap; skipped with -short")
+	}
+	db := testdb.Start(t)
+	db.MustExec(t, testdb.Schema("pf", "utf8mb4", "utf8mb4_general_ci"))
+	cf := filepath.Join(t.TempDir(), "aliases.cf")
+	if err := os.WriteFile(cf, []byte(fmt.Sprintf("hosts = inet:%s\nuser = %s\npassword = %s\ndbname = pf\n"+
+		"query = SELECT goto FROM alias WHERE address = '%%s' AND active = 1\n", db.Addr(), testdb.User, testdb.Password)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := lookup.DefaultMapOptions("")
+	opts.AddressSearch, opts.FoldCase, opts.PropagateExtension = false, false, false
+	set, err := lookup.Load([]lookup.MapSpec{{Name: "m", Paths: []string{cf}, Opts: opts}}, hosts.PoolOptions{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	set.Discover(context.Background())
+	addr, _ := startResolver(t, coreResolver{set})
+	lookupKey := postmapFront(t, tcpHosts(addr))
+	for k, v := range map[string]string{"ほげ@example.jp": "hoge@example.jp", "😀@example.jp": "smile@example.jp", "josé@example.jp": "jose@example.jp"} {
+		if out, err := lookupKey(k, ""); err != nil || out != v+"\n" {
+			t.Errorf("%q through the front (client_encoding LATIN1): %q, %v; want %q", k, out, err, v)
+		}
+	}
+}
