@@ -113,7 +113,9 @@ func (pl *pool) release() { <-pl.slots }
 // gives up the dial or closes the connection when it passes, so the
 // attempt ends in time whatever it was waiting for.
 func (t *Target) attemptContext(ctx context.Context, now, deadline time.Time) (context.Context, context.CancelFunc) {
-	ctx = context.WithoutCancel(ctx)
+	if ctx.Done() != nil {
+		ctx = context.WithoutCancel(ctx) // lookup's query has done it already
+	}
 	if t.fullBudget(now, deadline) && t.pool.idle() {
 		return ctx, func() {}
 	}

@@ -223,6 +223,9 @@ func (p *Pools) host(name string) *hostState {
 		Timeout:     p.opts.ProbeInterval,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= trip },
 		IsExcluded: func(err error) bool {
+			if err == nil {
+				return false // an answer: checked first, errors.As allocates
+			}
 			var ex excluded
 			return errors.As(err, &ex)
 		},

@@ -27,10 +27,16 @@ type freshGroup struct {
 type freshEntry struct {
 	running *freshCall // sent: its result is for the lookups that joined before
 	next    *freshCall // not sent yet: lookups arriving now join it
+	first   freshCall  // the entry's first call (one allocation for both)
 }
 
 type freshCall struct {
+	// done is made when a lookup first waits for the call (most calls
+	// have no other lookup waiting), and closed when it ends; ended
+	// tells a lookup that arrives later not to wait. Both under the
+	// group's mu.
 	done   chan struct{}
+	ended  bool
 	last   time.Time // when the last lookup joined (next only)
 	val    any
 	sentAt time.Time // when the attempt that produced val was sent
@@ -52,22 +58,21 @@ func (g *freshGroup) do(key string, fn freshFunc) (any, error) {
 	e := g.m[key]
 	switch {
 	case e == nil:
-		c := &freshCall{done: make(chan struct{})}
-		g.m[key] = &freshEntry{running: c}
+		e = &freshEntry{}
+		e.running = &e.first
+		g.m[key] = e
 		g.mu.Unlock()
-		return g.run(key, c, fn)
+		return g.run(key, e.running, fn)
 	case e.next != nil:
 		c := e.next
 		c.last = now
-		g.mu.Unlock()
-		<-c.done
+		g.wait(c) // unlocks g.mu
 		return c.val, c.err
 	default:
-		c := &freshCall{done: make(chan struct{}), last: now}
+		c := &freshCall{last: now}
 		e.next = c
 		prev := e.running
-		g.mu.Unlock()
-		<-prev.done
+		g.wait(prev) // unlocks g.mu
 		g.mu.Lock()
 		e.running, e.next = c, nil
 		adopt := !prev.sentAt.Before(c.last)
@@ -83,6 +88,20 @@ func (g *freshGroup) do(key string, fn freshFunc) (any, error) {
 	}
 }
 
+// wait unlocks g.mu, which is held, and waits until c has ended.
+func (g *freshGroup) wait(c *freshCall) {
+	if c.ended {
+		g.mu.Unlock()
+		return
+	}
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	done := c.done
+	g.mu.Unlock()
+	<-done
+}
+
 // run sends c's query and hands its result to every lookup that joined c.
 func (g *freshGroup) run(key string, c *freshCall, fn freshFunc) (any, error) {
 	defer g.finish(key, c)
@@ -92,8 +111,11 @@ func (g *freshGroup) run(key string, c *freshCall, fn freshFunc) (any, error) {
 
 // finish wakes c's lookups and forgets the key when nothing waits on it.
 func (g *freshGroup) finish(key string, c *freshCall) {
-	close(c.done)
 	g.mu.Lock()
+	c.ended = true
+	if c.done != nil {
+		close(c.done)
+	}
 	if e := g.m[key]; e != nil && e.running == c && e.next == nil {
 		delete(g.m, key)
 	}

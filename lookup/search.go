@@ -279,6 +279,14 @@ type flightResult struct {
 // are classified).
 func flightKey(suspect bool, args []any) string {
 	var b strings.Builder
+	n := 1
+	for _, a := range args {
+		n += 2
+		if v, ok := a.(string); ok {
+			n += len(v)
+		}
+	}
+	b.Grow(n)
 	if suspect {
 		b.WriteByte('s')
 	} else {

@@ -398,24 +398,41 @@ func (p *cfParser) build() error {
 // legacyQuery builds the query like db_common_sql_build_query. It returns
 // the parameter to blame for template errors.
 func (p *cfParser) legacyQuery() (q, blame string, err error) {
-	_, hasT := p.vals["table"]
-	_, hasS := p.vals["select_field"]
-	_, hasW := p.vals["where_field"]
-	if !hasT && !hasS && !hasW {
+	q, blame, bad := LegacyQuery(p.vals)
+	switch bad {
+	case "":
+		return q, blame, nil
+	case "query":
 		return "", "", p.errf("query", "parameter is required (or the legacy table, select_field and where_field)")
+	}
+	return "", "", p.errf(bad, "parameter not defined (query is not set)")
+}
+
+// LegacyQuery builds the query of a file without one from its legacy
+// table, select_field, where_field and additional_conditions parameters
+// (vals), as db_common.c's db_common_sql_build_query does for every SQL
+// table type. blame is the parameter that template errors are blamed on.
+// bad names what is wrong: "query" when none of the three is set, else
+// the one that is missing or empty; "" when q was built.
+func LegacyQuery(vals map[string]string) (q, blame, bad string) {
+	_, hasT := vals["table"]
+	_, hasS := vals["select_field"]
+	_, hasW := vals["where_field"]
+	if !hasT && !hasS && !hasW {
+		return "", "", "query"
 	}
 	var parts [3]string
 	for i, name := range []string{"table", "select_field", "where_field"} {
-		if parts[i] = p.vals[name]; parts[i] == "" {
-			return "", "", p.errf(name, "parameter not defined (query is not set)")
+		if parts[i] = vals[name]; parts[i] == "" {
+			return "", "", name
 		}
 	}
-	q = "SELECT " + parts[1] + " FROM " + parts[0] + " WHERE " + parts[2] + "='%s' " + p.vals["additional_conditions"]
+	q = "SELECT " + parts[1] + " FROM " + parts[0] + " WHERE " + parts[2] + "='%s' " + vals["additional_conditions"]
 	blame = "where_field"
-	if _, ok := p.vals["additional_conditions"]; ok {
+	if _, ok := vals["additional_conditions"]; ok {
 		blame = "additional_conditions"
 	}
-	return q, blame, nil
+	return q, blame, ""
 }
 
 // cfSplitDomain splits a match list like match_list_parse: on commas and

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Capability flags (MySQL "Capabilities Flags").
@@ -65,13 +66,33 @@ type packetIO struct {
 	w   io.Writer
 	seq byte
 	max int // largest payload kept; longer ones are discarded
+
+	// scratch holds a payload being built (resultSet), and in the
+	// payload of the last command packet (readCommand): both are kept
+	// for the next one up to scratchMax bytes.
+	scratch, in []byte
 }
+
+// scratchMax is the most of packetIO's buffers kept between packets.
+const scratchMax = 64 << 10
 
 // readPacket reads one logical packet (joining 0xffffff continuations). A
 // payload longer than p.max is consumed and errPacketTooLarge returned,
 // without allocating for it.
-func (p *packetIO) readPacket() ([]byte, error) {
-	var out []byte
+func (p *packetIO) readPacket() ([]byte, error) { return p.readInto(nil) }
+
+// readCommand is readPacket into a buffer kept for the next command: the
+// payload is valid until the next readCommand.
+func (p *packetIO) readCommand() ([]byte, error) {
+	pkt, err := p.readInto(p.in[:0])
+	if cap(pkt) <= scratchMax {
+		p.in = pkt[:0]
+	}
+	return pkt, err
+}
+
+// readInto is readPacket, appending the payload to out.
+func (p *packetIO) readInto(out []byte) ([]byte, error) {
 	total := 0
 	tooLarge := false
 	for {
@@ -96,7 +117,7 @@ func (p *packetIO) readPacket() ([]byte, error) {
 			}
 		} else {
 			start := len(out)
-			out = append(out, make([]byte, n)...)
+			out = slices.Grow(out, n)[:start+n]
 			if _, err := io.ReadFull(p.r, out[start:]); err != nil {
 				return nil, io.ErrUnexpectedEOF
 			}
@@ -331,7 +352,7 @@ func errPacket(code uint16, state, msg string) []byte {
 // row per value, EOF-terminated, to dst using p's sequence.
 func (p *packetIO) resultSet(dst []byte, db string, values []string) []byte {
 	dst = p.appendPacket(dst, []byte{1})
-	col := appendLenencStr(nil, "def")
+	col := appendLenencStr(p.scratch[:0], "def")
 	col = appendLenencStr(col, db)
 	col = appendLenencStr(col, "mapgate")
 	col = appendLenencStr(col, "mapgate")
@@ -342,9 +363,14 @@ func (p *packetIO) resultSet(dst []byte, db string, values []string) []byte {
 	col = binary.LittleEndian.AppendUint32(col, 1<<24-1)
 	col = append(col, 0xfd, 0, 0, 0, 0, 0) // VAR_STRING, flags, decimals, filler
 	dst = p.appendPacket(dst, col)
-	dst = p.appendPacket(dst, eofPacket())
+	eof := [...]byte{0xfe, 0, 0, byte(statusAutocommit), 0}
+	dst = p.appendPacket(dst, eof[:])
 	for _, v := range values {
-		dst = p.appendPacket(dst, appendLenencStr(nil, v))
+		col = appendLenencStr(col[:0], v)
+		dst = p.appendPacket(dst, col)
 	}
-	return p.appendPacket(dst, eofPacket())
+	if cap(col) <= scratchMax {
+		p.scratch = col[:0]
+	}
+	return p.appendPacket(dst, eof[:])
 }

@@ -252,6 +252,7 @@ type protocol struct{ s *Server }
 
 func (p protocol) ServeConn(cc *conncore.Conn) {
 	c := &conn{s: p.s, cc: cc, nc: cc.NetConn(), id: p.s.nextID.Add(1)}
+	c.wd.Expire = c.expire
 	c.serve()
 }
 
@@ -271,6 +272,23 @@ type conn struct {
 	db      string
 	charset string // "" until SET NAMES; then the handshake's collation no longer matters
 	log     *slog.Logger
+
+	out []byte // the last result set sent, kept for the next one
+
+	// wd hands the connection over to expire when a lookup overruns.
+	wd       conncore.Watchdog
+	curKey   string    // the lookup in the resolver, for expire's log line
+	curStart time.Time // when it began
+}
+
+// writeResult sends a result set of values (none: empty), built in a
+// buffer kept for the next one.
+func (c *conn) writeResult(values []string) error {
+	b := c.p.resultSet(c.out[:0], c.db, values)
+	if cap(b) <= scratchMax {
+		c.out = b[:0]
+	}
+	return c.write(b)
 }
 
 func (c *conn) write(b []byte) error {
@@ -283,6 +301,7 @@ func (c *conn) write(b []byte) error {
 // recovers a panic). The handshake runs under the core's handshake
 // deadline, each command under the idle and request deadlines.
 func (c *conn) serve() {
+	defer c.wd.Stop()
 	c.log = c.s.log().With("front", "mysql", "conn", c.id)
 	c.p = &packetIO{r: bufio.NewReaderSize(c.nc, 4096), w: c.nc, max: DefaultMaxPacket}
 	if !c.handshake() {
@@ -299,12 +318,12 @@ func (c *conn) serve() {
 		}
 		c.cc.Active(c.packetBuffered())
 		c.p.seq = 0
-		pkt, err := c.p.readPacket()
+		pkt, err := c.p.readCommand()
 		if errors.Is(err, errPacketTooLarge) {
 			// Only a statement can be this long: an over-long key, which
 			// cannot be in any table mapgate serves.
 			c.log.Info("statement too long; answered as not found")
-			if c.write(c.p.resultSet(nil, c.db, nil)) != nil {
+			if c.writeResult(nil) != nil {
 				return
 			}
 			continue
@@ -471,12 +490,11 @@ func (c *conn) query(stmt string) bool {
 		return c.write(c.p.appendPacket(nil, errPacket(1046, "3D000", "No database (mapgate map) selected"))) == nil
 	}
 	if key == "" {
-		return c.write(c.p.resultSet(nil, c.db, nil)) == nil
+		return c.writeResult(nil) == nil
 	}
 	a, ok := c.resolve(key)
 	if !ok {
-		_ = c.write(c.p.appendPacket(nil, errPacket(1205, "HY000", "mapgate: lookup timed out")))
-		return false
+		return false // expire answered and closed the connection
 	}
 	switch a.Status {
 	case Found:
@@ -490,44 +508,31 @@ func (c *conn) query(stmt string) bool {
 		}
 		if size > DefaultMaxReply {
 			c.log.Warn("answer too large; answered as not found", "map", c.db, "bytes", size, "max", DefaultMaxReply)
-			return c.write(c.p.resultSet(nil, c.db, nil)) == nil
+			return c.writeResult(nil) == nil
 		}
-		return c.write(c.p.resultSet(nil, c.db, vals)) == nil
+		return c.writeResult(vals) == nil
 	case NotFound:
-		return c.write(c.p.resultSet(nil, c.db, nil)) == nil
+		return c.writeResult(nil) == nil
 	case UnknownMap:
 		return c.write(c.p.appendPacket(nil, errPacket(1049, "42000", "Unknown database (mapgate map) "+strconv.QuoteToASCII(c.db)))) == nil
 	}
 	return c.write(c.p.appendPacket(nil, errPacket(1105, "HY000", "mapgate: temporary lookup failure: "+truncate(strconv.QuoteToASCII(a.Reason), 200)))) == nil
 }
 
-// resolve runs the lookup with the request deadline; false when it did not
-// return within a grace after it (its result is then discarded).
+// resolve runs the lookup with the request deadline, on the connection's
+// goroutine; false when it did not return within a grace after it: the
+// watchdog has then sent an error and closed the connection (expire), and
+// the result is discarded.
 func (c *conn) resolve(key string) (Answer, bool) {
 	d := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
-	ctx, cancel := context.WithTimeout(c.s.baseCtx, d)
-	defer cancel()
 	start := time.Now()
-	done := make(chan Answer, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("mysqlfront: resolver panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				done <- TempAnswer("internal error")
-			}
-		}()
-		done <- c.s.Resolver.Resolve(ctx, c.db, key)
-	}()
-	grace := min(max(d/4, 100*time.Millisecond), time.Second)
-	t := time.NewTimer(d + grace)
-	defer t.Stop()
-	var a Answer
-	select {
-	case a = <-done:
-	case <-t.C:
-		c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", strconv.QuoteToASCII(key))
-		c.observe("temp", time.Since(start))
-		return TempAnswer("lookup timed out"), false
+	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
+	defer ctx.Release()
+	c.curKey, c.curStart = key, start
+	c.wd.Begin(start, d+conncore.Grace(d))
+	a := c.call(ctx, key)
+	if !c.wd.End() {
+		return Answer{}, false
 	}
 	res := "temp"
 	switch a.Status {
@@ -538,6 +543,26 @@ func (c *conn) resolve(key string) (Answer, bool) {
 	}
 	c.observe(res, time.Since(start))
 	return a, true
+}
+
+// call runs the resolver, turning a panic into Temp.
+func (c *conn) call(ctx context.Context, key string) (a Answer) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("mysqlfront: resolver panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			a = TempAnswer("internal error")
+		}
+	}()
+	return c.s.Resolver.Resolve(ctx, c.db, key)
+}
+
+// expire runs when a lookup overran its deadline (conncore.Watchdog): it
+// sends error 1205 and closes the connection.
+func (c *conn) expire() {
+	c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", strconv.QuoteToASCII(c.curKey))
+	c.observe("temp", time.Since(c.curStart))
+	_ = c.write(c.p.appendPacket(nil, errPacket(1205, "HY000", "mapgate: lookup timed out")))
+	c.cc.Close()
 }
 
 func (c *conn) observe(res string, d time.Duration) {

@@ -376,24 +376,14 @@ func (p *cfParser) legacyQuery() (q, blame string, err error) {
 		}
 		return "SELECT " + fn + "('%s')", "select_function", nil
 	}
-	_, hasT := p.vals["table"]
-	_, hasS := p.vals["select_field"]
-	_, hasW := p.vals["where_field"]
-	if !hasT && !hasS && !hasW {
+	q, blame, bad := mysqlcf.LegacyQuery(p.vals)
+	switch bad {
+	case "":
+		return q, blame, nil
+	case "query":
 		return "", "", p.errf("query", "parameter is required (or the legacy select_function, or table, select_field and where_field)")
 	}
-	var parts [3]string
-	for i, name := range []string{"table", "select_field", "where_field"} {
-		if parts[i] = p.vals[name]; parts[i] == "" {
-			return "", "", p.errf(name, "parameter not defined (query is not set)")
-		}
-	}
-	q = "SELECT " + parts[1] + " FROM " + parts[0] + " WHERE " + parts[2] + "='%s' " + p.vals["additional_conditions"]
-	blame = "where_field"
-	if _, ok := p.vals["additional_conditions"]; ok {
-		blame = "additional_conditions"
-	}
-	return q, blame, nil
+	return "", "", p.errf(bad, "parameter not defined (query is not set)")
 }
 
 // listSep is CHARS_COMMA_SP.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"mapgate/internal/conncore"
@@ -27,16 +26,11 @@ type conn struct {
 	log    *slog.Logger
 	remote string
 
-	// hmu hands the connection over between serve and the watchdog. Once
-	// the watchdog sets timedOut it owns out and the net.Conn, and serve
-	// must only exit.
-	hmu       sync.Mutex
-	inHandler bool
-	timedOut  bool
-	deadline  int64  // monoNow after which the watchdog may act
-	curName   string // request in the handler, for the watchdog's log line
-	curKey    string
-	watchdog  *time.Timer // used by serve only
+	// wd hands the connection over to expire when the handler overruns:
+	// expire then owns out and the net.Conn, and serve must only exit.
+	wd      conncore.Watchdog
+	curName string // request in the handler, for expire's log line
+	curKey  string
 
 	lastName string // interned map name: most connections use few
 }
@@ -59,6 +53,7 @@ func (r connReader) Read(p []byte) (int, error) {
 // serve serves the connection until it ends; the core then closes it (and
 // recovers a panic).
 func (c *conn) serve() {
+	defer c.wd.Stop()
 	s := c.s
 	c.remote = addrString(c.nc.RemoteAddr())
 	c.log = s.logger().With("remote", c.remote)
@@ -156,43 +151,20 @@ func (c *conn) requestBuffered() bool {
 func (c *conn) lookup(name, key string) (r Reply, ok bool) {
 	d := c.s.requestTimeout()
 	now := time.Now()
-	ctx := newReqCtx(c.s.core.BaseContext(), now.Add(d))
-	defer ctx.release()
-	limit := d + conncore.Grace(d)
-	c.hmu.Lock()
+	ctx := conncore.NewRequestContext(c.s.core.BaseContext(), now.Add(d))
+	defer ctx.Release()
 	c.curName, c.curKey = name, key
-	c.deadline = int64(now.Sub(epoch)) + int64(limit)
-	c.inHandler = true
-	c.hmu.Unlock()
-	if c.watchdog == nil {
-		c.watchdog = time.AfterFunc(limit, c.expire)
-	} else {
-		c.watchdog.Reset(limit)
-	}
+	c.wd.Begin(now, d+conncore.Grace(d))
 	r = c.call(ctx, name, key)
-	c.hmu.Lock()
-	timedOut := c.timedOut
-	c.inHandler = false
-	c.hmu.Unlock()
-	if timedOut {
+	if !c.wd.End() {
 		return Reply{}, false
 	}
-	c.watchdog.Stop()
 	return r, true
 }
 
-// expire runs when the handler overran its deadline: it sends the pending
-// replies and TIMEOUT, and closes the connection.
+// expire runs when the handler overran its deadline (conncore.Watchdog):
+// it sends the pending replies and TIMEOUT, and closes the connection.
 func (c *conn) expire() {
-	c.hmu.Lock()
-	// A late firing armed for an earlier request finds the handler idle
-	// or a later deadline.
-	if !c.inHandler || c.timedOut || monoNow() < c.deadline {
-		c.hmu.Unlock()
-		return
-	}
-	c.timedOut = true
-	c.hmu.Unlock()
 	c.s.st.timeouts.Add(1)
 	c.log.Warn("socketmap: handler did not return in time; replying TIMEOUT and closing",
 		"map", quoteHead(c.curName), "key", quoteHead(c.curKey), "timeout", c.s.requestTimeout())

@@ -156,11 +156,6 @@ func (s *Server) requestTimeout() time.Duration {
 func (s *Server) writeTimeout() time.Duration { return orDefault(s.WriteTimeout, DefaultWriteTimeout) }
 func (s *Server) maxConns() int               { return orDefault(s.MaxConns, DefaultMaxConns) }
 
-// epoch anchors monotonic timestamps stored in atomics.
-var epoch = time.Now()
-
-func monoNow() int64 { return int64(time.Since(epoch)) }
-
 // Serve accepts connections on l and serves each in its own goroutine,
 // until l fails or the server is shut down. It always closes l. After
 // Shutdown or Close it returns ErrServerClosed; call Serve on several
@@ -183,6 +178,7 @@ type protocol struct{ s *Server }
 
 func (p protocol) ServeConn(cc *conncore.Conn) {
 	c := &conn{s: p.s, cc: cc, nc: cc.NetConn()}
+	c.wd.Expire = c.expire
 	c.serve()
 }
 

@@ -27,6 +27,7 @@ var (
 	seedFlag     = flag.Uint64("stress.seed", 0, "replay the checker with this seed (0: a new one)")
 	durationFlag = flag.Duration("stress.duration", 0, "how long the checker runs (default 60s; -short: skipped)")
 	clientsFlag  = flag.Int("stress.clients", 16, "concurrent socketmap clients")
+	frontFlag    = flag.Int("stress.frontclients", 8, "concurrent clients of the MySQL front (Postfix's mysql: escaping, keys folded as Postfix folds them)")
 )
 
 const schemaSQL = `CREATE TABLE alias (
@@ -110,9 +111,12 @@ func (h *history) possible(a, b time.Time) []version {
 // record is one lookup and its reply.
 type record struct {
 	mapName, key string
-	a, b         time.Time
-	reply        socketmap.Reply
-	err          error
+	// front: asked through the MySQL front, which asks exactly the key
+	// (Postfix's mysql: client runs the address search itself).
+	front bool
+	a, b  time.Time
+	reply socketmap.Reply
+	err   error
 }
 
 // cacheWindow is what the checker allows when mapgate's answer cache is
@@ -176,6 +180,10 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 		"--set", "rewrite_address_search=no", "--set", "branch_address_search=no",
 		"--set", "query_timeout=500ms", "--set", "dial_timeout=500ms", "--set", "breaker_timeout=1s",
 		"--set", "lookup_timeout=4s"}
+	frontPort, err := testdb.FreePort()
+	require.NoError(t, err)
+	frontAddr := fmt.Sprintf("127.0.0.1:%d", frontPort)
+	args = append(args, "--set", "mysql_listen=inet:"+frontAddr, "--set", "mysql_user=postfix", "--set", "mysql_password="+frontPassword)
 	args = append(args, extra...)
 	for name, body := range maps {
 		p := filepath.Join(dir, name+".cf")
@@ -210,13 +218,18 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 		defer wg.Done()
 		faultErr = runFaults(ctx, rand.New(rand.NewPCG(seed, 2)), hosts, &hostMu, faults)
 	}()
-	// The clients.
-	recs := make([][]record, *clientsFlag)
+	// The clients: socketmap's, then the MySQL front's.
+	recs := make([][]record, *clientsFlag+*frontFlag)
 	for c := range recs {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			recs[c] = runClient(ctx, rand.New(rand.NewPCG(seed, uint64(100+c))), mg.Addr)
+			rng := rand.New(rand.NewPCG(seed, uint64(100+c)))
+			if c < *clientsFlag {
+				recs[c] = runClient(ctx, rng, mg.Addr)
+			} else {
+				recs[c] = runFrontClient(ctx, rng, frontAddr)
+			}
 		}(c)
 	}
 	wg.Wait()
@@ -230,11 +243,15 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 
 	// Check every answer.
 	checked, ok, wrong := 0, 0, 0
+	frontChecked, frontOK := 0, 0
 	temps := map[string]int{}
 	var wrongs []string
 	for _, rs := range recs {
 		for _, r := range rs {
 			checked++
+			if r.front {
+				frontChecked++
+			}
 			if r.err != nil {
 				temps["client error: "+r.err.Error()]++
 				continue
@@ -247,6 +264,9 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 			allowed := hist.possible(r.a, r.b)
 			if matches(r, allowed) || cw.pos > 0 && matchesCached(r, hist, cw) {
 				ok++
+				if r.front {
+					frontOK++
+				}
 				continue
 			}
 			wrong++
@@ -255,11 +275,16 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 				for _, v := range allowed {
 					exp = append(exp, fmt.Sprintf("%+v (%s)", v.st.answer(r.mapName, r.key), v.what))
 				}
-				wrongs = append(wrongs, fmt.Sprintf("%s %q → %s; the database allowed: %s", r.mapName, r.key, r.reply, strings.Join(exp, " | ")))
+				via := "socketmap"
+				if r.front {
+					via = "MySQL front"
+				}
+				wrongs = append(wrongs, fmt.Sprintf("%s %s %q → %s; the database allowed: %s", via, r.mapName, r.key, r.reply, strings.Join(exp, " | ")))
 			}
 		}
 	}
 	t.Logf("checked %d lookups from %d clients in %v: %d right, %d wrong, %d TEMP/TIMEOUT", checked, len(recs), dur, ok, wrong, checked-ok-wrong)
+	t.Logf("of these, through the MySQL front: %d lookups from %d clients, %d right", frontChecked, *frontFlag, frontOK)
 	t.Logf("database changes: %s", counts(changes))
 	t.Logf("faults: %s", counts(faults))
 	t.Logf("TEMP by cause: %s", counts(temps))
@@ -268,6 +293,9 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 	}
 	if checked < 1000 {
 		t.Errorf("only %d lookups: the checker did not get going", checked)
+	}
+	if *frontFlag > 0 && frontOK < frontChecked/2 {
+		t.Errorf("only %d of %d answers through the MySQL front were OK/NOTFOUND", frontOK, frontChecked)
 	}
 	if ok < checked/2 {
 		t.Errorf("only %d of %d answers were OK/NOTFOUND: mostly TEMP proves little", ok, checked)
@@ -317,7 +345,7 @@ func sameAsModel(db *sql.DB, st state) error {
 func matchesCached(r record, hist *history, cw cacheWindow) bool {
 	pos := hist.possible(r.a.Add(-cw.pos), r.b)
 	neg := hist.possible(r.a.Add(-cw.neg), r.b)
-	if r.mapName != "alias" {
+	if r.mapName != "alias" || r.front {
 		// One query per lookup: one entry.
 		if r.reply.Status == socketmap.StatusOK {
 			return matches(r, pos)
@@ -353,6 +381,9 @@ func matchesCached(r record, hist *history, cw cacheWindow) bool {
 func matches(r record, allowed []version) bool {
 	for _, v := range allowed {
 		want := v.st.answer(r.mapName, r.key)
+		if r.front {
+			want = v.st.frontAnswer(r.mapName, r.key)
+		}
 		switch {
 		case want.found && r.reply == socketmap.OK(want.value):
 			return true
@@ -606,4 +637,72 @@ func runFaults(ctx context.Context, rng *rand.Rand, hosts []*testdb.Server, host
 			return fmt.Errorf("%s: %w", which, err)
 		}
 	}
+}
+
+// frontPassword is the MySQL front's password in the checker.
+const frontPassword = "checker-front"
+
+// runFrontClient asks the MySQL front as Postfix's mysql: client does: a
+// connection per map (dbname names it), each key folded as Postfix folds a
+// mysql: table's key and sent escaped as the whole statement
+// (interpolateParams: the driver's escaping is mysql_real_escape_string's).
+// Rows are joined with ',' as Postfix joins them; no rows is not found; an
+// error packet is a failure (the host down, for Postfix).
+func runFrontClient(ctx context.Context, rng *rand.Rand, addr string) []record {
+	names := []string{"alias", "rewrite", "branch"}
+	dbs := map[string]*sql.DB{}
+	defer func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}()
+	for _, n := range names {
+		db, err := sql.Open("mysql", fmt.Sprintf("postfix:%s@tcp(%s)/%s?interpolateParams=true&charset=utf8mb4&timeout=2s&readTimeout=6s", frontPassword, addr, n))
+		if err != nil {
+			return []record{{err: err}}
+		}
+		db.SetMaxOpenConns(1)
+		dbs[n] = db
+	}
+	var out []record
+	for ctx.Err() == nil && len(out) < 2_000_000 {
+		r := record{mapName: names[rng.IntN(len(names))], key: fold(randomKey(rng)), front: true}
+		if strings.IndexByte(r.key, 0) >= 0 {
+			continue // Postfix's client sends a C string: it never asks a key with a NUL
+		}
+		r.a = time.Now()
+		r.reply, r.err = frontLookup(ctx, dbs[r.mapName], r.key)
+		r.b = time.Now()
+		if ctx.Err() != nil && r.err != nil {
+			break // the run ended during this lookup
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// frontLookup is one lookup through the front, as a socketmap reply.
+func frontLookup(ctx context.Context, db *sql.DB, key string) (socketmap.Reply, error) {
+	rows, err := db.QueryContext(ctx, "?", key)
+	if err != nil {
+		return socketmap.Temp("error packet: " + err.Error()), nil
+	}
+	defer rows.Close()
+	var vals []string
+	for rows.Next() {
+		var v sql.NullString
+		if err := rows.Scan(&v); err != nil {
+			return socketmap.Reply{}, err
+		}
+		if v.Valid {
+			vals = append(vals, v.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return socketmap.Temp("error packet: " + err.Error()), nil
+	}
+	if len(vals) == 0 {
+		return socketmap.NotFound(), nil
+	}
+	return socketmap.OK(strings.Join(vals, ",")), nil
 }

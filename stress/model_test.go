@@ -140,3 +140,15 @@ func (s state) answer(mapName, key string) answer {
 		return s.branchAnswer(key)
 	}
 }
+
+// frontAnswer is the answer the MySQL front gives for key, which Postfix's
+// mysql: client sends as it asks it (folded; each step of its address
+// search a lookup of its own, the extension propagated by Postfix): the
+// alias map's one exact step; the other maps have no address search.
+func (s state) frontAnswer(mapName, key string) answer {
+	if mapName != "alias" {
+		return s.answer(mapName, key)
+	}
+	v, ok := s.aliasStepAnswer(aliasStep{key: key})
+	return answer{ok, v}
+}

@@ -109,6 +109,7 @@ func run() (code int) {
 		err = h.smoke()
 	case o.onlyTrace:
 		if err = h.trace(); err == nil {
+			h.rep.LoadAfter = bench.LoadAvg()
 			err = h.write()
 		}
 	default:
@@ -143,9 +144,16 @@ type harness struct {
 	keys    []bench.Key
 	keyFile string
 	mg      *mgproc.Proc
-	mgBin   string
-	postmap string
-	rep     *report
+	// front is a second mapgate serving the same map "alias" through its
+	// MySQL front (frontCF is the .cf Postfix's mysql: client reads for
+	// it), a process of its own so that its CPU and its database
+	// connections are measured apart from socketmap's.
+	front     *mgproc.Proc
+	frontAddr string
+	frontCF   string
+	mgBin     string
+	postmap   string
+	rep       *report
 	// stmtOverlap: a prepared execution counts in Com_select too.
 	stmtOverlap bool
 	// wrongExtra counts wrong answers of phases without a bench.Result.
@@ -216,7 +224,35 @@ func newHarness(ctx context.Context, tb *harnessTB, o options) *harness {
 		"--set", "alias_address_search=no", "--set", "recipient_delimiter=+",
 		"--set", "pool_size="+strconv.Itoa(o.poolSize))
 	h.logf("mapgate: pid %d on %s, pool_size %d", h.mg.PID(), h.mg.Addr, o.poolSize)
+	if !o.smoke {
+		h.startFront()
+	}
 	return h
+}
+
+// frontPassword is the MySQL front's password in the harness.
+const frontPassword = "bench-front"
+
+// startFront starts the mapgate whose MySQL front serves map "alias" on
+// a loopback port, and writes the .cf file for postmap's mysql: client
+// (query = '%s', as migrate --via mysql writes it).
+func (h *harness) startFront() {
+	port, err := testdb.FreePort()
+	must(h.tb, err)
+	h.frontAddr = "127.0.0.1:" + strconv.Itoa(port)
+	h.front = mgproc.Start(h.tb, h.mgBin, "serve", "--map", "alias="+h.cf,
+		"--set", "mysql_listen=inet:"+h.frontAddr, "--set", "mysql_password="+frontPassword,
+		"--set", "pool_size="+strconv.Itoa(h.o.poolSize))
+	h.frontCF = filepath.Join(h.dir, "front.cf")
+	must(h.tb, os.WriteFile(h.frontCF, []byte(frontCF(h.frontAddr, "alias")), 0o644))
+	h.logf("mapgate MySQL front: pid %d on %s", h.front.PID(), h.frontAddr)
+}
+
+// frontCF is a mysql: table file that asks map name of mapgate's MySQL
+// front at addr.
+func frontCF(addr, name string) string {
+	return fmt.Sprintf("# mapgate bench: mapgate's MySQL front\nhosts = inet:%s\nuser = postfix\npassword = %s\ndbname = %s\nquery = '%%s'\n",
+		addr, frontPassword, name)
 }
 
 // servedMaps is how many maps the harness's mapgate serves (each has its
@@ -249,6 +285,12 @@ func (h *harness) mysqlCmd(ctx context.Context) *exec.Cmd {
 // socketmapCmd is `postmap -c DIR -q - socketmap:inet:ADDR:alias`.
 func (h *harness) socketmapCmd(ctx context.Context) *exec.Cmd {
 	return exec.CommandContext(ctx, h.postmap, "-c", h.dir, "-q", "-", "socketmap:inet:"+h.mg.Addr+":alias")
+}
+
+// frontCmd is `postmap -c DIR -q - mysql:FRONT.cf`: Postfix's mysql:
+// client pointed at mapgate's MySQL front.
+func (h *harness) frontCmd(ctx context.Context) *exec.Cmd {
+	return exec.CommandContext(ctx, h.postmap, "-c", h.dir, "-q", "-", "mysql:"+h.frontCF)
 }
 
 // timed runs postmapStreams repeats times and returns the run with the

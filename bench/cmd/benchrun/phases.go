@@ -33,16 +33,25 @@ type report struct {
 		MySQLRuns []float64      `json:"mysql_runs_s"`
 		MGRuns    []float64      `json:"mapgate_runs_s"`
 		Ratio     float64        `json:"ratio_mapgate_to_mysql"`
+		// Front is Postfix's mysql: client pointed at mapgate's MySQL front.
+		Front      *streamsResult `json:"mapgate_mysql_front,omitempty"`
+		FrontRuns  []float64      `json:"mapgate_mysql_front_runs_s,omitempty"`
+		RatioFront float64        `json:"ratio_mysql_front_to_mysql,omitempty"`
 	} `json:"one_stream"`
 	EightStreams struct {
 		MySQL          *streamsResult `json:"mysql"`
 		Proxy          *streamsResult `json:"proxy_mysql,omitempty"`
 		Socketmap      *streamsResult `json:"mapgate_socketmap"`
+		Front          *streamsResult `json:"mapgate_mysql_front,omitempty"`
 		MySQLConns     int            `json:"mysql_peak_db_conns"`
 		MapgateConns   int            `json:"mapgate_peak_db_conns"`
 		MapgateMaxUsed int64          `json:"mapgate_phase_max_used_connections"`
 		RatioMySQL     float64        `json:"ratio_mapgate_to_mysql"`
 		RatioProxy     float64        `json:"ratio_mapgate_to_proxy,omitempty"`
+		RatioFront     float64        `json:"ratio_mysql_front_to_mysql,omitempty"`
+		// CPU per lookup of each mapgate process (10 ms ticks).
+		SocketmapCPUUs float64 `json:"mapgate_cpu_us_per_lookup"`
+		FrontCPUUs     float64 `json:"mysql_front_cpu_us_per_lookup,omitempty"`
 	} `json:"eight_streams"`
 	NativeClient *bench.Result `json:"mapgate_native_client,omitempty"`
 	RawDriver    []*rawResult  `json:"raw_driver"`
@@ -60,6 +69,8 @@ type report struct {
 	// MapgateCPUUs is mapgate's CPU per lookup in the one-stream run
 	// (distinct keys, cache off).
 	MapgateCPUUs float64 `json:"mapgate_cpu_us_per_lookup_one_stream"`
+	// FrontCPUUs is the same for the MySQL front's mapgate.
+	FrontCPUUs float64 `json:"mysql_front_cpu_us_per_lookup_one_stream,omitempty"`
 }
 
 type rawResult struct {
@@ -133,6 +144,17 @@ func (h *harness) full() error {
 	h.goal("issue 15: one stream, distinct keys: mapgate time / mysql: time", "<= 1.5", r.OneStream.Ratio, r.OneStream.Ratio <= 1.5)
 	h.goal("one stream: mapgate time / mysql: time", "<= 1.3 (goal 1.1)", r.OneStream.Ratio, r.OneStream.Ratio <= 1.3)
 	h.goal("one stream: mapgate time / mysql: time, stretch goal", "<= 1.1", r.OneStream.Ratio, r.OneStream.Ratio <= 1.1)
+	cpu0 = procCPU(h.front.PID())
+	if r.OneStream.Front, r.OneStream.FrontRuns, err = h.timed("mysql: (mapgate front)", h.frontCmd, 1, h.o.repeats); err != nil {
+		return err
+	}
+	r.FrontCPUUs = float64((procCPU(h.front.PID()) - cpu0).Microseconds()) / float64(h.o.repeats*len(h.keys))
+	h.logf("  mapgate MySQL front CPU %.1f µs per lookup (cache off, distinct keys)", r.FrontCPUUs)
+	r.OneStream.RatioFront = r.OneStream.Front.Seconds / r.OneStream.MySQL.Seconds
+	h.goal("issue 25: one stream: socketmap time / mysql: time", "<= 1.5", r.OneStream.Ratio, r.OneStream.Ratio <= 1.5)
+	h.goal("issue 25: one stream: MySQL front time / mysql: time", "<= 1.6", r.OneStream.RatioFront, r.OneStream.RatioFront <= 1.6)
+	h.goal("issue 25: one stream: socketmap mapgate CPU µs/lookup", "<= 15", r.MapgateCPUUs, r.MapgateCPUUs <= 15)
+	h.goal("issue 25: one stream: MySQL front mapgate CPU µs/lookup", "<= 15", r.FrontCPUUs, r.FrontCPUUs <= 15)
 
 	h.logf("(b) 8 streams at once, %d keys each", len(h.keys))
 	w := watchConns(h.root)
@@ -142,12 +164,23 @@ func (h *harness) full() error {
 		return err
 	}
 	w = watchConns(h.root)
+	cpu0 = procCPU(h.mg.PID())
 	r.EightStreams.Socketmap, _, err = h.timed("socketmap: (mapgate)", h.socketmapCmd, 8, h.o.repeats)
 	r.EightStreams.MapgateConns, r.EightStreams.MapgateMaxUsed = w.end()
 	if err != nil {
 		return err
 	}
+	r.EightStreams.SocketmapCPUUs = float64((procCPU(h.mg.PID()) - cpu0).Microseconds()) / float64(8*h.o.repeats*len(h.keys))
+	cpu0 = procCPU(h.front.PID())
+	if r.EightStreams.Front, _, err = h.timed("mysql: (mapgate front)", h.frontCmd, 8, h.o.repeats); err != nil {
+		return err
+	}
+	r.EightStreams.FrontCPUUs = float64((procCPU(h.front.PID()) - cpu0).Microseconds()) / float64(8*h.o.repeats*len(h.keys))
+	h.logf("  mapgate CPU per lookup at 8 streams: socketmap %.1f µs, MySQL front %.1f µs", r.EightStreams.SocketmapCPUUs, r.EightStreams.FrontCPUUs)
 	r.EightStreams.RatioMySQL = r.EightStreams.Socketmap.Seconds / r.EightStreams.MySQL.Seconds
+	r.EightStreams.RatioFront = r.EightStreams.Front.Seconds / r.EightStreams.MySQL.Seconds
+	h.goal("issue 25: 8 streams: socketmap time / mysql: time", "<= 1.5", r.EightStreams.RatioMySQL, r.EightStreams.RatioMySQL <= 1.5)
+	h.goal("issue 25: 8 streams: MySQL front time / mysql: time", "<= 1.6", r.EightStreams.RatioFront, r.EightStreams.RatioFront <= 1.6)
 	h.goal("issue 15: 8 streams, distinct keys: mapgate time / mysql: time", "<= 1.5", r.EightStreams.RatioMySQL, r.EightStreams.RatioMySQL <= 1.5)
 	h.goal("8 streams: mapgate time / mysql: time", "<= 1.3", r.EightStreams.RatioMySQL, r.EightStreams.RatioMySQL <= 1.3)
 	// Each map has its own pools: pool_size for lookups, and room for 2
@@ -169,11 +202,13 @@ func (h *harness) full() error {
 			}
 			r.EightStreams.RatioProxy = r.EightStreams.Socketmap.Seconds / r.EightStreams.Proxy.Seconds
 			h.goal("8 streams: mapgate time / proxy:mysql: time", "<= 0.5", r.EightStreams.RatioProxy, r.EightStreams.RatioProxy <= 0.5)
+			h.goal("issue 25: 8 streams: socketmap time / proxy:mysql: time", "<= 0.6", r.EightStreams.RatioProxy, r.EightStreams.RatioProxy <= 0.6)
 		}
 	}
 
 	if h.o.onlyDistinct {
 		r.Seconds = time.Since(start).Seconds()
+		r.LoadAfter = bench.LoadAvg()
 		return h.write()
 	}
 	h.logf("mapgate's own client, 8 connections, 5 s, as fast as possible")
@@ -241,7 +276,7 @@ func (h *harness) full() error {
 func (h *harness) wrongTotal() uint64 {
 	r := h.rep
 	n := h.wrongExtra
-	for _, s := range []*streamsResult{r.OneStream.Socketmap, r.EightStreams.Socketmap} {
+	for _, s := range []*streamsResult{r.OneStream.Socketmap, r.EightStreams.Socketmap, r.OneStream.Front, r.EightStreams.Front} {
 		if s != nil {
 			n += s.Counts.Wrong + s.Counts.Errors
 		}
@@ -433,8 +468,12 @@ func (r *report) writeText(w io.Writer) {
 		fmt.Fprintln(w, "(a) one stream, postmap -q - (median):")
 		sr("mysql:", r.OneStream.MySQL)
 		sr("socketmap: (mapgate)", r.OneStream.Socketmap)
+		sr("mysql: (mapgate front)", r.OneStream.Front)
 		if r.OneStream.Ratio > 0 {
 			fmt.Fprintf(w, "  ratio mapgate/mysql: %.3f\n", r.OneStream.Ratio)
+		}
+		if r.OneStream.RatioFront > 0 {
+			fmt.Fprintf(w, "  ratio MySQL front/mysql: %.3f\n", r.OneStream.RatioFront)
 		}
 	}
 	if r.EightStreams.MySQL != nil {
@@ -442,7 +481,9 @@ func (r *report) writeText(w io.Writer) {
 		sr("mysql:", r.EightStreams.MySQL)
 		sr("proxy:mysql:", r.EightStreams.Proxy)
 		sr("socketmap: (mapgate)", r.EightStreams.Socketmap)
-		fmt.Fprintf(w, "  ratio mapgate/mysql: %.3f, mapgate/proxy:mysql: %.3f\n", r.EightStreams.RatioMySQL, r.EightStreams.RatioProxy)
+		sr("mysql: (mapgate front)", r.EightStreams.Front)
+		fmt.Fprintf(w, "  ratio mapgate/mysql: %.3f, mapgate/proxy:mysql: %.3f, MySQL front/mysql: %.3f\n", r.EightStreams.RatioMySQL, r.EightStreams.RatioProxy, r.EightStreams.RatioFront)
+		fmt.Fprintf(w, "  mapgate CPU per lookup: socketmap %.1f µs, MySQL front %.1f µs\n", r.EightStreams.SocketmapCPUUs, r.EightStreams.FrontCPUUs)
 		fmt.Fprintf(w, "  peak DB connections of account postfix: mysql: %d, mapgate %d (pool_size %d)\n", r.EightStreams.MySQLConns, r.EightStreams.MapgateConns, r.PoolSize)
 	}
 	if r.NativeClient != nil {
@@ -472,7 +513,7 @@ func (r *report) writeText(w io.Writer) {
 		}
 	}
 	if r.MapgateCPUUs > 0 {
-		fmt.Fprintf(w, "mapgate CPU per lookup, one stream, distinct keys, cache off: %.1f µs\n", r.MapgateCPUUs)
+		fmt.Fprintf(w, "mapgate CPU per lookup, one stream, distinct keys, cache off: socketmap %.1f µs, MySQL front %.1f µs\n", r.MapgateCPUUs, r.FrontCPUUs)
 	}
 	if t := r.Trace; t != nil {
 		fmt.Fprintf(w, "(f) Postfix trace: %d lookups recorded while delivering %d messages (%s)\n", t.Lookups, t.Messages, traceFile)
@@ -480,7 +521,7 @@ func (r *report) writeText(w io.Writer) {
 			fmt.Fprintf(w, "  %-8s %-20s %5d lookups %5d found %7.3f s %6d statements (%5.2f/message)  CPU %6.0f µs/lookup (server %6.0f)\n",
 				x.Table, x.Client, x.Lookups, x.Found, x.Seconds, x.Statements, x.StmtsPerMsg, x.CPUMicros, x.ServerCPUUs)
 		}
-		for _, c := range []string{"mysql:", "proxy:mysql:", "mapgate (cache on)"} {
+		for _, c := range traceClients {
 			if x := t.Totals[c]; x != nil {
 				fmt.Fprintf(w, "  %-8s %-20s %5d lookups %5d found %7.3f s %6d statements (%5.2f/message)  CPU %6.0f µs/lookup (server %6.0f)\n",
 					"all", c, x.Lookups, x.Found, x.Seconds, x.Statements, x.StmtsPerMsg, x.CPUMicros, x.ServerCPUUs)

@@ -1,4 +1,4 @@
-package socketmap
+package conncore
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 func TestReqCtxDeadline(t *testing.T) {
 	dl := time.Now().Add(30 * time.Millisecond)
-	c := newReqCtx(context.Background(), dl)
+	c := NewRequestContext(context.Background(), dl)
 	d, ok := c.Deadline()
 	assert.True(t, ok)
 	assert.Equal(t, dl, d)
@@ -22,12 +22,12 @@ func TestReqCtxDeadline(t *testing.T) {
 	}
 	assert.False(t, time.Now().Before(dl))
 	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
-	c.release()
+	c.Release()
 	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
 }
 
 func TestReqCtxErrWithoutDone(t *testing.T) {
-	c := newReqCtx(context.Background(), time.Now().Add(10*time.Millisecond))
+	c := NewRequestContext(context.Background(), time.Now().Add(10*time.Millisecond))
 	assert.NoError(t, c.Err())
 	time.Sleep(20 * time.Millisecond)
 	assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
@@ -35,25 +35,25 @@ func TestReqCtxErrWithoutDone(t *testing.T) {
 
 func TestReqCtxParentAndRelease(t *testing.T) {
 	p, cancel := context.WithCancel(context.Background())
-	c := newReqCtx(p, time.Now().Add(time.Hour))
+	c := NewRequestContext(p, time.Now().Add(time.Hour))
 	cancel()
 	assert.ErrorIs(t, c.Err(), context.Canceled)
 	<-c.Done()
 
-	c = newReqCtx(context.Background(), time.Now().Add(time.Hour))
-	c.release()
+	c = NewRequestContext(context.Background(), time.Now().Add(time.Hour))
+	c.Release()
 	assert.ErrorIs(t, c.Err(), context.Canceled)
 	<-c.Done() // armed after release: closed at once
 }
 
 func TestReqCtxDerived(t *testing.T) {
-	c := newReqCtx(context.Background(), time.Now().Add(time.Hour))
+	c := NewRequestContext(context.Background(), time.Now().Add(time.Hour))
 	child, stop := context.WithCancel(c)
 	defer stop()
 	fired := make(chan struct{})
 	context.AfterFunc(c, func() { close(fired) })
 	assert.NoError(t, child.Err())
-	c.release()
+	c.Release()
 	<-child.Done()
 	<-fired
 	assert.ErrorIs(t, child.Err(), context.Canceled)
@@ -64,13 +64,13 @@ func TestReqCtxDerived(t *testing.T) {
 func BenchmarkRequestContext(b *testing.B) {
 	base, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b.Run("reqCtx", func(b *testing.B) {
+	b.Run("RequestContext", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			c := newReqCtx(base, time.Now().Add(10*time.Second))
+			c := NewRequestContext(base, time.Now().Add(10*time.Second))
 			_, _ = c.Deadline()
 			_ = c.Err()
-			c.release()
+			c.Release()
 		}
 	})
 	b.Run("WithTimeout", func(b *testing.B) {
