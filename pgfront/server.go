@@ -207,6 +207,8 @@ func (p protocol) ServeConn(cc *conncore.Conn) {
 	c.fr = &framer{br: c.br}
 	c.be = pgproto3.NewBackend(c.fr, nc)
 	c.log = p.s.log().With("front", "pgsql", "conn", c.id)
+	c.wd.Expire = c.expire
+	defer c.wd.Stop()
 	c.serve()
 }
 
@@ -281,6 +283,11 @@ type conn struct {
 	db   string   // the map: the startup's database
 	enc  Encoding // the client encoding reported, and so libpq's escaping
 	skip bool     // extended protocol refused: discard until Sync
+
+	// wd hands the connection over to expire when a lookup overruns.
+	wd       conncore.Watchdog
+	curKey   string    // the lookup in the resolver, for expire's log line
+	curStart time.Time // when it began
 }
 
 func fatal(code, msg string) *pgproto3.ErrorResponse {
@@ -666,9 +673,7 @@ func (c *conn) query(stmt string) bool {
 	}
 	r, ok := c.resolve(key)
 	if !ok {
-		c.be.Send(fatal("57014", "mapgate: lookup timed out"))
-		_ = c.flush()
-		return false
+		return false // expire answered and closed the connection
 	}
 	switch {
 	case r.KeyCaused():
@@ -691,32 +696,20 @@ func (c *conn) query(stmt string) bool {
 	return c.resultSet("") == nil
 }
 
-// resolve runs the lookup with the request deadline; false when it did not
-// return within a grace after it (its result is then discarded).
+// resolve runs the lookup on the connection's goroutine under the request
+// deadline (conncore.RequestContext). false: it overran the deadline and a
+// grace, and the watchdog has sent FATAL 57014 and closed the connection
+// (expire); its result is discarded.
 func (c *conn) resolve(key string) (answer.Result, bool) {
 	d := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
-	ctx, cancel := context.WithTimeout(c.s.baseCtx, d)
-	defer cancel()
 	start := time.Now()
-	done := make(chan answer.Result, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				c.log.Error("pgfront: resolver panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				done <- answer.Fail(answer.ClassUnknown, "internal error")
-			}
-		}()
-		done <- c.s.Resolver.Resolve(ctx, c.db, key)
-	}()
-	t := time.NewTimer(d + conncore.Grace(d))
-	defer t.Stop()
-	var r answer.Result
-	select {
-	case r = <-done:
-	case <-t.C:
-		c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", truncate(key, 200))
-		c.observe("temp", time.Since(start))
-		return answer.Fail(answer.ClassTimeout, "lookup timed out"), false
+	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
+	defer ctx.Release()
+	c.curKey, c.curStart = key, start
+	c.wd.Begin(start, d+conncore.Grace(d))
+	r := c.call(ctx, key)
+	if !c.wd.End() {
+		return answer.Result{}, false
 	}
 	res := "temp"
 	switch {
@@ -727,6 +720,27 @@ func (c *conn) resolve(key string) (answer.Result, bool) {
 	}
 	c.observe(res, time.Since(start))
 	return r, true
+}
+
+// call runs the resolver, turning a panic into a failure.
+func (c *conn) call(ctx context.Context, key string) (r answer.Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("pgfront: resolver panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r = answer.Fail(answer.ClassUnknown, "internal error")
+		}
+	}()
+	return c.s.Resolver.Resolve(ctx, c.db, key)
+}
+
+// expire runs when a lookup overran its deadline (conncore.Watchdog): it
+// sends FATAL 57014 and closes the connection.
+func (c *conn) expire() {
+	c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", truncate(c.curKey, 200))
+	c.observe("temp", time.Since(c.curStart))
+	c.be.Send(fatal("57014", "mapgate: lookup timed out"))
+	_ = c.flush()
+	c.cc.Close()
 }
 
 func (c *conn) observe(res string, d time.Duration) {

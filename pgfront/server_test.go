@@ -44,6 +44,8 @@ func (t *table) Resolve(ctx context.Context, name, key string) answer.Result {
 		return answer.Fail(answer.ClassHost, "database down")
 	case key == "unset":
 		return answer.Result{}
+	case key == "panic":
+		panic("resolver bug")
 	case strings.HasPrefix(key, "nf-"):
 		return answer.NotFound()
 	case strings.HasPrefix(key, "kc-"):
@@ -208,6 +210,13 @@ func TestServerTempIsError(t *testing.T) {
 	var pe *pgconn.PgError
 	if _, err := query(c, `'unset'`); !errors.As(err, &pe) {
 		t.Errorf("zero Result: err = %v, want an ERROR", err)
+	}
+	// A resolver that panics: an ERROR, and the session goes on.
+	if _, err := query(c, `'panic'`); !errors.As(err, &pe) {
+		t.Errorf("resolver panic: err = %v, want an ERROR", err)
+	}
+	if got, err := query(c, `'bob@example.jp'`); err != nil || len(got) != 1 {
+		t.Errorf("after the panic: %q, %v", got, err)
 	}
 	tb.mu.Lock()
 	tb.temp = true
