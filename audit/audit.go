@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"mapgate/engine"
 	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
@@ -114,6 +115,9 @@ func (a *auditor) groupTables(keys []string) []string {
 
 // file audits one .cf file of map name, served with mopts.
 func (a *auditor) file(ctx context.Context, name, path string, mopts lookup.MapOptions) *FileReport {
+	if typ, p, err := engine.Split(path); err == nil && typ == "pgsql" {
+		return a.pgsqlFile(ctx, name, p, mopts)
+	}
 	fr := &FileReport{Path: path}
 	fail := func(f *Failure) *FileReport {
 		f.File = path
@@ -213,7 +217,7 @@ func (a *auditor) file(ctx context.Context, name, path string, mopts lookup.MapO
 
 	// Probes: the map's own query, one key per class, and mapgate's own
 	// answer for the same key.
-	mg, err := newMapgateView(name, cf, mopts, a.opts)
+	mg, err := newMapgateView(name, mysqleng.Wrap(cf), mopts, a.opts)
 	if err != nil {
 		return fail(&Failure{Stage: "read", Message: err.Error()})
 	}

@@ -6,7 +6,7 @@
 // map's own query runs inside a READ ONLY transaction once per class of
 // probe key (ASCII, Latin-1 accents, Japanese, Cyrillic, Greek, 4-byte
 // characters, invalid UTF-8, over-long keys). A probe the server refuses
-// (hosts.IsCharsetError, or any error once the ASCII probe has shown that
+// (mysql.IsCharsetError, or any error once the ASCII probe has shown that
 // the query works: the key is all that differs) is a class of keys that
 // makes Postfix's mysql: client fail every lookup of the map for a while;
 // every probe runs. An ASCII probe that fails with a charset error proves

@@ -5,10 +5,8 @@ import (
 	"log/slog"
 
 	"mapgate/engine"
-	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
-	"mapgate/mysqlcf"
 )
 
 // mapgateView is mapgate's own lookup path for one .cf file, as it serves
@@ -25,12 +23,12 @@ type mapgateView struct {
 // newMapgateView builds the map for one file with the map's options, but
 // asking each key alone (no address or domain search): the probe key is
 // the one search step, as the server's probe runs it.
-func newMapgateView(name string, cf *mysqlcf.File, opts lookup.MapOptions, o Options) (*mapgateView, error) {
+func newMapgateView(name string, t *engine.Table, opts lookup.MapOptions, o Options) (*mapgateView, error) {
 	opts.AddressSearch = false
 	opts.DomainSearch = lookup.DomainExact
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pools := hosts.NewPools(hosts.PoolOptions{MaxOpen: 1, DialTimeout: o.DialTimeout, QueryTimeout: o.QueryTimeout, Logger: quiet})
-	m, err := lookup.NewMap(name, []*engine.Table{mysqleng.Wrap(cf)}, opts, pools, quiet, nil)
+	m, err := lookup.NewMap(name, []*engine.Table{t}, opts, pools, quiet, nil)
 	if err != nil {
 		pools.Close()
 		return nil, err

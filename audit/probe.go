@@ -10,9 +10,10 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mapgate/charset"
+	"mapgate/engine"
+	mysqleng "mapgate/engine/mysql"
 	"mapgate/hosts"
 	"mapgate/lookup"
-	"mapgate/mysqlcf"
 )
 
 // probeClass is one class of real-world keys.
@@ -71,7 +72,7 @@ func failureFor(file string, err error) *Failure {
 // probeKey builds the key for class c: sample@sample.example, with more
 // labels when the template needs them (%1-%9), and for too_long a local
 // part and labels longer than maxChars.
-func probeKey(c probeClass, t *mysqlcf.Template, maxChars int) (key string, args []any, ok bool) {
+func probeKey(c probeClass, t engine.Template, maxChars int) (key string, args []any, ok bool) {
 	s := c.sample
 	if c.id == "too_long" {
 		if maxChars <= 0 {
@@ -158,9 +159,9 @@ func (p *Probe) verdict(err error, control bool) error {
 	p.Server = fmt.Sprintf("error %d", n)
 	p.Error = err.Error()
 	switch {
-	case hosts.Classify(err, true) == hosts.ClassHost:
+	case mysqleng.Classify(err, true) == hosts.ClassHost:
 		return err
-	case hosts.IsCharsetError(err), control:
+	case mysqleng.IsCharsetError(err), control:
 		p.Breaks = true
 		return nil
 	}

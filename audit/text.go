@@ -116,10 +116,15 @@ func (t *textWriter) file(f *FileReport) {
 	t.printf("\n  file %s", base)
 	if f.Database != "" {
 		cs := f.CFCharset
-		if cs == "" {
+		switch {
+		case strings.HasPrefix(f.Path, "pgsql:"):
+			t.printf(": database %s, %s, %s", f.Database, f.Conn.Charset, f.Conn.Collation)
+		case cs == "":
 			cs = "utf8mb4 (default)"
+			fallthrough
+		default:
+			t.printf(": database %s, charset = %s, connection %s/%s", f.Database, cs, f.Conn.Charset, f.Conn.Collation)
 		}
-		t.printf(": database %s, charset = %s, connection %s/%s", f.Database, cs, f.Conn.Charset, f.Conn.Collation)
 	}
 	t.printf("\n")
 	if f.Query != "" {

@@ -27,11 +27,13 @@ import (
 	"mapgate/internal/mgproc"
 	"mapgate/internal/pfinst"
 	"mapgate/internal/testdb"
+	"mapgate/internal/testpg"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	mgproc.RemoveBuild()
+	testpg.RemoveTemplate()
 	os.Exit(code)
 }
 

@@ -19,7 +19,13 @@ type memEngine struct{ engine.Engine }
 func (memEngine) Connector(*engine.Table, engine.Host, engine.ConnOptions) (driver.Connector, string, string, error) {
 	return memConnector{}, "mem", "mem", nil
 }
-func (memEngine) Classify(err error, keySuspect bool) answer.Class { return Classify(err, keySuspect) }
+func (memEngine) Classify(err error, _ bool) answer.Class {
+	if err == nil {
+		return answer.ClassNone
+	}
+	c, _ := engine.TransportClass(err)
+	return c
+}
 
 type memConnector struct{}
 

@@ -236,12 +236,27 @@ func NewPlan(pf *Postfix) *Plan {
 	return m
 }
 
-// mysqlTables returns the mysql: and proxy:mysql: tables of a value, with
-// $name references expanded.
+// servedPath returns the table of a mysql:, proxy:mysql:, pgsql: or
+// proxy:pgsql: table as mapgate's maps name it: the bare .cf path for
+// mysql:, "pgsql:PATH" for pgsql: (the PostgreSQL engine). The MySQL
+// front (NewFrontPlan) takes mysql: tables only.
+func servedPath(tok string) (string, bool) {
+	if p, ok := mysqlPath(tok); ok {
+		return p, true
+	}
+	tok = strings.TrimPrefix(tok, "proxy:")
+	if strings.HasPrefix(tok, "pgsql:") && len(tok) > len("pgsql:") {
+		return tok, true
+	}
+	return "", false
+}
+
+// mysqlTables returns the tables of a value that mapgate serves (mysql:,
+// pgsql:, with or without proxy:), with $name references expanded.
 func mysqlTables(raw string, vals map[string]string) []string {
 	var out []string
 	for _, t := range mysqlcf.SplitList(expand(raw, vals, 0)) {
-		if _, ok := mysqlPath(t); ok {
+		if _, ok := servedPath(t); ok {
 			out = append(out, t)
 		}
 	}
@@ -255,7 +270,7 @@ func mysqlTables(raw string, vals map[string]string) []string {
 func (m *Plan) serve(param string, sp servedParam, vals map[string]string) bool {
 	served := false
 	for _, tok := range mysqlcf.SplitList(vals[param]) {
-		if _, ok := mysqlPath(expand(tok, vals, 0)); ok && !isReference(tok) {
+		if _, ok := servedPath(expand(tok, vals, 0)); ok && !isReference(tok) {
 			served = true
 		}
 	}
@@ -275,7 +290,7 @@ func (m *Plan) serve(param string, sp servedParam, vals map[string]string) bool 
 			out = append(out, tok)
 			continue
 		}
-		if p, ok := mysqlPath(expand(tok, vals, 0)); ok {
+		if p, ok := servedPath(expand(tok, vals, 0)); ok {
 			run = append(run, p)
 			continue
 		}

@@ -3,11 +3,9 @@ package pgsqlcf
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -19,87 +17,6 @@ import (
 
 	"mapgate/internal/testpg"
 )
-
-// corpusUsers are the localparts every corpus database gets a mailbox (and
-// an alias to it) for, in domain example.net, with example.org an alias
-// domain of it. LATIN1 databases get only those Latin-1 can hold.
-func corpusUsers(utf8 bool) []string {
-	u := []string{"bob", "josé"}
-	if utf8 {
-		u = append(u, "ユーザー")
-	}
-	return u
-}
-
-// corpusSeed is a small data set in each project's own tables.
-func corpusSeed(project string, utf8 bool) string {
-	var b strings.Builder
-	q := func(s string) string { return strings.ReplaceAll(s, "'", "''") }
-	switch project {
-	case "iredmail":
-		b.WriteString("INSERT INTO domain (domain) VALUES ('example.net');\n")
-		b.WriteString("INSERT INTO domain (domain, backupmx, transport) VALUES ('backup.example', 1, 'relay:[mx.example]');\n")
-		b.WriteString("INSERT INTO alias_domain (alias_domain, target_domain) VALUES ('example.org', 'example.net');\n")
-		b.WriteString("INSERT INTO forwardings (address, forwarding, domain, dest_domain) VALUES ('example.net', 'catchall@example.net', 'example.net', 'example.net');\n")
-		for _, u := range corpusUsers(utf8) {
-			a := q(u) + "@example.net"
-			fmt.Fprintf(&b, "INSERT INTO mailbox (username, domain, storagenode, maildir) VALUES ('%s', 'example.net', '/var/vmail', 'example.net/%s');\n", a, q(u))
-			fmt.Fprintf(&b, "INSERT INTO forwardings (address, forwarding, domain, dest_domain) VALUES ('%s', '%s', 'example.net', 'example.net');\n", a, a)
-			fmt.Fprintf(&b, "INSERT INTO recipient_bcc_user (username, bcc_address, domain) VALUES ('%s', 'archive@example.net', 'example.net');\n", a)
-			fmt.Fprintf(&b, "INSERT INTO sender_relayhost (account, relayhost) VALUES ('%s', '[relay.example]:587');\n", a)
-		}
-	case "postfixadmin":
-		b.WriteString("INSERT INTO domain (domain, transport) VALUES ('example.net', 'virtual'), ('example.org', 'virtual');\n")
-		b.WriteString("INSERT INTO domain (domain, backupmx, transport) VALUES ('backup.example', true, 'relay:[mx.example]');\n")
-		b.WriteString("INSERT INTO alias_domain (alias_domain, target_domain) VALUES ('example.org', 'example.net');\n")
-		b.WriteString("INSERT INTO alias (address, goto, domain) VALUES ('@example.net', 'catchall@example.net', 'example.net');\n")
-		for _, u := range corpusUsers(utf8) {
-			a := q(u) + "@example.net"
-			fmt.Fprintf(&b, "INSERT INTO mailbox (username, maildir, quota, domain, local_part) VALUES ('%s', 'example.net/%s/', 1024, 'example.net', '%s');\n", a, q(u), q(u))
-			fmt.Fprintf(&b, "INSERT INTO alias (address, goto, domain) VALUES ('%s', '%s', 'example.net');\n", a, a)
-		}
-	case "modoboa":
-		b.WriteString("INSERT INTO admin_domain (id, name, quota, enabled, type) VALUES (1, 'example.net', 0, true, 'domain'), (2, 'relay.example', 0, true, 'relaydomain');\n")
-		b.WriteString("INSERT INTO admin_domainalias (name, target_id, enabled) VALUES ('example.org', 1, true);\n")
-		b.WriteString("INSERT INTO transport_transport (pattern, service, next_hop) VALUES ('relay.example', 'relay', '[mx.relay.example]');\n")
-		b.WriteString("INSERT INTO relaydomains_recipientaccess (pattern, action) VALUES ('relay.example', 'reject_unverified_recipient');\n")
-		for i, u := range corpusUsers(utf8) {
-			id := i + 1
-			a := q(u) + "@example.net"
-			fmt.Fprintf(&b, "INSERT INTO core_user (id, username, email, is_active) VALUES (%d, '%s', '%s', true);\n", id, a, a)
-			fmt.Fprintf(&b, "INSERT INTO admin_mailbox (id, address, quota, domain_id, user_id) VALUES (%d, '%s', 0, 1, %d);\n", id, q(u), id)
-			fmt.Fprintf(&b, "INSERT INTO admin_alias (id, address, domain_id, enabled, internal) VALUES (%d, '%s', 1, true, true);\n", id, a)
-			fmt.Fprintf(&b, "INSERT INTO modoboa_admin_aliasrecipient (address, alias_id, r_mailbox_id) VALUES ('%s', %d, %d);\n", a, id, id)
-			fmt.Fprintf(&b, "INSERT INTO admin_senderaddress (address, mailbox_id) VALUES ('%s', %d);\n", strings.Replace(a, "@example.net", "@example.org", 1), id)
-		}
-		b.WriteString("INSERT INTO admin_mailboxoperation (mailbox_id, type, argument) VALUES (1, 'rename', 'x');\n")
-	default:
-		panic("no seed for " + project)
-	}
-	return b.String()
-}
-
-// corpusKeys: every corpus file gets these lookups. asciiKeys are the ones
-// every Postfix version sends faithfully.
-var (
-	asciiKeys = []string{
-		"bob@example.net", "bob@example.org", "nobody@example.net", "@example.net",
-		"example.net", "example.org", "backup.example", "relay.example", "bob@relay.example",
-		"bob", "o'brien@example.net", "a+b@example.net", "BOB@EXAMPLE.NET",
-	}
-	otherKeys = []string{"josé@example.net", "ユーザー@example.net", "ユーザー@example.org", "😀@example.net", "\xe9@example.net"}
-)
-
-// instantiate fills in the connection parameters of a published .cf file.
-var cfConn = regexp.MustCompile(`(?m)^(hosts|user|password|dbname)(\s*)=.*$`)
-
-func instantiate(text string, s *testpg.Server, db string) string {
-	return cfConn.ReplaceAllStringFunc(text, func(line string) string {
-		name := strings.TrimSpace(line[:strings.IndexByte(line, '=')])
-		val := map[string]string{"hosts": fmt.Sprintf("inet:127.0.0.1:%d", s.Port), "user": testpg.User, "password": testpg.Password, "dbname": db}[name]
-		return name + " = " + val
-	})
-}
 
 // answer is one lookup's outcome: the formatted value ("" = not found), or
 // the SQLSTATE of the server's error.
@@ -213,7 +130,7 @@ func TestCorpus(t *testing.T) {
 			db := strings.ToLower(project + "_" + enc)
 			require.NoError(t, s.CreateDB(db, enc))
 			s.MustExec(t, db, string(schema))
-			s.MustExec(t, db, corpusSeed(project, enc == "UTF8"))
+			s.MustExec(t, db, testpg.CorpusSeed(project, enc == "UTF8"))
 			require.NoError(t, s.GrantRead(db))
 			c, err := pgconn.Connect(ctx, s.UserConnString(db))
 			require.NoError(t, err)
@@ -224,7 +141,7 @@ func TestCorpus(t *testing.T) {
 				text, err := os.ReadFile(cfPath)
 				require.NoError(t, err)
 				inst := filepath.Join(conf, db+"-"+filepath.Base(cfPath))
-				require.NoError(t, os.WriteFile(inst, []byte(instantiate(string(text), s, db)), 0o600))
+				require.NoError(t, os.WriteFile(inst, []byte(testpg.Instantiate(string(text), s, db)), 0o600))
 				cf, err := Parse(inst)
 				require.NoError(t, err, cfPath)
 				require.Empty(t, cf.Unknown, cfPath)
@@ -234,7 +151,7 @@ func TestCorpus(t *testing.T) {
 				require.Len(t, sd.ParamOIDs, len(cf.Query.Params), "%s: the server's parameter count", cfPath)
 
 				bound := map[string]answer{}
-				for _, key := range append(append([]string{}, asciiKeys...), otherKeys...) {
+				for _, key := range append(append([]string{}, testpg.CorpusASCIIKeys...), testpg.CorpusOtherKeys...) {
 					a := lookupBound(ctx, c, cf, key)
 					bound[key] = a
 					lookups++
@@ -244,23 +161,23 @@ func TestCorpus(t *testing.T) {
 						found++
 					}
 				}
-				for _, key := range asciiKeys {
+				for _, key := range testpg.CorpusASCIIKeys {
 					require.Empty(t, bound[key].state, "%s %s: an ASCII key failed", cfPath, key)
 				}
 				// The rule, checked for every non-ASCII key: a bound value that
 				// is not UTF-8 fails the statement (22021); one the database
 				// encoding cannot hold fails it (22P05), wherever the
 				// parameter sits; anything else is answered.
-				for _, key := range otherKeys {
+				for _, key := range testpg.CorpusOtherKeys {
 					require.Equal(t, expectState(cf, key, enc), bound[key].state, "%s %q", cfPath, key)
 				}
 				if postmapErr == nil {
 					t0 := time.Now()
-					pm := postmapAll(t, conf, inst, asciiKeys)
+					pm := postmapAll(t, conf, inst, testpg.CorpusASCIIKeys)
 					if d := time.Since(t0); d > 5*time.Second {
 						t.Logf("%s: postmap took %v", cfPath, d)
 					}
-					for _, key := range asciiKeys {
+					for _, key := range testpg.CorpusASCIIKeys {
 						compared++
 						// postmap folds the key to lower case (DICT_FLAG_FOLD_FIX), as
 						// Postfix's daemons do for these tables.

@@ -197,7 +197,21 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 	hist := &history{}
 	now := time.Now()
 	hist.add(version{st: state{alias: map[string]row{}, adActive: true}, start: now, end: now, what: "initial"})
+	recs, changes, faults := drive(t, seed, dur, "mysql", []execer{dbs[0].Exec, dbs[1].Exec}, []server{hosts[0], hosts[1]}, hist, mg.Addr, frontAddr)
+	// The checker's own premise: both hosts hold what the model says.
+	final := hist.vs[len(hist.vs)-1].st
+	for i, db := range dbs {
+		require.NoError(t, sameAsModel(db, final), "host%d", i+1)
+	}
 
+	verify(t, recs, hist, cw, dur, seed, changes, faults, mg)
+}
+
+// drive runs the writer (dialect: the SQL of dbs), the fault injector on
+// hosts, the socketmap clients against addr and the MySQL front's clients
+// against frontAddr (none when it is empty) for dur, and returns every
+// client's records, the changes and the faults.
+func drive(t *testing.T, seed uint64, dur time.Duration, dialect string, dbs []execer, hosts []server, hist *history, addr, frontAddr string) ([][]record, map[string]int, map[string]int) {
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	var hostMu sync.Mutex // held by a change on both hosts, or by a fault
@@ -210,7 +224,7 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		writerErr = runWriter(ctx, rand.New(rand.NewPCG(seed, 1)), dbs, hist, &hostMu, changes)
+		writerErr = runWriter(ctx, rand.New(rand.NewPCG(seed, 1)), dialect, dbs, hist, &hostMu, changes)
 	}()
 	// The fault injector.
 	wg.Add(1)
@@ -219,14 +233,18 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 		faultErr = runFaults(ctx, rand.New(rand.NewPCG(seed, 2)), hosts, &hostMu, faults)
 	}()
 	// The clients: socketmap's, then the MySQL front's.
-	recs := make([][]record, *clientsFlag+*frontFlag)
+	nfront := *frontFlag
+	if frontAddr == "" {
+		nfront = 0
+	}
+	recs := make([][]record, *clientsFlag+nfront)
 	for c := range recs {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(100+c)))
 			if c < *clientsFlag {
-				recs[c] = runClient(ctx, rng, mg.Addr)
+				recs[c] = runClient(ctx, rng, addr)
 			} else {
 				recs[c] = runFrontClient(ctx, rng, frontAddr)
 			}
@@ -235,13 +253,14 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 	wg.Wait()
 	require.NoError(t, writerErr, "writer")
 	require.NoError(t, faultErr, "fault injector")
-	// The checker's own premise: both hosts hold what the model says.
-	final := hist.vs[len(hist.vs)-1].st
-	for i, db := range dbs {
-		require.NoError(t, sameAsModel(db, final), "host%d", i+1)
-	}
+	return recs, changes, faults
+}
 
-	// Check every answer.
+// verify checks every recorded answer against the states the database
+// may have held between its request and its reply, and logs the counts.
+//
+// It returns how many lookups it checked and the TEMP answers by cause.
+func verify(t *testing.T, recs [][]record, hist *history, cw cacheWindow, dur time.Duration, seed uint64, changes, faults map[string]int, mg *mgproc.Proc) (int, map[string]int) {
 	checked, ok, wrong := 0, 0, 0
 	frontChecked, frontOK := 0, 0
 	temps := map[string]int{}
@@ -304,6 +323,7 @@ func runChecker(t *testing.T, extra []string, defaultDur time.Duration, cw cache
 		t.Logf("mapgate log (tail):\n%s", tail(mg.Log(), 40))
 		t.Logf("replay: go test ./stress/ -run TestConcurrentChecker -stress.seed=%d -stress.duration=%v", seed, dur)
 	}
+	return checked, temps
 }
 
 // sameAsModel compares a host's alias rows with the model's.
@@ -484,9 +504,12 @@ func runClient(ctx context.Context, rng *rand.Rand, addr string) []record {
 	return out
 }
 
+// execer runs one statement on one host (sql.DB's Exec).
+type execer func(query string, args ...any) (sql.Result, error)
+
 // runWriter changes the database on both hosts, one change at a time,
 // while no fault is injected, and records each resulting state.
-func runWriter(ctx context.Context, rng *rand.Rand, dbs []*sql.DB, hist *history, hostMu *sync.Mutex, changes map[string]int) error {
+func runWriter(ctx context.Context, rng *rand.Rand, dialect string, dbs []execer, hist *history, hostMu *sync.Mutex, changes map[string]int) error {
 	cur := hist.vs[0].st.clone()
 	n := 0
 	var converted time.Time // the last conversion to utf8mb4
@@ -498,15 +521,15 @@ func runWriter(ctx context.Context, rng *rand.Rand, dbs []*sql.DB, hist *history
 		// the conversion on. Before that such a key is still answered on
 		// the old facts; the writer leaves that time before adding one.
 		unicodeOK := time.Since(converted) > schemaLag
-		what, stmt := change(rng, &next, &n, unicodeOK)
+		what, stmt := change(rng, dialect, &next, &n, unicodeOK)
 		if stmt == "" {
 			continue
 		}
 		hostMu.Lock()
 		start := time.Now()
 		var err error
-		for _, db := range dbs {
-			if _, err = db.Exec(stmt); err != nil {
+		for _, exec := range dbs {
+			if _, err = exec(stmt); err != nil {
 				break
 			}
 		}
@@ -525,8 +548,10 @@ func runWriter(ctx context.Context, rng *rand.Rand, dbs []*sql.DB, hist *history
 	return nil
 }
 
-// change draws one change, applies it to st and returns its SQL.
-func change(rng *rand.Rand, st *state, n *int, unicodeOK bool) (what, stmt string) {
+// change draws one change, applies it to st and returns its SQL in the
+// dialect ("mysql", "pgsql"). A PostgreSQL database's encoding changes
+// only by dump and restore: no conversions there.
+func change(rng *rand.Rand, dialect string, st *state, n *int, unicodeOK bool) (what, stmt string) {
 	*n++
 	addrs := make([]string, 0, len(st.alias))
 	for a := range st.alias {
@@ -548,6 +573,9 @@ func change(rng *rand.Rand, st *state, n *int, unicodeOK bool) (what, stmt strin
 		dest := fmt.Sprintf("g%d@dest.example", *n)
 		active := rng.IntN(4) != 0
 		st.alias[addr] = row{dest: dest, active: active}
+		if dialect == "pgsql" {
+			return "insert " + addr, fmt.Sprintf("INSERT INTO alias (address, dest, active) VALUES (%s, %s, %d) ON CONFLICT (address) DO UPDATE SET dest = EXCLUDED.dest, active = EXCLUDED.active", q(addr), q(dest), b2i(active))
+		}
 		return "insert " + addr, fmt.Sprintf("REPLACE INTO alias (address, dest, active) VALUES (%s, %s, %d)", q(addr), q(dest), b2i(active))
 	case k < 45 && len(addrs) > 0:
 		a := pick()
@@ -568,6 +596,8 @@ func change(rng *rand.Rand, st *state, n *int, unicodeOK bool) (what, stmt strin
 	case k < 88:
 		st.adActive = !st.adActive
 		return "alias_domain-active", fmt.Sprintf("UPDATE alias_domain SET active = %d", b2i(st.adActive))
+	case k >= 88 && dialect == "pgsql":
+		return "", ""
 	case k < 94 && !st.utf8mb4:
 		st.utf8mb4 = true
 		return "alter-utf8mb4", "ALTER TABLE alias CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
@@ -606,9 +636,18 @@ func b2i(b bool) int {
 	return 0
 }
 
+// server is a database server the fault injector can kill, stop and
+// restart (testdb's MariaDB, testpg's PostgreSQL).
+type server interface {
+	Kill() error
+	Start() error
+	Pause() error
+	Resume() error
+}
+
 // runFaults kills, stops and restarts one host at a time, while the
 // writer waits.
-func runFaults(ctx context.Context, rng *rand.Rand, hosts []*testdb.Server, hostMu *sync.Mutex, faults map[string]int) error {
+func runFaults(ctx context.Context, rng *rand.Rand, hosts []server, hostMu *sync.Mutex, faults map[string]int) error {
 	for i := 0; ; i++ {
 		select {
 		case <-ctx.Done():
@@ -673,8 +712,8 @@ func runFrontClient(ctx context.Context, rng *rand.Rand, addr string) []record {
 		r.a = time.Now()
 		r.reply, r.err = frontLookup(ctx, dbs[r.mapName], r.key)
 		r.b = time.Now()
-		if ctx.Err() != nil && r.err != nil {
-			break // the run ended during this lookup
+		if ctx.Err() != nil && (r.err != nil || r.reply.Status == socketmap.StatusTemp) {
+			break // the run ended during this lookup (the client's own deadline)
 		}
 		out = append(out, r)
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"mapgate/engine"
 	"mapgate/migrate"
 )
 
@@ -118,7 +119,7 @@ func writePlan(w io.Writer, m *migrate.Plan, src, socket string) {
 	writeLeft(w, m)
 	for _, mm := range m.Maps {
 		for _, p := range mm.Paths {
-			if !filepath.IsAbs(p) {
+			if _, file, err := engine.Split(p); err == nil && !filepath.IsAbs(file) {
 				fmt.Fprintf(w, "\n# Warning: %s is a relative path; give mapgate the absolute path.\n", p)
 			}
 		}

@@ -3,7 +3,7 @@
 // table file (mysqlcf: its parameters, % expansions bound as '?'
 // parameters, MySQL's literal and identifier quoting), the connector
 // (go-sql-driver/mysql, TLS, option files), the error classes (MySQL's
-// error numbers, hosts.Classify), the catalogue (information_schema,
+// error numbers, Classify), the catalogue (information_schema,
 // schema) and the key policy (MySQL's charset repertoires and length rule
 // from charset, the coercibility roles of the query analysis from
 // sqlshape). Importing it registers the engine.
@@ -17,7 +17,6 @@ import (
 	"mapgate/answer"
 	"mapgate/charset"
 	"mapgate/engine"
-	"mapgate/hosts"
 	"mapgate/mysqlcf"
 	"mapgate/schema"
 	"mapgate/sqlshape"
@@ -97,13 +96,13 @@ func File(t *engine.Table) *mysqlcf.File { return native(t).cf }
 
 func native(t *engine.Table) *table { return t.Native.(*table) }
 
-// Classify implements engine.Engine: hosts.Classify, by MySQL error number.
+// Classify implements engine.Engine: Classify, by MySQL error number.
 func (Engine) Classify(err error, keySuspect bool) answer.Class {
-	return hosts.Classify(err, keySuspect)
+	return Classify(err, keySuspect)
 }
 
-// IsCharsetError implements engine.Engine: hosts.IsCharsetError.
-func (Engine) IsCharsetError(err error) bool { return hosts.IsCharsetError(err) }
+// IsCharsetError implements engine.Engine: IsCharsetError.
+func (Engine) IsCharsetError(err error) bool { return IsCharsetError(err) }
 
 // facts are the columns information_schema showed for each parameter.
 type facts []schema.ParamColumns

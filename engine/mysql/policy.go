@@ -53,7 +53,7 @@ func (Engine) Plan(tb *engine.Table, f engine.Facts, args []any) engine.Plan {
 	return t.plan(args)
 }
 
-// A query error about a value (hosts.Classify's charset, length and
+// A query error about a value (Classify's charset, length and
 // pattern errors: 1267, 1366, 1406, 1139 and their kin) is the key's only
 // if a value bound from it could have caused it. The error number alone
 // does not say so: 1366 also comes from a procedure body that stores a
