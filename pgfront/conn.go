@@ -249,6 +249,7 @@ func (c *conn) query(stmt string) bool {
 		c.be.Send(errorResponse("42601", "mapgate: not a key; the .cf for mapgate's PostgreSQL front needs query = '%s'"))
 		return c.ready() == nil
 	}
+	key = c.enc.Key(key)
 	if key == "" {
 		return c.resultSet("") == nil
 	}

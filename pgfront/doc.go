@@ -25,8 +25,10 @@
 // client encoding it declared: Postfix's keys are the bytes of the
 // address, and a LATIN1 session of Postfix 3.7 carries UTF-8 addresses
 // (a real server would convert them as Latin-1, so that an
-// internationalized address is never found: POSTFIX-FACTS 1.9). Values
-// go back as the lookup core formatted them.
+// internationalized address is never found: POSTFIX-FACTS 1.9). Only in a
+// LATIN1 session, a key that is not UTF-8 is read as Latin-1, as the
+// server would (Encoding.Key). Values go back as the lookup core
+// formatted them.
 //
 // Replies: a found key is a one-column text result set with one row; a
 // key that is not found, or cannot match, or made the query fail where

@@ -43,6 +43,24 @@ func (e Encoding) String() string {
 	return "UTF8"
 }
 
+// Key is the key the Resolver is asked for the unescaped bytes k of a
+// session in encoding e: the bytes themselves, except that in a LATIN1
+// session bytes that are not UTF-8 are read as Latin-1, as a real server
+// reads them. Postfix 3.7 declares LATIN1 whatever it sends: its keys are
+// UTF-8 where smtpd took them as such (and a real server would misread
+// those), raw 8-bit bytes only with smtputf8_enable = no, and those can
+// only mean Latin-1 here.
+func (e Encoding) Key(k string) string {
+	if e != LATIN1 || utf8.ValidString(k) {
+		return k
+	}
+	r := make([]rune, len(k))
+	for i := 0; i < len(k); i++ {
+		r[i] = rune(k[i])
+	}
+	return string(r)
+}
+
 // ParseEncoding reads an encoding name as PostgreSQL does (case and
 // punctuation ignored, with its aliases: UNICODE, ISO88591). Other
 // encodings are refused: multibyte ones whose trail bytes may be ASCII

@@ -122,7 +122,7 @@ func TestLibpqEscapeDifferential(t *testing.T) {
 				t.Errorf("%v: %q: libpq escapes to %q, Escape to %q (%v)", enc, k, got, want, werr)
 			}
 			ans := next()
-			if v, _ := hex.DecodeString(strings.TrimPrefix(ans, "ROW ")); !strings.HasPrefix(ans, "ROW ") || string(v) != "got:"+k {
+			if v, _ := hex.DecodeString(strings.TrimPrefix(ans, "ROW ")); !strings.HasPrefix(ans, "ROW ") || string(v) != "got:"+enc.Key(k) {
 				bad++
 				t.Errorf("%v: %q answered %q", enc, k, ans)
 			}

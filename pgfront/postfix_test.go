@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mapgate/internal/pfinst"
+	"mapgate/pgfront"
 )
 
 // postmapFront makes a Postfix config directory (smtputf8_enable = no,
@@ -113,7 +114,9 @@ func TestPostmapThroughFront(t *testing.T) {
 	errs := 0
 	for _, k := range hostileKeys {
 		out, err := lookup(k, "")
-		if err != nil || out != "got:"+k+"\n" {
+		// Postfix 3.7's session is LATIN1: a key that is not UTF-8 is read
+		// as Latin-1, as a real server would.
+		if err != nil || out != "got:"+pgfront.LATIN1.Key(k)+"\n" {
 			errs++
 			t.Errorf("hostile key %q: %q, %v", k, out, err)
 		}
@@ -206,7 +209,7 @@ func TestPostmapRandomKeys(t *testing.T) {
 	}
 	missing := 0
 	for _, k := range keys {
-		if !asked[k] {
+		if !asked[pgfront.LATIN1.Key(k)] {
 			if missing++; missing < 5 {
 				t.Errorf("key %q never reached the resolver unaltered", k)
 			}
