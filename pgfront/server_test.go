@@ -149,7 +149,7 @@ func TestServerAnswers(t *testing.T) {
 		{`''`, nil},
 		{`set client_encoding to 'LATIN1'`, nil},
 		{"'\xe5ngstr\xf6m@example.net'", []string{"got:ångström@example.net"}}, // LATIN1 now: not UTF-8, so read as Latin-1
-		{"'ほげ@example.jp'", []string{"got:ほげ@example.jp"}},                    // UTF-8 in a LATIN1 session: as sent
+		{"'ほげ@example.jp'", []string{"got:ほげ@example.jp"}},                     // UTF-8 in a LATIN1 session: as sent
 		{`SET client_encoding = 'UTF8'`, nil},
 		{`'ほげ@example.jp'`, []string{"got:ほげ@example.jp"}},
 		{`'big:100001'`, []string{strings.Repeat("x", 100001)}},
