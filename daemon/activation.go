@@ -15,7 +15,8 @@ import (
 type Inherited struct {
 	// Name is FileDescriptorName= of the .socket unit (LISTEN_FD_<n>
 	// without one). FrontMySQL ("mysql") is served by the MySQL front,
-	// every other name by socketmap.
+	// FrontPgSQL ("pgsql") by the PostgreSQL front, every other name by
+	// socketmap.
 	Name string
 	L    net.Listener
 }

@@ -17,6 +17,9 @@ type Config struct {
 	MySQLListen   []string // the MySQL front's listeners (mysql_listen); empty and none from systemd: no front
 	MySQLUser     string   // mysql_user
 	MySQLPassword string   // mysql_password
+	PgSQLListen   []string // the PostgreSQL front's listeners (pgsql_listen); empty and none from systemd: no front
+	PgSQLUser     string   // pgsql_user
+	PgSQLPassword string   // pgsql_password
 	Maps          []lookup.MapSpec
 	Unix          socketmap.UnixOptions // socket_mode, socket_owner, socket_group
 	Pool          hosts.PoolOptions     // pool_size, dial_timeout, query_timeout, breaker_*
@@ -35,7 +38,8 @@ type Config struct {
 // format, and the budgets the fronts' servers were started with. Every other
 // parameter (maps and the per-map NAME_* settings, recipient_delimiter,
 // smtputf8_enable, pool_size, dial_timeout, query_timeout, breaker_*,
-// cache_*, mysql_user, mysql_password, admin_socket, log_level) is applied by
+// cache_*, mysql_user, mysql_password, pgsql_user, pgsql_password,
+// admin_socket, log_level) is applied by
 // a reload. A reload logs each name it returns.
 func NeedsRestart(old, new Config) []string {
 	var out []string
@@ -46,6 +50,7 @@ func NeedsRestart(old, new Config) []string {
 	}
 	differ("listen", old.Listen, new.Listen)
 	differ("mysql_listen", old.MySQLListen, new.MySQLListen)
+	differ("pgsql_listen", old.PgSQLListen, new.PgSQLListen)
 	differ("metrics_listen", old.MetricsListen, new.MetricsListen)
 	differ("socket_mode", old.Unix.Mode, new.Unix.Mode)
 	differ("socket_owner", old.Unix.Owner, new.Unix.Owner)

@@ -1,7 +1,8 @@
 // Package daemon is the running mapgate: from a Config it builds the maps,
 // one set of pools with one breaker per database host, one answer cache,
-// and the fronts that serve them (socketmap, and the MySQL front for
-// Postfix's own mysql: client), with metrics and the admin socket. A reload
+// and the fronts that serve them (socketmap, the MySQL front for Postfix's
+// own mysql: client, the PostgreSQL front for its pgsql: client), with
+// metrics and the admin socket. A reload
 // builds the new whole and swaps it in; shutdown drains it. cmd/mapgate is
 // the flags and the signals around it.
 package daemon
@@ -23,6 +24,7 @@ import (
 	"mapgate/internal/accept"
 	"mapgate/lookup"
 	"mapgate/mysqlfront"
+	"mapgate/pgfront"
 	"mapgate/smfront"
 	"mapgate/socketmap"
 )
@@ -64,6 +66,11 @@ type Daemon struct {
 	fronts         []*mysqlfront.Server // the current one last; older ones keep their logged-in connections
 	frontDone      mysqlfront.Stats     // the counters of older servers that have ended
 	frontWG        sync.WaitGroup
+
+	// The PostgreSQL front (package pgfront): one server on pgListeners,
+	// nil without one.
+	pgListeners []net.Listener
+	pg          *pgfront.Server
 
 	metricsSrv *metricsServer
 	errc       chan error
@@ -154,6 +161,9 @@ func Start(cfg Config, env Env) (_ *Daemon, err error) {
 			}()
 		}
 	}
+	if len(d.pgListeners) > 0 {
+		d.startPg(cfg)
+	}
 	d.reloadWG.Add(1)
 	go d.reloadLoop()
 	d.ready.Store(true)
@@ -185,10 +195,12 @@ func (d *Daemon) stopping() bool {
 // socketmap), else those of its listen setting.
 func (d *Daemon) listen() error {
 	cfg := d.cfg
-	var smInh, frontInh []net.Listener
+	var smInh, frontInh, pgInh []net.Listener
 	for _, in := range d.env.Inherited {
 		if in.Name == FrontMySQL {
 			frontInh = append(frontInh, in.L)
+		} else if in.Name == FrontPgSQL {
+			pgInh = append(pgInh, in.L)
 		} else {
 			smInh = append(smInh, in.L)
 		}
@@ -197,6 +209,12 @@ func (d *Daemon) listen() error {
 	// The inherited sockets are closed by closeListeners on any error.
 	d.smListeners = append(d.smListeners, smInh...)
 	d.frontListeners = append(d.frontListeners, frontInh...)
+	d.pgListeners = append(d.pgListeners, pgInh...)
+	for _, l := range pgInh {
+		if err := pgLoopbackOrUnix(l.Addr()); err != nil {
+			return fmt.Errorf("socket %q from systemd: %w", FrontPgSQL, err)
+		}
+	}
 	for _, l := range frontInh {
 		if err := loopbackOrUnixAddr(l.Addr()); err != nil {
 			return fmt.Errorf("socket %q from systemd: %w", FrontMySQL, err)
@@ -225,12 +243,18 @@ func (d *Daemon) listen() error {
 	if err := open("mysql_listen", cfg.MySQLListen, frontInh, &d.frontListeners); err != nil {
 		return err
 	}
+	if err := open("pgsql_listen", cfg.PgSQLListen, pgInh, &d.pgListeners); err != nil {
+		return err
+	}
 	d.hasFront = len(d.frontListeners) > 0
 	if d.hasFront && cfg.MySQLPassword == "" {
 		return errors.New("the MySQL front (mysql_listen, or a socket named mysql from systemd) needs mysql_password")
 	}
-	if len(d.smListeners) == 0 && !d.hasFront {
-		return errors.New("nothing to listen on: no listen, no mysql_listen, no socket from systemd")
+	if len(d.pgListeners) > 0 && cfg.PgSQLPassword == "" {
+		return errors.New("the PostgreSQL front (pgsql_listen, or a socket named pgsql from systemd) needs pgsql_password")
+	}
+	if len(d.smListeners) == 0 && !d.hasFront && len(d.pgListeners) == 0 {
+		return errors.New("nothing to listen on: no listen, no mysql_listen, no pgsql_listen, no socket from systemd")
 	}
 	return nil
 }
@@ -245,7 +269,7 @@ func loopbackOrUnixAddr(a net.Addr) error {
 }
 
 func (d *Daemon) closeListeners() {
-	for _, l := range slices.Concat(d.smListeners, d.frontListeners) {
+	for _, l := range slices.Concat(d.smListeners, d.frontListeners, d.pgListeners) {
 		l.Close()
 	}
 }
@@ -384,11 +408,15 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	d.frontMu.Lock()
 	fronts := slices.Clone(d.fronts)
 	d.frontMu.Unlock()
-	errs := make(chan error, len(fronts)+1)
+	errs := make(chan error, len(fronts)+2)
 	var wg sync.WaitGroup
 	for _, s := range fronts {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- s.Shutdown(ctx) }()
+	}
+	if d.pg != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- d.pg.Shutdown(ctx) }()
 	}
 	errs <- d.sm.Shutdown(ctx)
 	wg.Wait()
@@ -414,6 +442,9 @@ func (d *Daemon) Close() {
 		s.Close()
 	}
 	d.frontMu.Unlock()
+	if d.pg != nil {
+		d.pg.Close()
+	}
 }
 
 func (d *Daemon) closeRest() {

@@ -45,7 +45,7 @@ func newMetrics(version string) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.lookups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "mapgate", Name: "lookups_total",
-		Help: "Lookups answered, by map, result (ok, notfound, temp) and front (socketmap, mysql).",
+		Help: "Lookups answered, by map, result (ok, notfound, temp) and front (socketmap, mysql, pgsql).",
 	}, []string{"map", "result", "front"})
 	m.lookupTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "mapgate", Name: "lookup_duration_seconds",
@@ -95,13 +95,16 @@ func (m *metrics) Result(mapName, result string, d time.Duration) {
 	m.lookupTime.WithLabelValues(mapName).Observe(d.Seconds())
 }
 
-// frontMetrics is the lookup.Observer of the MySQL front's maps: lookups
-// are counted with front="mysql".
-type frontMetrics struct{ *metrics }
+// frontMetrics is the lookup.Observer of a SQL front's maps: lookups are
+// counted with front="mysql" or front="pgsql".
+type frontMetrics struct {
+	*metrics
+	front string
+}
 
 // Result implements lookup.Observer.
 func (m frontMetrics) Result(mapName, result string, d time.Duration) {
-	m.lookups.WithLabelValues(mapName, result, "mysql").Inc()
+	m.lookups.WithLabelValues(mapName, result, m.front).Inc()
 	m.lookupTime.WithLabelValues(mapName).Observe(d.Seconds())
 }
 

@@ -19,6 +19,7 @@ import (
 type generation struct {
 	set   *lookup.Set
 	front *lookup.Set // a view of set (nil: no front)
+	pg    *lookup.Set // the PostgreSQL front's view of set (nil: no front)
 
 	refs    atomic.Int64 // lookups running on it
 	retired atomic.Bool
@@ -84,7 +85,10 @@ func (d *Daemon) build(cfg Config) (*generation, error) {
 	}
 	g := &generation{set: set, idle: make(chan struct{}, 1)}
 	if d.hasFront {
-		g.front = set.View(frontOptions, frontMetrics{d.met}, "front", "mysql")
+		g.front = set.View(frontOptions, frontMetrics{d.met, "mysql"}, "front", "mysql")
+	}
+	if len(d.pgListeners) > 0 {
+		g.pg = set.View(frontOptions, frontMetrics{d.met, "pgsql"}, "front", "pgsql")
 	}
 	return g, nil
 }
@@ -178,6 +182,10 @@ func (d *Daemon) reload() {
 		d.startFront(next)
 		d.log.Info("MySQL front: new logins need the new mysql_user and mysql_password; connections logged in before keep serving")
 	}
+	if d.pg != nil && (next.PgSQLUser != old.PgSQLUser || next.PgSQLPassword != old.PgSQLPassword) {
+		d.pg.SetCredentials(next.PgSQLUser, next.PgSQLPassword)
+		d.log.Info("PostgreSQL front: new logins need the new pgsql_user and pgsql_password; connections logged in before keep serving")
+	}
 	if next.AdminSocket != old.AdminSocket {
 		d.rebindAdmin(next.AdminSocket)
 	}
@@ -191,6 +199,7 @@ func applied(running, next Config) Config {
 	out := next
 	out.Listen = running.Listen
 	out.MySQLListen = running.MySQLListen
+	out.PgSQLListen = running.PgSQLListen
 	out.MetricsListen = running.MetricsListen
 	out.Unix = running.Unix
 	out.MaxConns = running.MaxConns

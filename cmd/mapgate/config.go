@@ -22,6 +22,7 @@ import (
 type Config struct {
 	Listen        []string
 	MySQL         MySQLFront // the MySQL-protocol front (mysql_listen); off when MySQL.Listen is empty
+	PgSQL         MySQLFront // the PostgreSQL-protocol front (pgsql_listen), the same three settings; off when PgSQL.Listen is empty
 	Maps          []lookup.MapSpec
 	Unix          socketmap.UnixOptions
 	Pool          hosts.PoolOptions
@@ -143,6 +144,20 @@ func (s *settings) build() (*Config, error) {
 	for _, l := range c.MySQL.Listen {
 		if err := loopbackOrUnix(l); err != nil {
 			bad("mysql_listen", err)
+		}
+	}
+	c.PgSQL.Listen = splitList(s.vals["pgsql_listen"])
+	c.PgSQL.User = "postfix"
+	if v, ok := s.vals["pgsql_user"]; ok {
+		c.PgSQL.User = v
+	}
+	c.PgSQL.Password = s.vals["pgsql_password"]
+	if len(c.PgSQL.Listen) > 0 && c.PgSQL.Password == "" {
+		bad("pgsql_listen", errors.New("needs pgsql_password"))
+	}
+	for _, l := range c.PgSQL.Listen {
+		if err := loopbackOrUnix(l); err != nil {
+			bad("pgsql_listen", err)
 		}
 	}
 	dur := func(name string, dst *time.Duration) {

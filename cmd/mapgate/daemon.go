@@ -14,7 +14,7 @@ import (
 func (c *Config) daemonConfig(log *slog.Logger) daemon.Config {
 	unix := c.Unix
 	isUnix := func(s string) bool { return strings.HasPrefix(s, "unix:") }
-	if unix.Group == "" && (slices.ContainsFunc(c.Listen, isUnix) || slices.ContainsFunc(c.MySQL.Listen, isUnix)) {
+	if unix.Group == "" && (slices.ContainsFunc(c.Listen, isUnix) || slices.ContainsFunc(c.MySQL.Listen, isUnix) || slices.ContainsFunc(c.PgSQL.Listen, isUnix)) {
 		unix.Group = postfixGroup(log)
 	}
 	return daemon.Config{
@@ -22,6 +22,9 @@ func (c *Config) daemonConfig(log *slog.Logger) daemon.Config {
 		MySQLListen:   c.MySQL.Listen,
 		MySQLUser:     c.MySQL.User,
 		MySQLPassword: c.MySQL.Password,
+		PgSQLListen:   c.PgSQL.Listen,
+		PgSQLUser:     c.PgSQL.User,
+		PgSQLPassword: c.PgSQL.Password,
 		Maps:          c.Maps,
 		Unix:          unix,
 		Pool:          c.Pool,

@@ -114,7 +114,7 @@ func TestParamTableDrivesParser(t *testing.T) {
 	assert.Contains(t, help.String(), "  NAME_propagate_extension\n    \t")
 	assert.Contains(t, help.String(), "Default: no; a reload (SIGHUP) applies a change.\n  NAME_fold_case")
 	assert.Error(t, newSettings().set("no_such_thing", "1", "test"))
-	restart := []string{"listen", "mysql_listen", "metrics_listen", "socket_mode", "socket_owner", "socket_group", "max_connections", "lookup_timeout", "log_format"}
+	restart := []string{"listen", "mysql_listen", "pgsql_listen", "metrics_listen", "socket_mode", "socket_owner", "socket_group", "max_connections", "lookup_timeout", "log_format"}
 	for _, n := range restart {
 		assert.False(t, reloadApplies(n), n)
 	}
@@ -155,10 +155,11 @@ func TestREADMEConfigTable(t *testing.T) {
 // parameters a reload applies needs no restart. reloadSplit sorts what a
 // configuration sets the same way (mapgate check).
 func TestReloadColumnIsTheDaemons(t *testing.T) {
-	base := "maps = a=/x.cf\nrecipient_delimiter = +\nmysql_password = pw\n"
+	base := "maps = a=/x.cf\nrecipient_delimiter = +\nmysql_password = pw\npgsql_password = pw\n"
 	changed := map[string]string{
 		"listen":          "listen = inet:127.0.0.1:10001",
 		"mysql_listen":    "mysql_listen = inet:127.0.0.1:10002",
+		"pgsql_listen":    "pgsql_listen = inet:127.0.0.1:10003",
 		"metrics_listen":  "metrics_listen = 127.0.0.1:9999",
 		"socket_mode":     "socket_mode = 0600",
 		"socket_owner":    "socket_owner = 0",
@@ -182,11 +183,11 @@ func TestReloadColumnIsTheDaemons(t *testing.T) {
 		require.NoError(t, err, name)
 		assert.Equal(t, []string{name}, daemon.NeedsRestart(running.daemonConfig(discard), next.daemonConfig(discard)), name)
 	}
-	next, err := loadConfig(t, "maps = a=/x.cf, b=/y.cf\nrecipient_delimiter = -\nmysql_password = other\nmysql_user = u\npool_size = 4\n"+
+	next, err := loadConfig(t, "maps = a=/x.cf, b=/y.cf\nrecipient_delimiter = -\nmysql_password = other\nmysql_user = u\npgsql_password = other\npgsql_user = u\npool_size = 4\n"+
 		"query_timeout = 1s\nbreaker_trip = 5\ncache_ttl = 10s\nadmin_socket = /a.sock\nlog_level = debug\nsmtputf8_enable = no\n")
 	require.NoError(t, err)
 	assert.Empty(t, daemon.NeedsRestart(running.daemonConfig(discard), next.daemonConfig(discard)))
 	reload, restartSet := reloadSplit(next.Given)
-	assert.Equal(t, []string{"admin_socket", "breaker_trip", "cache_ttl", "log_level", "maps", "mysql_password", "mysql_user", "pool_size", "query_timeout", "recipient_delimiter", "smtputf8_enable"}, reload)
+	assert.Equal(t, []string{"admin_socket", "breaker_trip", "cache_ttl", "log_level", "maps", "mysql_password", "mysql_user", "pgsql_password", "pgsql_user", "pool_size", "query_timeout", "recipient_delimiter", "smtputf8_enable"}, reload)
 	assert.Empty(t, restartSet)
 }

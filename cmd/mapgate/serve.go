@@ -77,7 +77,7 @@ lookups in flight finish and stops.
 		}
 		return runCheck(cfg, stdout, newLogger(stderr, cfg.LogFormat, "warn"))
 	}
-	if len(cfg.Listen) == 0 && len(inh) == 0 && len(cfg.MySQL.Listen) == 0 || len(cfg.Maps) == 0 {
+	if len(cfg.Listen) == 0 && len(inh) == 0 && len(cfg.MySQL.Listen) == 0 && len(cfg.PgSQL.Listen) == 0 || len(cfg.Maps) == 0 {
 		closeInherited()
 		fmt.Fprintln(stderr, "mapgate serve: need at least one --listen (or sockets from systemd) and one --map (or listen/maps in --config)")
 		return exitUsage

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mapgate/internal/pfinst"
+)
+
+// writePgFrontCF writes the .cf that points a pgsql: table at mapgate's
+// PostgreSQL front on the socket directory dir (libpq connects to
+// dir/.s.PGSQL.5432).
+func writePgFrontCF(t *testing.T, cfdir, name, sockDir string) string {
+	t.Helper()
+	p := filepath.Join(cfdir, name+".pgfront.cf")
+	text := fmt.Sprintf("# mapgate's PostgreSQL front for map %s\nhosts = unix:%s\nuser = %s\npassword = %s\ndbname = %s\nquery = '%%s'\n",
+		name, sockDir, frontUser, frontPassword, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestE2EPgFrontVirtualDelivery: a private Postfix whose virtual(8)
+// delivers into maildirs with every table pgsql:, pointed at mapgate's
+// PostgreSQL front (the PostfixAdmin maps behind it, on a latin1 MariaDB:
+// the front does not care which engine answers). virtual(8) accepts the
+// pgsql: tables (it refuses socketmap: ones); 20 good mails through smtpd
+// are delivered; in the seed's sendmail -t loop every good mail is
+// delivered without a deferral and every bad one (ほげ@example.jp, which
+// the column cannot hold) bounced as unknown.
+func TestE2EPgFrontVirtualDelivery(t *testing.T) {
+	requireTools(t)
+	if err := pfinst.HasMapType("pgsql"); err != nil {
+		t.Skip(err)
+	}
+	db := startDB(t, migrateSQL)
+	dir := cfDir(t)
+	sockDir := filepath.Join(dir, "pg")
+	if err := os.Mkdir(sockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	orig := map[string]string{}
+	for _, m := range frontVirtualMaps {
+		orig[m[0]] = writeCF(t, dir, m[0], db, m[1])
+	}
+	startMapgate(t, orig, "--set", "pgsql_listen=unix:"+filepath.Join(sockDir, ".s.PGSQL.5432"), "--set", "pgsql_user="+frontUser,
+		"--set", "pgsql_password="+frontPassword, "--set", "socket_mode=0666")
+	fronts := map[string]string{}
+	for _, m := range frontVirtualMaps {
+		fronts[m[0]] = "pgsql:" + writePgFrontCF(t, dir, m[0], sockDir)
+	}
+	in := pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: virtualParams(func(n string) string { return fronts[n] })})
+	logOnFailure(t, "pgsql front instance", in)
+	s := &migrateSetup{in: in}
+
+	rcpts := []string{"bob@example.jp", "bob+tag@example.jp", "BOB@EXAMPLE.JP", "bob@example.net", "catchall@example.jp"}
+	want := map[string]int{"bob": 0, "catchall": 0}
+	for i := range 20 {
+		r := rcpts[i%len(rcpts)]
+		if code, line := in.Send(r, fmt.Sprintf("good %d", i)); code != 250 {
+			t.Errorf("mail to %s: %q", r, line)
+		}
+		if r == "catchall@example.jp" {
+			want["catchall"]++
+		} else {
+			want["bob"]++
+		}
+	}
+	got := s.waitMaildirs(want, 60*time.Second)
+	t.Logf("through the PostgreSQL front: delivered %d of 20 (bob %d, catchall %d)", got["bob"]+got["catchall"], got["bob"], got["catchall"])
+	if got["bob"] != want["bob"] || got["catchall"] != want["catchall"] {
+		t.Errorf("maildirs hold %v, want %v", got, want)
+	}
+	if n := countLines(in.Log(), "status=deferred"); n > 0 {
+		t.Errorf("%d deliveries deferred:\n%s", n, grepLines(in.Log(), "status=deferred"))
+	}
+
+	rounds := int(*frontLoop / time.Second)
+	start := s.maildirCount("bob")
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := range rounds {
+		if err := in.Sendmail("ほげ@example.jp", fmt.Sprintf("bad %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Sendmail("bob@example.jp", fmt.Sprintf("good %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		<-tick.C
+	}
+	s.waitMaildirs(map[string]int{"bob": start + rounds}, 15*time.Second)
+	log := in.Log()
+	good := s.maildirCount("bob") - start
+	deferred := countLines(log, "to=<bob@example.jp>", "status=deferred") + strings.Count(log, "message not accepted, try again later")
+	bad := bounced(log, "ほげ@example.jp")
+	deadline := time.Now().Add(15 * time.Second)
+	for bad < rounds && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		bad = bounced(in.Log(), "ほげ@example.jp")
+	}
+	t.Logf("through the PostgreSQL front, sendmail -t loop of %d rounds: good mail delivered %d/%d, deferred or refused %d times; bad mail bounced %d/%d",
+		rounds, good, rounds, deferred, bad, rounds)
+	if good != rounds || deferred != 0 {
+		t.Errorf("good mail delivered %d/%d, deferred %d times; want all, none", good, rounds, deferred)
+	}
+	if bad != rounds {
+		t.Errorf("bad mail bounced %d/%d times", bad, rounds)
+	}
+	if n := countLines(in.Log(), "to=<ほげ@example.jp>", "status=bounced", "unknown user"); n != bad {
+		t.Errorf("%d of %d bounces say unknown user:\n%s", n, bad, grepLines(in.Log(), "to=<ほげ@example.jp>"))
+	}
+}
