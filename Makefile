@@ -66,6 +66,7 @@ install: build
 	sed 's|/usr/bin/mapgate|$(PREFIX)/bin/mapgate|' contrib/mapgate.service | install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/mapgate.service
 	install -D -m 0644 contrib/mapgate.socket $(DESTDIR)/etc/systemd/system/mapgate.socket
 	install -D -m 0644 contrib/mapgate-mysql.socket $(DESTDIR)/etc/systemd/system/mapgate-mysql.socket
+	install -D -m 0644 contrib/mapgate-pgsql.socket $(DESTDIR)/etc/systemd/system/mapgate-pgsql.socket
 	@[ -e $(DESTDIR)/etc/mapgate/mapgate.cf ] || install -D -m 0640 contrib/mapgate.cf $(DESTDIR)/etc/mapgate/mapgate.cf
 
 # The Debian package, built with nfpm by tools/deb (a module of its own, so the

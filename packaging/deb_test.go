@@ -101,7 +101,7 @@ func TestDebInstallPurge(t *testing.T) {
 		}
 		assert.Equal(t, os.FileMode(0o755), mode("/usr/bin/mapgate"))
 		for _, p := range []string{"/lib/systemd/system/mapgate.service", "/lib/systemd/system/mapgate.socket",
-			"/lib/systemd/system/mapgate-mysql.socket",
+			"/lib/systemd/system/mapgate-mysql.socket", "/lib/systemd/system/mapgate-pgsql.socket",
 			"/etc/mapgate/mapgate.cf", "/usr/share/doc/mapgate/README.md", "/usr/share/doc/mapgate/alerts.yml",
 			"/usr/share/doc/mapgate/copyright", "/usr/share/doc/mapgate/changelog.gz", "/usr/share/man/man8/mapgate.8.gz"} {
 			assert.Equal(t, os.FileMode(0o644), mode(p), p)

@@ -16,6 +16,8 @@ have postmap || need+=(postfix)
 # (internal/testpg looks there too); psql comes with them.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || have initdb || need+=(postgresql)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || have postgres || need+=(postgresql)
+# libpq-dev: pgfront's escaping is checked against libpq's own PQescapeStringConn.
+have pg_config || need+=(libpq-dev)
 # gcc: make deb builds the packaged binary with cgo (the package test runs as root).
 have gcc || need+=(gcc libc6-dev)
 # postfix-mysql adds the mysql: map type (dict_mysql.so), postfix-pgsql pgsql:.
