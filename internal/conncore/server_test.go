@@ -141,7 +141,9 @@ func TestCapWithoutLogin(t *testing.T) {
 // their budget, evicting the oldest, and never keep a client from logging
 // in while fewer than MaxConns have.
 func TestUnauthenticatedBudget(t *testing.T) {
-	s, addr := start(t, func(c *Config) { c.MaxUnauthenticated = 3 })
+	// No handshake deadline within the test's time: only the budget closes
+	// a connection here, however slowly a loaded machine runs the test.
+	s, addr := start(t, func(c *Config) { c.MaxUnauthenticated = 3; c.HandshakeTimeout = time.Hour })
 	var idle []*client
 	for range 3 {
 		idle = append(idle, dial(t, addr))
