@@ -284,21 +284,33 @@ func (p *cfParser) str(name, def string, min int) (string, error) {
 	return v, nil
 }
 
-// integer is cfg_get_int: strtol in base 10, the whole value, in int
-// range; min 0 means no minimum.
+// integer is cfg_get_int (CfgInt).
 func (p *cfParser) integer(name string, def, min int) (int, error) {
-	v, ok := p.vals[name]
+	n, problem := CfgInt(p.vals, name, def, min)
+	if problem != "" {
+		return 0, p.errf(name, "%s", problem)
+	}
+	return n, nil
+}
+
+// CfgInt is Postfix's cfg_get_int for the parameter name of a table file
+// (vals): strtol in base 10, the whole value, in int range; def when the
+// parameter is not set; min 0 means no minimum. problem says what is wrong
+// with the value ("" when n is good), for the reader to report with the
+// file and line.
+func CfgInt(vals map[string]string, name string, def, min int) (n int, problem string) {
+	v, ok := vals[name]
 	if !ok {
-		return def, nil
+		return def, ""
 	}
-	n, err := strconv.ParseInt(v, 10, 32)
+	i, err := strconv.ParseInt(v, 10, 32)
 	if err != nil {
-		return 0, p.errf(name, "bad numerical configuration: %q", v)
+		return 0, fmt.Sprintf("bad numerical configuration: %q", v)
 	}
-	if min != 0 && int(n) < min {
-		return 0, p.errf(name, "invalid value %d < %d", n, min)
+	if min != 0 && int(i) < min {
+		return 0, fmt.Sprintf("invalid value %d < %d", i, min)
 	}
-	return int(n), nil
+	return int(i), ""
 }
 
 // boolean is cfg_get_bool: "yes" or "no", any case.

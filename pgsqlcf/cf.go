@@ -229,21 +229,13 @@ func (p *cfParser) errf(name, format string, args ...any) error {
 	return &Error{File: p.cf.Path, Line: p.cf.Line[name], Param: name, Msg: fmt.Sprintf(format, args...)}
 }
 
-// integer is cfg_get_int: strtol in base 10, the whole value, in int
-// range; min 0 means no minimum.
+// integer is cfg_get_int (mysqlcf.CfgInt).
 func (p *cfParser) integer(name string, def, min int) (int, error) {
-	v, ok := p.vals[name]
-	if !ok {
-		return def, nil
+	n, problem := mysqlcf.CfgInt(p.vals, name, def, min)
+	if problem != "" {
+		return 0, p.errf(name, "%s", problem)
 	}
-	n, err := strconv.ParseInt(v, 10, 32)
-	if err != nil {
-		return 0, p.errf(name, "bad numerical configuration: %q", v)
-	}
-	if min != 0 && int(n) < min {
-		return 0, p.errf(name, "invalid value %d < %d", n, min)
-	}
-	return int(n), nil
+	return n, nil
 }
 
 func (p *cfParser) build() error {
