@@ -58,27 +58,7 @@ func TestE2EPgFrontVirtualDelivery(t *testing.T) {
 	logOnFailure(t, "pgsql front instance", in)
 	s := &migrateSetup{in: in}
 
-	rcpts := []string{"bob@example.jp", "bob+tag@example.jp", "BOB@EXAMPLE.JP", "bob@example.net", "catchall@example.jp"}
-	want := map[string]int{"bob": 0, "catchall": 0}
-	for i := range 20 {
-		r := rcpts[i%len(rcpts)]
-		if code, line := in.Send(r, fmt.Sprintf("good %d", i)); code != 250 {
-			t.Errorf("mail to %s: %q", r, line)
-		}
-		if r == "catchall@example.jp" {
-			want["catchall"]++
-		} else {
-			want["bob"]++
-		}
-	}
-	got := s.waitMaildirs(want, 60*time.Second)
-	t.Logf("through the PostgreSQL front: delivered %d of 20 (bob %d, catchall %d)", got["bob"]+got["catchall"], got["bob"], got["catchall"])
-	if got["bob"] != want["bob"] || got["catchall"] != want["catchall"] {
-		t.Errorf("maildirs hold %v, want %v", got, want)
-	}
-	if n := countLines(in.Log(), "status=deferred"); n > 0 {
-		t.Errorf("%d deliveries deferred:\n%s", n, grepLines(in.Log(), "status=deferred"))
-	}
+	deliverTwentyGood(t, s, "through the PostgreSQL front")
 
 	rounds := int(*frontLoop / time.Second)
 	start := s.maildirCount("bob")
