@@ -14,14 +14,16 @@ package answer
 // for every key, so it sends one only when the database cannot be asked or
 // the map fails for every key):
 //
-//	class                          socketmap   SQL front
-//	None, found                    OK          the rows
-//	None, not found                NOTFOUND    empty result set
-//	Key (KeyCaused)                TEMP        empty result set
-//	Host, Timeout, Canceled        TEMP        error
-//	Query (every key fails)        TEMP        error
-//	Limit, Unknown                 TEMP        error
-//	NoMap                          PERM        error (unknown database)
+//	class                      socketmap  SQL front (Result.SQL)
+//	None, found                OK         the row
+//	None, not found            NOTFOUND   empty result set
+//	Key (KeyCaused)            TEMP       two rows: this lookup fails (an
+//	                                      older front .cf: empty result set)
+//	Limit                      TEMP       two rows (older front .cf: error)
+//	Host, Timeout, Canceled    TEMP       error
+//	Query (every key fails)    TEMP       error
+//	Unknown                    TEMP       error
+//	NoMap                      PERM       error (unknown database)
 type Class uint8
 
 const (
@@ -76,8 +78,8 @@ func (c Class) String() string {
 }
 
 // KeyCaused reports whether c is a failure the key caused (ClassKey):
-// uncertain for that key only. A SQL front answers it with an empty
-// result set, never an error.
+// uncertain for that key only. A SQL front never answers it with an
+// error (see Result.SQL).
 func (c Class) KeyCaused() bool { return c == ClassKey }
 
 // Result is the answer to one lookup. Make one with Found, NotFound or
@@ -118,3 +120,82 @@ func (r Result) Failed() bool { return r.Class != ClassNone }
 // KeyCaused reports whether the lookup failed because of the key alone
 // (Class.KeyCaused).
 func (r Result) KeyCaused() bool { return r.Failed() && r.Class.KeyCaused() }
+
+// SQLReply is how a SQL-protocol front (the MySQL and the PostgreSQL
+// front) answers a Result. After an error reply Postfix's mysql: and
+// pgsql: clients skip the table's hosts for retry_interval, for every key
+// (POSTFIX-FACTS 1.3, 1.9), so a front sends one only when the database
+// cannot be asked or the map fails for every key. Its zero value is
+// SQLError.
+type SQLReply uint8
+
+const (
+	// SQLError: an error reply.
+	SQLError SQLReply = iota
+	// SQLRow: one row holding Result.Value.
+	SQLRow
+	// SQLEmpty: a result set with no row (not found).
+	SQLEmpty
+	// SQLFailOne: this lookup alone fails, nothing else. The front sends
+	// two rows; the client's .cf sets expansion_limit = 1 (the front
+	// knows from the statement, see LimitedQuerySuffix), so Postfix's
+	// client fails the lookup with DICT_ERR_RETRY ("Expansion limit
+	// exceeded for key") after the query succeeded: the delivery or
+	// the RCPT is deferred, and no host is marked down
+	// (dict_mysql.c, dict_pgsql.c: the expansion loop).
+	SQLFailOne
+)
+
+// FailOneRows are the values of the SQLFailOne reply's two rows. Postfix
+// logs its own warning ("Expansion limit exceeded for key"); mapgate's log
+// has the reason.
+func FailOneRows() []string {
+	return []string{"mapgate: temporary failure for this key (see mapgate's log)", "mapgate: temporary failure for this key"}
+}
+
+// LimitedQuerySuffix ends the query of a front .cf that also sets
+// expansion_limit = 1 (mapgate migrate writes both): the statement Postfix
+// sends is then the quoted key followed by this comment, and a front may
+// answer SQLFailOne for it. A statement without it comes from an older
+// front .cf, whose client would join two rows into one wrong answer.
+const LimitedQuerySuffix = " /* expansion_limit = 1 */"
+
+// SQL returns r's reply on a SQL front. limited: the client's .cf sets
+// expansion_limit = 1 (its statement ends with LimitedQuerySuffix).
+//
+// A failure of this key alone (KeyCaused, ClassLimit: socketmap's TEMP
+// for that key) is SQLFailOne when limited. For an older front .cf it
+// falls back to what that .cf allows: a key-caused failure is an empty
+// result (never an error: that would down the host for every key), and
+// an expansion_limit overrun is an error, as Postfix's own client fails
+// that lookup (an empty result would bounce a key whose rows exist).
+func (r Result) SQL(limited bool) SQLReply {
+	switch {
+	case r.KeyCaused() || r.Class == ClassLimit:
+		if limited {
+			return SQLFailOne
+		}
+		if r.KeyCaused() {
+			return SQLEmpty
+		}
+		return SQLError
+	case r.Failed():
+		return SQLError
+	case r.Found && r.Value != "":
+		return SQLRow
+	}
+	return SQLEmpty
+}
+
+// Outcome is the reply's lookup result as the fronts' metrics count it:
+// "ok" (a row), "notfound" (no row) or "temp" (a failure, for this key
+// or for every key).
+func (s SQLReply) Outcome() string {
+	switch s {
+	case SQLRow:
+		return "ok"
+	case SQLEmpty:
+		return "notfound"
+	}
+	return "temp"
+}

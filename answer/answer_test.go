@@ -28,3 +28,44 @@ func TestZeroValueIsFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestSQL: a SQL front sends an error only where the database cannot be
+// asked or the map fails for every key; a failure of one key is two rows
+// for a front .cf that limits expansion to 1 (Postfix's client fails that
+// lookup alone), else an empty result (key-caused) or, for an overrun
+// expansion_limit, an error as Postfix's own client fails it; a Result
+// never assigned is an error, never empty.
+func TestSQL(t *testing.T) {
+	for _, tc := range []struct {
+		r               Result
+		limited, legacy SQLReply
+	}{
+		{Found("a@x,b@y"), SQLRow, SQLRow},
+		{Found(""), SQLEmpty, SQLEmpty},
+		{NotFound(), SQLEmpty, SQLEmpty},
+		{Fail(ClassHost, "down"), SQLError, SQLError},
+		{Fail(ClassTimeout, "slow"), SQLError, SQLError},
+		{Fail(ClassCanceled, "gone"), SQLError, SQLError},
+		{Fail(ClassNoMap, "config"), SQLError, SQLError},
+		{Fail(ClassQuery, "broken"), SQLError, SQLError},
+		{Fail(ClassUnknown, "?"), SQLError, SQLError},
+		{Fail(ClassKey, "key"), SQLFailOne, SQLEmpty},
+		{Fail(ClassLimit, "limit"), SQLFailOne, SQLError},
+		{Result{}, SQLError, SQLError},
+	} {
+		if got := tc.r.SQL(true); got != tc.limited {
+			t.Errorf("%+v.SQL(limited) = %v, want %v", tc.r, got, tc.limited)
+		}
+		if got := tc.r.SQL(false); got != tc.legacy {
+			t.Errorf("%+v.SQL(older .cf) = %v, want %v", tc.r, got, tc.legacy)
+		}
+	}
+	if n := len(FailOneRows()); n != 2 {
+		t.Errorf("FailOneRows: %d rows, want 2 (expansion_limit = 1 refuses 2)", n)
+	}
+	for reply, want := range map[SQLReply]string{SQLRow: "ok", SQLEmpty: "notfound", SQLFailOne: "temp", SQLError: "temp"} {
+		if got := reply.Outcome(); got != want {
+			t.Errorf("%v.Outcome() = %q, want %q", reply, got, want)
+		}
+	}
+}

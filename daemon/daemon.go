@@ -284,7 +284,7 @@ func (d *Daemon) startFront(cfg Config) {
 	}
 	r := newRelay(addr)
 	srv := &mysqlfront.Server{
-		Resolver: frontResolver{d}, User: cfg.MySQLUser, Password: cfg.MySQLPassword,
+		Resolver: sqlResolver{d, mysqlView}, User: cfg.MySQLUser, Password: cfg.MySQLPassword,
 		Logger: d.log, RequestTimeout: d.cfg.LookupTimeout, MaxConns: d.cfg.MaxConns,
 	}
 	d.frontMu.Lock()

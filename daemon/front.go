@@ -8,6 +8,7 @@ import (
 	"mapgate/answer"
 	"mapgate/lookup"
 	"mapgate/mysqlfront"
+	"mapgate/pgfront"
 )
 
 // frontOptions are the options of a map as the MySQL front serves it: the
@@ -22,49 +23,38 @@ func frontOptions(o lookup.MapOptions) lookup.MapOptions {
 	return o
 }
 
-// frontResolver adapts the lookup core (an answer.Result) to
-// mysqlfront.Resolver. It is the only place the two meet.
-type frontResolver struct{ d *Daemon }
+// sqlResolver is the resolver of a SQL front (mysqlfront.Resolver and
+// pgfront.Resolver): the current generation's view for that front (every
+// search off). How a Result is sent is answer.Result.SQL, the one reply
+// rule of both fronts.
+type sqlResolver struct {
+	d    *Daemon
+	view func(*generation) *lookup.Set
+}
 
-var _ mysqlfront.Resolver = frontResolver{}
+var (
+	_ mysqlfront.Resolver = sqlResolver{}
+	_ pgfront.Resolver    = sqlResolver{}
+)
 
-func (f frontResolver) HasMap(name string) bool {
+func mysqlView(g *generation) *lookup.Set { return g.front }
+func pgView(g *generation) *lookup.Set    { return g.pg }
+
+func (f sqlResolver) HasMap(name string) bool {
 	g := f.d.acquire()
 	defer g.release()
-	_, ok := g.front.Map(name)
+	_, ok := f.view(g).Map(name)
 	return ok
 }
 
-func (f frontResolver) Resolve(ctx context.Context, name, key string) mysqlfront.Answer {
+func (f sqlResolver) Resolve(ctx context.Context, name, key string) answer.Result {
 	g := f.d.acquire()
 	defer g.release()
-	if _, ok := g.front.Map(name); !ok {
-		return mysqlfront.Answer{Status: mysqlfront.UnknownMap}
+	v := f.view(g)
+	if _, ok := v.Map(name); !ok {
+		return answer.Fail(answer.ClassNoMap, "no such map")
 	}
-	return frontAnswer(g.front.Lookup(ctx, name, key))
-}
-
-// frontAnswer maps a result of the lookup core to the front's answer. An
-// error packet makes Postfix's mysql: client skip every listed host for
-// retry_interval, for every key (POSTFIX-FACTS 1.3): the front sends one
-// only when the database cannot be asked or the map fails for every key.
-// A failure the key caused (answer.Result.KeyCaused: socketmap's TEMP for
-// that key alone) is an empty result set.
-func frontAnswer(r answer.Result) mysqlfront.Answer {
-	switch {
-	case r.KeyCaused():
-		return mysqlfront.NotFoundAnswer()
-	case r.Failed():
-		// TEMP, TIMEOUT, a map broken for every key and (never for a
-		// key) a configuration error: an error packet.
-		return mysqlfront.TempAnswer(r.Reason)
-	case r.Found && r.Value != "":
-		// The formatted answer as one row: Postfix joins rows with ',',
-		// so the client prints exactly what the admin's mysql: table
-		// would have returned.
-		return mysqlfront.FoundAnswer(r.Value)
-	}
-	return mysqlfront.NotFoundAnswer()
+	return v.Lookup(ctx, name, key)
 }
 
 // relay is the listener a MySQL front server accepts from: the daemon

@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"mapgate/answer"
 	"mapgate/pgfront"
 )
 
@@ -16,34 +14,11 @@ import (
 // serves.
 const FrontPgSQL = "pgsql"
 
-// pgResolver adapts the lookup core to pgfront.Resolver: the generation's
-// PostgreSQL-front view (every search off, as for the MySQL front). The
-// reply rule (a key-caused failure is an empty result) is pgfront's.
-type pgResolver struct{ d *Daemon }
-
-var _ pgfront.Resolver = pgResolver{}
-
-func (f pgResolver) HasMap(name string) bool {
-	g := f.d.acquire()
-	defer g.release()
-	_, ok := g.pg.Map(name)
-	return ok
-}
-
-func (f pgResolver) Resolve(ctx context.Context, name, key string) answer.Result {
-	g := f.d.acquire()
-	defer g.release()
-	if _, ok := g.pg.Map(name); !ok {
-		return answer.Fail(answer.ClassNoMap, "no such map")
-	}
-	return g.pg.Lookup(ctx, name, key)
-}
-
 // startPg starts the PostgreSQL front on its listeners. A reload changes
 // its credentials in place (pgfront.Server.SetCredentials): new logins
 // need the new ones, connections logged in keep serving.
 func (d *Daemon) startPg(cfg Config) {
-	d.pg = &pgfront.Server{Resolver: pgResolver{d}, User: cfg.PgSQLUser, Password: cfg.PgSQLPassword,
+	d.pg = &pgfront.Server{Resolver: sqlResolver{d, pgView}, User: cfg.PgSQLUser, Password: cfg.PgSQLPassword,
 		Logger: d.log, RequestTimeout: cfg.LookupTimeout, MaxConns: cfg.MaxConns}
 	d.met.reg.MustRegister(pgCollector{d.pg})
 	for _, l := range d.pgListeners {

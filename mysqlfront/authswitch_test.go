@@ -1,6 +1,8 @@
 package mysqlfront
 
 import (
+	"mapgate/answer"
+
 	"bufio"
 	"context"
 	"encoding/binary"
@@ -13,8 +15,8 @@ import (
 type oneMap struct{}
 
 func (oneMap) HasMap(n string) bool { return n == "m" }
-func (oneMap) Resolve(context.Context, string, string) Answer {
-	return Answer{Status: NotFound}
+func (oneMap) Resolve(context.Context, string, string) answer.Result {
+	return answer.NotFound()
 }
 
 // TestAuthSwitch: a client that offers another plugin (libmysqlclient 8's

@@ -1,6 +1,8 @@
 package mysqlfront
 
 import (
+	"mapgate/answer"
+
 	"bufio"
 	"context"
 	"net"
@@ -12,8 +14,8 @@ import (
 type foundMap struct{}
 
 func (foundMap) HasMap(n string) bool { return n == "m" }
-func (foundMap) Resolve(context.Context, string, string) Answer {
-	return Answer{Status: Found, Values: []string{"dest@example.net"}}
+func (foundMap) Resolve(context.Context, string, string) answer.Result {
+	return answer.Found("dest@example.net")
 }
 
 // roundTripper is a logged-in hand-written client of a front whose

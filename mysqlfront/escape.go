@@ -3,6 +3,8 @@ package mysqlfront
 import (
 	"errors"
 	"strings"
+
+	"mapgate/answer"
 )
 
 // ErrNotKey is returned by ParseKey for a statement that is not one quoted
@@ -80,12 +82,22 @@ func Unescape(e string) (string, error) {
 }
 
 // ParseKey returns the key in a statement of the form 'ESCAPED', what
-// Postfix's mysql: client sends for "query = '%s'".
-func ParseKey(stmt string) (string, error) {
-	if len(stmt) < 2 || stmt[0] != '\'' || stmt[len(stmt)-1] != '\'' {
-		return "", ErrNotKey
+// Postfix's mysql: client sends for "query = '%s'", or 'ESCAPED' followed
+// by answer.LimitedQuerySuffix (limited: the client's .cf also sets
+// expansion_limit = 1). The escaped key holds no unescaped quote, so the
+// statement's last quote ends it either way.
+func ParseKey(stmt string) (key string, limited bool, err error) {
+	if s, ok := strings.CutSuffix(stmt, answer.LimitedQuerySuffix); ok {
+		stmt, limited = s, true
 	}
-	return Unescape(stmt[1 : len(stmt)-1])
+	if len(stmt) < 2 || stmt[0] != '\'' || stmt[len(stmt)-1] != '\'' {
+		return "", false, ErrNotKey
+	}
+	key, err = Unescape(stmt[1 : len(stmt)-1])
+	if err != nil {
+		return "", false, err
+	}
+	return key, limited, nil
 }
 
 // sessionStatement reports whether stmt is a session setting that client

@@ -3,6 +3,7 @@ package mysqlfront
 import (
 	"bufio"
 	"bytes"
+	"mapgate/answer"
 	"testing"
 )
 
@@ -23,11 +24,14 @@ func FuzzUnescape(f *testing.F) {
 		if err != nil || k != s {
 			t.Fatalf("round trip of %q: %q, %v", s, k, err)
 		}
-		if k, err := ParseKey("'" + Escape(s) + "'"); err != nil || k != s {
-			t.Fatalf("ParseKey of quoted %q: %q, %v", s, k, err)
+		if k, lim, err := ParseKey("'" + Escape(s) + "'"); err != nil || k != s || lim {
+			t.Fatalf("ParseKey of quoted %q: %q, %v, %v", s, k, lim, err)
+		}
+		if k, lim, err := ParseKey("'" + Escape(s) + "'" + answer.LimitedQuerySuffix); err != nil || k != s || !lim {
+			t.Fatalf("ParseKey of quoted %q with the suffix: %q, %v, %v", s, k, lim, err)
 		}
 		// A statement is a key or a session statement, never both.
-		if _, err := ParseKey(s); err == nil {
+		if _, _, err := ParseKey(s); err == nil {
 			if _, ok := sessionStatement(s); ok {
 				t.Fatalf("%q is both a key and a session statement", s)
 			}

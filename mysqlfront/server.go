@@ -16,54 +16,17 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"mapgate/answer"
 	"mapgate/internal/conncore"
 )
 
-// Status is the outcome of one lookup. Its zero value is Temp, a failure:
-// a status never set is never an empty result set.
-type Status uint8
-
-const (
-	// Temp: the database cannot be asked (every host down or too slow) or
-	// the map fails for every key. Sent as an error packet; Postfix defers
-	// and skips the host for retry_interval, for every key. Nothing a key
-	// causes is Temp: that is NotFound. The zero value.
-	Temp Status = iota
-	// NotFound: the key is provably absent, or cannot match, or made the
-	// query fail where another key would not (a key-caused condition).
-	// Sent as an empty result set.
-	NotFound
-	// Found: Answer.Values holds the formatted values, one row each.
-	Found
-	// UnknownMap: the map name is not served. Sent as an error packet.
-	UnknownMap
-)
-
-// Answer is a Resolver's result. Make one with FoundAnswer,
-// NotFoundAnswer, TempAnswer or UnknownMapAnswer; the zero value is Temp.
-type Answer struct {
-	Status Status
-	Values []string // Found: the values, each non-empty
-	Reason string   // Temp, UnknownMap: logged and sent in the error text
-}
-
-// FoundAnswer is the answer of a found key: values, one row each.
-func FoundAnswer(values ...string) Answer { return Answer{Status: Found, Values: values} }
-
-// NotFoundAnswer is an empty result set.
-func NotFoundAnswer() Answer { return Answer{Status: NotFound} }
-
-// TempAnswer is an error packet with reason.
-func TempAnswer(reason string) Answer { return Answer{Status: Temp, Reason: reason} }
-
-// UnknownMapAnswer is error 1049: the map is not served.
-func UnknownMapAnswer() Answer { return Answer{Status: UnknownMap} }
-
 // Resolver answers lookups: the lookup core, behind a small interface so
 // that this package does not depend on it. Resolve is called with the
-// unescaped key, never empty, and may be called concurrently.
+// unescaped key, never empty, and may be called concurrently. The front
+// answers its Result as Result.SQL says (the reply rule both SQL fronts
+// share); a map it does not serve is error 1049.
 type Resolver interface {
-	Resolve(ctx context.Context, mapName, key string) Answer
+	Resolve(ctx context.Context, mapName, key string) answer.Result
 	// HasMap reports whether mapName is served (COM_INIT_DB, handshake).
 	HasMap(mapName string) bool
 }
@@ -480,7 +443,7 @@ func (c *conn) query(stmt string) bool {
 			return c.write(c.p.appendPacket(nil, okPacket())) == nil
 		}
 	}
-	key, err := ParseKey(stmt)
+	key, limited, err := ParseKey(stmt)
 	if err != nil {
 		c.log.Warn("refused a statement that is not a quoted escaped key (the front's .cf needs query = '%s'); not executed",
 			"map", c.db, "statement", strconv.QuoteToASCII(truncate(stmt, 200)))
@@ -492,65 +455,54 @@ func (c *conn) query(stmt string) bool {
 	if key == "" {
 		return c.writeResult(nil) == nil
 	}
-	a, ok := c.resolve(key)
+	r, ok := c.resolve(key, limited)
 	if !ok {
 		return false // expire answered and closed the connection
 	}
-	switch a.Status {
-	case Found:
-		size := 0
-		vals := a.Values[:0:0]
-		for _, v := range a.Values {
-			if v != "" {
-				vals = append(vals, v)
-				size += len(v)
-			}
-		}
-		if size > DefaultMaxReply {
-			c.log.Warn("answer too large; answered as not found", "map", c.db, "bytes", size, "max", DefaultMaxReply)
-			return c.writeResult(nil) == nil
-		}
-		return c.writeResult(vals) == nil
-	case NotFound:
-		return c.writeResult(nil) == nil
-	case UnknownMap:
+	if r.Class == answer.ClassNoMap {
 		return c.write(c.p.appendPacket(nil, errPacket(1049, "42000", "Unknown database (mapgate map) "+strconv.QuoteToASCII(c.db)))) == nil
 	}
-	return c.write(c.p.appendPacket(nil, errPacket(1105, "HY000", "mapgate: temporary lookup failure: "+truncate(strconv.QuoteToASCII(a.Reason), 200)))) == nil
+	reply := r.SQL(limited)
+	if reply == answer.SQLRow && len(r.Value) > DefaultMaxReply {
+		c.log.Warn("answer too large", "map", c.db, "bytes", len(r.Value), "max", DefaultMaxReply)
+		reply = answer.Result{Class: answer.ClassLimit}.SQL(limited)
+	}
+	switch reply {
+	case answer.SQLRow:
+		return c.writeResult([]string{r.Value}) == nil
+	case answer.SQLEmpty:
+		return c.writeResult(nil) == nil
+	case answer.SQLFailOne:
+		return c.writeResult(answer.FailOneRows()) == nil
+	}
+	return c.write(c.p.appendPacket(nil, errPacket(1105, "HY000", "mapgate: temporary lookup failure: "+truncate(strconv.QuoteToASCII(r.Reason), 200)))) == nil
 }
 
 // resolve runs the lookup with the request deadline, on the connection's
 // goroutine; false when it did not return within a grace after it: the
 // watchdog has then sent an error and closed the connection (expire), and
 // the result is discarded.
-func (c *conn) resolve(key string) (Answer, bool) {
+func (c *conn) resolve(key string, limited bool) (answer.Result, bool) {
 	d := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
 	start := time.Now()
 	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
 	defer ctx.Release()
 	c.curKey, c.curStart = key, start
 	c.wd.Begin(start, d+conncore.Grace(d))
-	a := c.call(ctx, key)
+	r := c.call(ctx, key)
 	if !c.wd.End() {
-		return Answer{}, false
+		return answer.Result{}, false
 	}
-	res := "temp"
-	switch a.Status {
-	case Found:
-		res = "ok"
-	case NotFound:
-		res = "notfound"
-	}
-	c.observe(res, time.Since(start))
-	return a, true
+	c.observe(r.SQL(limited).Outcome(), time.Since(start))
+	return r, true
 }
 
 // call runs the resolver, turning a panic into Temp.
-func (c *conn) call(ctx context.Context, key string) (a Answer) {
+func (c *conn) call(ctx context.Context, key string) (r answer.Result) {
 	defer func() {
-		if r := recover(); r != nil {
-			c.log.Error("mysqlfront: resolver panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			a = TempAnswer("internal error")
+		if p := recover(); p != nil {
+			c.log.Error("mysqlfront: resolver panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			r = answer.Fail(answer.ClassUnknown, "internal error")
 		}
 	}()
 	return c.s.Resolver.Resolve(ctx, c.db, key)

@@ -157,7 +157,7 @@ func (c *conn) message() bool {
 			return false
 		}
 		c.protoError("statement too long; answered as not found", "map", c.db, "bytes", n)
-		return c.resultSet("") == nil
+		return c.resultSet() == nil
 	}
 	if err != nil {
 		if !quiet(err) { // not a message pgproto3 knows, or malformed
@@ -208,18 +208,16 @@ func (c *conn) refuse(msg string, args ...any) {
 	}
 }
 
-// resultSet sends a one-column result set: one row holding value, or no
-// row when value is empty; then ReadyForQuery.
-func (c *conn) resultSet(value string) error {
+// resultSet sends a one-column result set of values, a row each, then
+// ReadyForQuery.
+func (c *conn) resultSet(values ...string) error {
 	c.be.Send(&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{
 		Name: []byte("result"), DataTypeOID: 25, DataTypeSize: -1, TypeModifier: -1, Format: 0,
 	}}})
-	tag := "SELECT 0"
-	if value != "" {
-		c.be.Send(&pgproto3.DataRow{Values: [][]byte{[]byte(value)}})
-		tag = "SELECT 1"
+	for _, v := range values {
+		c.be.Send(&pgproto3.DataRow{Values: [][]byte{[]byte(v)}})
 	}
-	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag)})
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT " + strconv.Itoa(len(values)))})
 	return c.ready()
 }
 
@@ -242,7 +240,7 @@ func (c *conn) query(stmt string) bool {
 			return c.ready() == nil
 		}
 	}
-	key, err := ParseKey(stmt, c.enc)
+	key, limited, err := ParseKey(stmt, c.enc)
 	if err != nil {
 		c.refuse("refused a statement that is not a quoted escaped key (the front's .cf needs query = '%s'); not executed",
 			"statement", truncate(stmt, 200), "statement_bytes", len(stmt), "client_encoding", c.enc.String())
@@ -251,38 +249,39 @@ func (c *conn) query(stmt string) bool {
 	}
 	key = c.enc.Key(key)
 	if key == "" {
-		return c.resultSet("") == nil
+		return c.resultSet() == nil
 	}
-	r, ok := c.resolve(key)
+	r, ok := c.resolve(key, limited)
 	if !ok {
 		return false // expire answered and closed the connection
 	}
-	switch {
-	case r.KeyCaused():
-		// A condition of this key alone: an empty result, never an
-		// error, which would make Postfix skip the host for every key.
-		return c.resultSet("") == nil
-	case r.Class == answer.ClassNoMap:
+	if r.Class == answer.ClassNoMap {
 		c.be.Send(errorResponse("3D000", "database (mapgate map) "+strconv.QuoteToASCII(c.db)+" does not exist"))
 		return c.ready() == nil
-	case r.Failed():
-		// The database cannot be asked, or the map fails for every key.
-		c.be.Send(errorResponse("58000", "mapgate: temporary lookup failure: "+truncate(strconv.QuoteToASCII(r.Reason), 200)))
-		return c.ready() == nil
-	case r.Found && len(r.Value) > DefaultMaxReply:
-		c.log.Warn("answer too large; answered as not found", "map", c.db, "bytes", len(r.Value), "max", DefaultMaxReply)
-		return c.resultSet("") == nil
-	case r.Found:
-		return c.resultSet(r.Value) == nil
 	}
-	return c.resultSet("") == nil
+	reply := r.SQL(limited)
+	if reply == answer.SQLRow && len(r.Value) > DefaultMaxReply {
+		c.log.Warn("answer too large", "map", c.db, "bytes", len(r.Value), "max", DefaultMaxReply)
+		reply = answer.Result{Class: answer.ClassLimit}.SQL(limited)
+	}
+	switch reply {
+	case answer.SQLRow:
+		return c.resultSet(r.Value) == nil
+	case answer.SQLEmpty:
+		return c.resultSet() == nil
+	case answer.SQLFailOne:
+		return c.resultSet(answer.FailOneRows()...) == nil
+	}
+	// The database cannot be asked, or the map fails for every key.
+	c.be.Send(errorResponse("58000", "mapgate: temporary lookup failure: "+truncate(strconv.QuoteToASCII(r.Reason), 200)))
+	return c.ready() == nil
 }
 
 // resolve runs the lookup on the connection's goroutine under the request
 // deadline (conncore.RequestContext). false: it overran the deadline and a
 // grace, and the watchdog has sent FATAL 57014 and closed the connection
 // (expire); its result is discarded.
-func (c *conn) resolve(key string) (answer.Result, bool) {
+func (c *conn) resolve(key string, limited bool) (answer.Result, bool) {
 	d := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
 	start := time.Now()
 	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
@@ -293,14 +292,7 @@ func (c *conn) resolve(key string) (answer.Result, bool) {
 	if !c.wd.End() {
 		return answer.Result{}, false
 	}
-	res := "temp"
-	switch {
-	case r.Found && !r.Failed():
-		res = "ok"
-	case !r.Failed(), r.KeyCaused():
-		res = "notfound"
-	}
-	c.observe(res, time.Since(start))
+	c.observe(r.SQL(limited).Outcome(), time.Since(start))
 	return r, true
 }
 

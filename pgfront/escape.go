@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"unicode/utf8"
+
+	"mapgate/answer"
 )
 
 // ErrNotKey is returned by ParseKey for a statement that is not one key,
@@ -124,12 +126,22 @@ func Unescape(e string, enc Encoding) (string, error) {
 }
 
 // ParseKey returns the key in a statement of the form 'ESCAPED', what
-// Postfix's pgsql: client sends for "query = '%s'".
-func ParseKey(stmt string, enc Encoding) (string, error) {
-	if len(stmt) < 2 || stmt[0] != '\'' || stmt[len(stmt)-1] != '\'' {
-		return "", ErrNotKey
+// Postfix's pgsql: client sends for "query = '%s'", or 'ESCAPED' followed
+// by answer.LimitedQuerySuffix (limited: the client's .cf also sets
+// expansion_limit = 1). The escaped key holds no lone quote, so the
+// statement's last quote ends it either way.
+func ParseKey(stmt string, enc Encoding) (key string, limited bool, err error) {
+	if s, ok := strings.CutSuffix(stmt, answer.LimitedQuerySuffix); ok {
+		stmt, limited = s, true
 	}
-	return Unescape(stmt[1:len(stmt)-1], enc)
+	if len(stmt) < 2 || stmt[0] != '\'' || stmt[len(stmt)-1] != '\'' {
+		return "", false, ErrNotKey
+	}
+	key, err = Unescape(stmt[1:len(stmt)-1], enc)
+	if err != nil {
+		return "", false, err
+	}
+	return key, limited, nil
 }
 
 // setEncoding reports whether stmt sets the client encoding (what

@@ -5,6 +5,7 @@ import (
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"encoding/base64"
+	"mapgate/answer"
 	"strings"
 	"testing"
 )
@@ -35,10 +36,13 @@ func FuzzUnescape(f *testing.F) {
 			if k, err := Unescape(e, enc); err != nil || k != s {
 				t.Fatalf("%v: round trip of %q: %q, %v", enc, s, k, err)
 			}
-			if k, err := ParseKey("'"+e+"'", enc); err != nil || k != s {
-				t.Fatalf("%v: ParseKey of quoted %q: %q, %v", enc, s, k, err)
+			if k, lim, err := ParseKey("'"+e+"'", enc); err != nil || k != s || lim {
+				t.Fatalf("%v: ParseKey of quoted %q: %q, %v, %v", enc, s, k, lim, err)
 			}
-			if _, err := ParseKey(s, enc); err == nil {
+			if k, lim, err := ParseKey("'"+e+"'"+answer.LimitedQuerySuffix, enc); err != nil || k != s || !lim {
+				t.Fatalf("%v: ParseKey of quoted %q with the suffix: %q, %v, %v", enc, s, k, lim, err)
+			}
+			if _, _, err := ParseKey(s, enc); err == nil {
 				if _, ok := setEncoding(s); ok {
 					t.Fatalf("%q is both a key and a SET", s)
 				}

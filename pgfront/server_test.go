@@ -50,6 +50,8 @@ func (t *table) Resolve(ctx context.Context, name, key string) answer.Result {
 		return answer.NotFound()
 	case strings.HasPrefix(key, "kc-"):
 		return answer.Fail(answer.ClassKey, "value out of range for the column")
+	case key == "limit":
+		return answer.Fail(answer.ClassLimit, "expansion_limit exceeded")
 	case strings.HasPrefix(key, "big:"):
 		n, _ := strconv.Atoi(key[4:])
 		return answer.Found(strings.Repeat("x", n))
@@ -199,6 +201,38 @@ func TestServerRefusesNonKeys(t *testing.T) {
 	}
 	if st := s.Stats(); st.Refused != uint64(len(refused)+1) {
 		t.Errorf("Stats.Refused = %d, want %d", st.Refused, len(refused)+1)
+	}
+}
+
+// A failure of one key is never an ERROR (Postfix's client would skip the
+// host for every key): with the front .cf's suffix (and its
+// expansion_limit = 1) it is two rows, which that client refuses for this
+// lookup alone; from an older front .cf a key-caused failure is an empty
+// result and an expansion_limit overrun an ERROR, as before.
+func TestServerFailOne(t *testing.T) {
+	addr, _ := start(t, &table{}, nil)
+	c := connect(t, addr)
+	for _, tc := range []struct {
+		stmt    string
+		rows    int
+		isError bool
+	}{
+		{`'kc-x'` + answer.LimitedQuerySuffix, 2, false},
+		{`'limit'` + answer.LimitedQuerySuffix, 2, false},
+		{`'bob@example.jp'` + answer.LimitedQuerySuffix, 1, false},
+		{`'nf-x'` + answer.LimitedQuerySuffix, 0, false},
+		{`'kc-x'`, 0, false},
+		{`'limit'`, 0, true},
+		{`'kc-x' /* expansion_limit = 2 */`, 0, true},
+	} {
+		got, err := query(c, tc.stmt)
+		var pe *pgconn.PgError
+		if tc.isError != errors.As(err, &pe) || (!tc.isError && (err != nil || len(got) != tc.rows)) {
+			t.Errorf("%s: %q, %v; want %d rows, error %v", tc.stmt, got, err, tc.rows, tc.isError)
+		}
+		if got, err := query(c, `'bob@example.jp'`); err != nil || len(got) != 1 {
+			t.Fatalf("after %s: %q, %v", tc.stmt, got, err)
+		}
 	}
 }
 
