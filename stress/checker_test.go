@@ -17,6 +17,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
+	mganswer "mapgate/answer"
 	"mapgate/internal/mgproc"
 	"mapgate/internal/testdb"
 	"mapgate/lookup"
@@ -246,7 +247,9 @@ func drive(t *testing.T, seed uint64, dur time.Duration, dialect string, dbs []e
 			if c < *clientsFlag {
 				recs[c] = runClient(ctx, rng, addr)
 			} else {
-				recs[c] = runFrontClient(ctx, rng, frontAddr)
+				// Every other front client sends its keys as a front .cf
+				// with the suffix (and expansion_limit = 1) does.
+				recs[c] = runFrontClient(ctx, rng, frontAddr, c%2 == 1)
 			}
 		}(c)
 	}
@@ -686,8 +689,14 @@ const frontPassword = "checker-front"
 // mysql: table's key and sent escaped as the whole statement
 // (interpolateParams: the driver's escaping is mysql_real_escape_string's).
 // Rows are joined with ',' as Postfix joins them; no rows is not found; an
-// error packet is a failure (the host down, for Postfix).
-func runFrontClient(ctx context.Context, rng *rand.Rand, addr string) []record {
+// error packet is a failure (the host down, for Postfix). limited: the
+// statement ends with answer.LimitedQuerySuffix and more than one row is a
+// failure of that lookup, as for a front .cf with expansion_limit = 1.
+func runFrontClient(ctx context.Context, rng *rand.Rand, addr string, limited bool) []record {
+	stmt := "?"
+	if limited {
+		stmt += mganswer.LimitedQuerySuffix
+	}
 	names := []string{"alias", "rewrite", "branch"}
 	dbs := map[string]*sql.DB{}
 	defer func() {
@@ -710,7 +719,7 @@ func runFrontClient(ctx context.Context, rng *rand.Rand, addr string) []record {
 			continue // Postfix's client sends a C string: it never asks a key with a NUL
 		}
 		r.a = time.Now()
-		r.reply, r.err = frontLookup(ctx, dbs[r.mapName], r.key)
+		r.reply, r.err = frontLookup(ctx, dbs[r.mapName], stmt, r.key, limited)
 		r.b = time.Now()
 		if ctx.Err() != nil && (r.err != nil || r.reply.Status == socketmap.StatusTemp) {
 			break // the run ended during this lookup (the client's own deadline)
@@ -721,8 +730,8 @@ func runFrontClient(ctx context.Context, rng *rand.Rand, addr string) []record {
 }
 
 // frontLookup is one lookup through the front, as a socketmap reply.
-func frontLookup(ctx context.Context, db *sql.DB, key string) (socketmap.Reply, error) {
-	rows, err := db.QueryContext(ctx, "?", key)
+func frontLookup(ctx context.Context, db *sql.DB, stmt, key string, limited bool) (socketmap.Reply, error) {
+	rows, err := db.QueryContext(ctx, stmt, key)
 	if err != nil {
 		return socketmap.Temp("error packet: " + err.Error()), nil
 	}
@@ -742,6 +751,9 @@ func frontLookup(ctx context.Context, db *sql.DB, key string) (socketmap.Reply, 
 	}
 	if len(vals) == 0 {
 		return socketmap.NotFound(), nil
+	}
+	if limited && len(vals) > 1 {
+		return socketmap.Temp("expansion limit exceeded (a failure of this key alone)"), nil
 	}
 	return socketmap.OK(strings.Join(vals, ",")), nil
 }
