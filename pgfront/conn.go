@@ -262,7 +262,11 @@ func (c *conn) query(stmt string) bool {
 	reply := r.SQL(limited)
 	if reply == answer.SQLRow && len(r.Value) > DefaultMaxReply {
 		c.log.Warn("answer too large", "map", c.db, "bytes", len(r.Value), "max", DefaultMaxReply)
-		reply = answer.Result{Class: answer.ClassLimit}.SQL(limited)
+		r = answer.Fail(answer.ClassLimit, "answer over the front's bound")
+		reply = r.SQL(limited)
+	}
+	if !limited && r.SQL(true) == answer.SQLFailOne {
+		c.olderForm(reply)
 	}
 	switch reply {
 	case answer.SQLRow:
@@ -328,4 +332,16 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// olderForm logs, at most once a second, that a failure of one key was
+// answered as a front .cf of the older form allows (an empty result or an
+// error), where one with answer.LimitedQuerySuffix would have deferred
+// that key alone.
+func (c *conn) olderForm(sent answer.SQLReply) {
+	if n, ok := c.s.olderLog.Allow(); ok {
+		c.log.Warn("a failure of this key alone was answered as a front .cf without \""+strings.TrimSpace(answer.LimitedQuerySuffix)+
+			"\" allows (not found, or an error that makes Postfix skip the table); rewrite the front .cf with mapgate migrate, so that Postfix defers this key alone",
+			"map", c.db, "sent", sent.Outcome(), "suppressed_since_last", n)
+	}
 }

@@ -90,6 +90,7 @@ type Server struct {
 	loginLog conncore.LogLimiter // refused logins
 	dbLog    conncore.LogLimiter // unknown databases
 	stmtLog  conncore.LogLimiter // refused statements
+	olderLog conncore.LogLimiter // failures of one key sent as an older front .cf allows
 	protoLog conncore.LogLimiter // protocol errors, over-long messages
 }
 
