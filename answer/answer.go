@@ -199,3 +199,31 @@ func (s SQLReply) Outcome() string {
 	}
 	return "temp"
 }
+
+// OlderFormAdvice is a front's log line for SQLAnswer.OlderForm.
+const OlderFormAdvice = "a failure of this key alone was answered as a front .cf without \"/* expansion_limit = 1 */\" allows " +
+	"(not found, or an error that makes Postfix skip the table); rewrite the front .cf with mapgate migrate, so that Postfix defers this key alone"
+
+// SQLAnswer is a SQL front's answer to one lookup (Result.ForSQL).
+type SQLAnswer struct {
+	Reply SQLReply
+	// TooLarge: the value was over the front's bound, so the answer is a
+	// failure of this key.
+	TooLarge bool
+	// OlderForm: a failure of this key alone answered as a front .cf
+	// without LimitedQuerySuffix allows (not found, or an error), where
+	// one with it would have deferred this key alone. Worth a log line.
+	OlderForm bool
+}
+
+// ForSQL is Result.SQL for a front whose replies hold at most max bytes:
+// a longer value is a failure of this key (ClassLimit).
+func (r Result) ForSQL(limited bool, max int) SQLAnswer {
+	var a SQLAnswer
+	if r.SQL(limited) == SQLRow && len(r.Value) > max {
+		r, a.TooLarge = Fail(ClassLimit, "answer over the front's bound"), true
+	}
+	a.Reply = r.SQL(limited)
+	a.OlderForm = !limited && r.SQL(true) == SQLFailOne
+	return a
+}

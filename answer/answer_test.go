@@ -69,3 +69,26 @@ func TestSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestForSQL: a value over the front's bound is a failure of that key, and
+// OlderForm marks exactly the failures of one key that an older front
+// .cf cannot defer.
+func TestForSQL(t *testing.T) {
+	for _, tc := range []struct {
+		r       Result
+		limited bool
+		want    SQLAnswer
+	}{
+		{Found("abcd"), true, SQLAnswer{Reply: SQLRow}},
+		{Found("abcde"), true, SQLAnswer{Reply: SQLFailOne, TooLarge: true}},
+		{Found("abcde"), false, SQLAnswer{Reply: SQLError, TooLarge: true, OlderForm: true}},
+		{Fail(ClassKey, "k"), false, SQLAnswer{Reply: SQLEmpty, OlderForm: true}},
+		{Fail(ClassKey, "k"), true, SQLAnswer{Reply: SQLFailOne}},
+		{Fail(ClassHost, "h"), false, SQLAnswer{Reply: SQLError}},
+		{NotFound(), false, SQLAnswer{Reply: SQLEmpty}},
+	} {
+		if got := tc.r.ForSQL(tc.limited, 4); got != tc.want {
+			t.Errorf("%+v.ForSQL(%v, 4) = %+v, want %+v", tc.r, tc.limited, got, tc.want)
+		}
+	}
+}

@@ -259,16 +259,9 @@ func (c *conn) query(stmt string) bool {
 		c.be.Send(errorResponse("3D000", "database (mapgate map) "+strconv.QuoteToASCII(c.db)+" does not exist"))
 		return c.ready() == nil
 	}
-	reply := r.SQL(limited)
-	if reply == answer.SQLRow && len(r.Value) > DefaultMaxReply {
-		c.log.Warn("answer too large", "map", c.db, "bytes", len(r.Value), "max", DefaultMaxReply)
-		r = answer.Fail(answer.ClassLimit, "answer over the front's bound")
-		reply = r.SQL(limited)
-	}
-	if !limited && r.SQL(true) == answer.SQLFailOne {
-		c.olderForm(reply)
-	}
-	switch reply {
+	a := r.ForSQL(limited, DefaultMaxReply)
+	c.note(a, len(r.Value))
+	switch a.Reply {
 	case answer.SQLRow:
 		return c.resultSet(r.Value) == nil
 	case answer.SQLEmpty:
@@ -334,14 +327,17 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// olderForm logs, at most once a second, that a failure of one key was
-// answered as a front .cf of the older form allows (an empty result or an
-// error), where one with answer.LimitedQuerySuffix would have deferred
-// that key alone.
-func (c *conn) olderForm(sent answer.SQLReply) {
+// note logs what a front admin should know of an answer: a value over
+// the front's bound, and (at most once a second) a failure of one key
+// answered as a front .cf of the older form allows.
+func (c *conn) note(a answer.SQLAnswer, size int) {
+	if a.TooLarge {
+		c.log.Warn("answer too large: a failure of this key", "map", c.db, "bytes", size, "max", DefaultMaxReply)
+	}
+	if !a.OlderForm {
+		return
+	}
 	if n, ok := c.s.olderLog.Allow(); ok {
-		c.log.Warn("a failure of this key alone was answered as a front .cf without \""+strings.TrimSpace(answer.LimitedQuerySuffix)+
-			"\" allows (not found, or an error that makes Postfix skip the table); rewrite the front .cf with mapgate migrate, so that Postfix defers this key alone",
-			"map", c.db, "sent", sent.Outcome(), "suppressed_since_last", n)
+		c.log.Warn(answer.OlderFormAdvice, "map", c.db, "sent", a.Reply.Outcome(), "suppressed_since_last", n)
 	}
 }
