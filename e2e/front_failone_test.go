@@ -48,7 +48,7 @@ func writeSQLFrontCF(t *testing.T, dir, typ, name, addr string, limited bool) st
 // key; an empty result would bounce a recipient whose row may exist. With
 // the front .cf migrate writes (the query's suffix and expansion_limit =
 // 1) the front answers two rows, and Postfix's own client, in one
-// proxymap process serving one smtpd after another, fails that RCPT alone
+// proxymap process serving one smtpd session after another, fails that RCPT alone
 // with 451 and answers the next good recipient with 250. The older front
 // .cf form is run too, to show what the suffix changes: there ほげ@ is
 // bounced (550) and %@ (an error reply) blacks the table out.
@@ -103,7 +103,14 @@ func TestE2EFrontFailsOneKey(t *testing.T) {
 				for _, m := range failOneMaps {
 					tables = append(tables, "proxy:"+typ+":"+writeSQLFrontCF(t, dir, typ, m[0], addr, limited))
 				}
-				in := pfinst.New(t, pfinst.Options{VirtualAliasMaps: strings.Join(tables, ", "), Extra: smtpdMainCF})
+				// One process of each daemon: every smtpd asks the same
+				// proxymap, whose table state (a host marked down) is
+				// what the older form shows.
+				extra := map[string]string{"default_process_limit": "1"}
+				for k, v := range smtpdMainCF {
+					extra[k] = v
+				}
+				in := pfinst.New(t, pfinst.Options{VirtualAliasMaps: strings.Join(tables, ", "), Extra: extra})
 				logOnFailure(t, typ+" front instance", in)
 				var b strings.Builder
 				for _, s := range steps {
