@@ -204,3 +204,13 @@ func TestMigrateNamesPostconfsError(t *testing.T) {
 	assert.Contains(t, errb.String(), "main.cf: No such file or directory")
 	assert.Contains(t, errb.String(), "--main-cf FILE")
 }
+
+// TestMigrateViaMySQLGolden pins --via mysql's output (no pgsql: table):
+// the front's plan is shared with --via pgsql and --via front, and this
+// output stays byte for byte what it was.
+func TestMigrateViaMySQLGolden(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"migrate", "--via", "mysql", "--main-cf", "testdata/migratefront/main.cf", "--mysql-password", "pw"}, &out, &errb)
+	require.Equal(t, exitOK, code, errb.String())
+	golden(t, "migrate-via-mysql.golden", out.Bytes())
+}
