@@ -126,7 +126,7 @@ func (s *migrateSetup) migrateWith(t *testing.T, flags ...string) {
 	if err := os.WriteFile(cfgPath, []byte(config.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.socketDir(t)
+	s.socketDirs(t, config.String())
 	p := mgproc.Start(t, s.bin, "serve", "--config", cfgPath)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -153,21 +153,33 @@ func (s *migrateSetup) postconf(t *testing.T, line string) {
 	}
 }
 
-// socketDir makes QUEUE/mapgate as contrib/mapgate.service does (root,
-// group postfix, 0750), for the unix socket migrate put there.
-func (s *migrateSetup) socketDir(t *testing.T) {
+// socketDirs makes QUEUE/mapgate as contrib/mapgate.service does (root,
+// group postfix, 0750), for the unix sockets migrate put there, and the
+// directory of each front socket below it that migrate's output says to
+// make (QUEUE/mapgate/pg for the PostgreSQL front's .s.PGSQL.5432).
+func (s *migrateSetup) socketDirs(t *testing.T, config string) {
 	t.Helper()
 	g, err := user.LookupGroup("postfix")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gid, _ := strconv.Atoi(g.Gid)
-	d := filepath.Join(s.in.QueueDir, "mapgate")
-	if err := os.Mkdir(d, 0o750); err != nil {
-		t.Fatal(err)
+	base := filepath.Join(s.in.QueueDir, "mapgate")
+	dirs := []string{base}
+	for _, line := range strings.Split(config, "\n") {
+		if _, v, ok := strings.Cut(line, "_listen = unix:"); ok {
+			if d := filepath.Dir(v); d != base && strings.HasPrefix(d, base+"/") {
+				dirs = append(dirs, d)
+			}
+		}
 	}
-	if err := os.Chown(d, 0, gid); err != nil {
-		t.Fatal(err)
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, 0, gid); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -6,10 +6,16 @@ import (
 	"strings"
 )
 
-// Service is one master.cf service: its name, type and command.
+// Service is one master.cf service: its name, type, command, whether it
+// runs chrooted, and its "-o name=value" overrides.
 type Service struct {
 	Name, Type, Command string
+	Chroot              bool // the chroot column is "y" ("-" is n since Postfix 3.0)
+	Opts                []Opt
 }
+
+// Opt is one "-o name=value" (or "-o { name = value }") of a service.
+type Opt struct{ Name, Value string }
 
 // parseMasterCF returns master.cf's services: logical lines (a line that
 // starts with white space continues the previous one; '#' lines are
@@ -22,7 +28,7 @@ func parseMasterCF(text string) []Service {
 		f := strings.Fields(strings.Join(logical, " "))
 		logical = logical[:0]
 		if len(f) >= 8 {
-			out = append(out, Service{Name: f[0], Type: f[1], Command: filepath.Base(f[7])})
+			out = append(out, Service{Name: f[0], Type: f[1], Command: filepath.Base(f[7]), Chroot: f[4] == "y", Opts: parseOpts(f[8:])})
 		}
 	}
 	for _, line := range strings.Split(text, "\n") {
@@ -40,6 +46,33 @@ func parseMasterCF(text string) []Service {
 		}
 	}
 	flush()
+	return out
+}
+
+// parseOpts returns the -o overrides of a service's arguments: "-o
+// name=value", and Postfix 3.0's "-o { name = value }" (white space inside
+// the braces kept as one space).
+func parseOpts(args []string) []Opt {
+	var out []Opt
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] != "-o" {
+			continue
+		}
+		i++
+		setting := args[i]
+		if strings.HasPrefix(setting, "{") {
+			j := i
+			for j < len(args)-1 && !strings.HasSuffix(args[j], "}") {
+				j++
+			}
+			setting = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.Join(args[i:j+1], " "), "{"), "}"))
+			i = j
+		}
+		name, value, ok := strings.Cut(setting, "=")
+		if ok {
+			out = append(out, Opt{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)})
+		}
+	}
 	return out
 }
 

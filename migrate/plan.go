@@ -1,7 +1,7 @@
-// Package migrate plans moving a Postfix installation's mysql: tables to
-// mapgate: from Postfix's settings (main.cf's parameters, master.cf's
-// services, mail_version; see Source and Postfix) to a Plan for socketmap or
-// a FrontPlan for the MySQL front. The planners are pure; mapgate migrate
+// Package migrate plans moving a Postfix installation's mysql: and pgsql:
+// tables to mapgate: from Postfix's settings (main.cf's parameters,
+// master.cf's services, mail_version; see Source and Postfix) to a Plan for
+// socketmap or a FrontPlan for the MySQL and PostgreSQL fronts. The planners are pure; mapgate migrate
 // prints what they plan.
 package migrate
 
@@ -115,15 +115,6 @@ func expand(v string, vals map[string]string, depth int) string {
 	return b.String()
 }
 
-// mysqlPath returns the .cf path of a mysql: or proxy:mysql: table.
-func mysqlPath(tok string) (string, bool) {
-	tok = strings.TrimPrefix(tok, "proxy:")
-	if !strings.HasPrefix(tok, "mysql:") {
-		return "", false
-	}
-	return strings.TrimPrefix(tok, "mysql:"), true
-}
-
 // isReference reports whether a list element is a whole $name or ${name}
 // reference: it stays a reference, never a frozen copy of today's value.
 func isReference(tok string) bool {
@@ -219,7 +210,7 @@ func NewPlan(pf *Postfix) *Plan {
 					also = ", and smtpd's through local_recipient_maps (default: proxy:unix:passwd.byname $alias_maps)"
 				}
 				m.Unprotected = append(m.Unprotected, fmt.Sprintf(
-					"%s: %s(8)'s own mysql: client (left as it is; max_use=1 above)%s", param, agent, also))
+					"%s: %s(8)'s own %s client (left as it is; max_use=1 above)%s", param, agent, clientTypes(tables), also))
 			}
 			continue
 		}
@@ -238,17 +229,13 @@ func NewPlan(pf *Postfix) *Plan {
 
 // servedPath returns the table of a mysql:, proxy:mysql:, pgsql: or
 // proxy:pgsql: table as mapgate's maps name it: the bare .cf path for
-// mysql:, "pgsql:PATH" for pgsql: (the PostgreSQL engine). The MySQL
-// front (NewFrontPlan) takes mysql: tables only.
+// mysql:, "pgsql:PATH" for pgsql: (the PostgreSQL engine).
 func servedPath(tok string) (string, bool) {
-	if p, ok := mysqlPath(tok); ok {
-		return p, true
+	fr, path, _, ok := tablePath(tok)
+	if !ok {
+		return "", false
 	}
-	tok = strings.TrimPrefix(tok, "proxy:")
-	if strings.HasPrefix(tok, "pgsql:") && len(tok) > len("pgsql:") {
-		return tok, true
-	}
-	return "", false
+	return fr.mapPath(path), true
 }
 
 // mysqlTables returns the tables of a value that mapgate serves (mysql:,
@@ -330,6 +317,21 @@ func (m *Plan) mapFor(param string, sp servedParam, paths []string, vals map[str
 	return name
 }
 
+// clientTypes names the clients of tables: "mysql:", "pgsql:", "mysql: and
+// pgsql:".
+func clientTypes(tables []string) string {
+	var out []string
+	for _, fr := range Fronts {
+		for _, t := range tables {
+			if f, _, _, ok := tablePath(t); ok && f == fr {
+				out = append(out, fr.Type+":")
+				break
+			}
+		}
+	}
+	return strings.Join(out, " and ")
+}
+
 // keepForAgent keeps a delivery agent's map on its original tables: a
 // master.cf override for every service that runs the agent.
 func (m *Plan) keepForAgent(param, agent string, vals map[string]string) {
@@ -339,7 +341,7 @@ func (m *Plan) keepForAgent(param, agent string, vals map[string]string) {
 	}
 	m.isolate(agent, vals)
 	m.Unprotected = append(m.Unprotected, fmt.Sprintf(
-		"%s: %s(8) refuses socketmap tables and keeps its own mysql: client (the master.cf override above)", param, agent))
+		"%s: %s(8) refuses socketmap tables and keeps its own %s client (the master.cf override above)", param, agent, clientTypes(mysqlTables(vals[param], vals))))
 }
 
 // isolate confines a failed query in a delivery agent's own mysql: client

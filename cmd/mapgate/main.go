@@ -69,7 +69,7 @@ func init() {
 		{name: "audit", summary: "check the schemas behind the maps for keys that will break them", run: cmdAudit},
 		{name: "purge", summary: "clear a running server's cached answers (all, one map's, or one key's) over its admin socket", run: cmdPurge},
 		{name: "bench", summary: "load-test a running mapgate over the socketmap protocol", run: cmdBench},
-		{name: "migrate", summary: "turn a Postfix main.cf's mysql: maps into a mapgate configuration", run: cmdMigrate},
+		{name: "migrate", summary: "turn a Postfix main.cf's mysql: and pgsql: maps into a mapgate configuration (socketmap, or the MySQL and PostgreSQL fronts)", run: cmdMigrate},
 		{name: "version", summary: "print the version", aliases: []string{"--version", "-version"}, run: cmdVersion},
 		{name: "help", summary: "this text; 'help config': the configuration parameters; 'help man': the manual page mapgate(8), as roff", aliases: []string{"-h", "--help"}, run: cmdHelp},
 	}

@@ -213,8 +213,10 @@ const manFiles = `
 - /etc/mapgate/mapgate.cf: the configuration (mapgate serve --config).
 - /lib/systemd/system/mapgate.socket, /lib/systemd/system/mapgate.service: the systemd units.
 - /var/spool/postfix/mapgate/mapgate.sock: the socket, inside Postfix's queue directory.
+- /var/spool/postfix/mapgate/mysql.sock, /var/spool/postfix/mapgate/pg/.s.PGSQL.5432: the MySQL and PostgreSQL fronts' sockets (mapgate-mysql.socket, mapgate-pgsql.socket).
+- NAME.mapgate.cf beside an admin's NAME.cf: the front .cf that mapgate migrate --via mysql|pgsql|front --write writes (it never overwrites a file it did not write).
 - /usr/share/doc/mapgate/alerts.yml: Prometheus alert rules.`
 
 const manSeeAlso = `
-postconf(5), mysql_table(5), socketmap_table(5), postscreen(8), anvil(8), qshape(1),
+postconf(5), mysql_table(5), pgsql_table(5), socketmap_table(5), postscreen(8), anvil(8), qshape(1),
 systemd.socket(5), sd_listen_fds(3)`

@@ -9,8 +9,8 @@ import (
 // TestMigratePgsqlTables: pgsql: and proxy:pgsql: tables are served over
 // socketmap like mysql: ones (the map names them pgsql:PATH, for the
 // PostgreSQL engine), mixed with mysql: tables in one map where a
-// parameter lists both; a delivery agent keeps its own pgsql: client (no
-// PostgreSQL front yet), isolated with max_use=1.
+// parameter lists both; a delivery agent keeps its own pgsql: client
+// (--via pgsql points it at the PostgreSQL front), isolated with max_use=1.
 func TestMigratePgsqlTables(t *testing.T) {
 	out := migrateDir(t, `virtual_alias_maps = proxy:pgsql:/etc/postfix/pgsql/virtual_alias_maps.cf, mysql:/etc/postfix/sql/alias.cf
 relay_domains = pgsql:/etc/postfix/pgsql/relay_domains.cf
@@ -27,4 +27,5 @@ virtual   unix  -       n       n       -       -       virtual
 	assert.Contains(t, cmds, "postconf -P 'virtual/unix/virtual_mailbox_maps=proxy:pgsql:/etc/postfix/pgsql/virtual_mailbox_maps.cf'")
 	assert.Contains(t, cmds, "postconf -P 'virtual/unix/max_use=1'")
 	assert.NotContains(t, out, "relative path")
+	assert.Contains(t, out, "virtual_mailbox_maps: virtual(8) refuses socketmap tables and keeps its own pgsql: client")
 }

@@ -204,3 +204,124 @@ func TestMigrateNamesPostconfsError(t *testing.T) {
 	assert.Contains(t, errb.String(), "main.cf: No such file or directory")
 	assert.Contains(t, errb.String(), "--main-cf FILE")
 }
+
+// TestMigrateViaMySQLGolden pins --via mysql's output (no pgsql: table):
+// the front's plan is shared with --via pgsql and --via front, and this
+// output stays byte for byte what it was.
+func TestMigrateViaMySQLGolden(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"migrate", "--via", "mysql", "--main-cf", "testdata/migratefront/main.cf", "--mysql-password", "pw"}, &out, &errb)
+	require.Equal(t, exitOK, code, errb.String())
+	golden(t, "migrate-via-mysql.golden", out.Bytes())
+}
+
+// TestMigrateViaPgsqlGolden: --via pgsql (refused before: "want socketmap
+// or mysql") points every pgsql: table, proxy: kept, at the PostgreSQL
+// front through a .cf beside it, master.cf's -o too, and leaves the mysql:
+// one, saying so; --via front takes both, each through its own front,
+// with one configuration for both listeners. The chrooted smtpd and the
+// pgsql: table without proxy: get the warning libpq's absolute socket
+// directory needs.
+func TestMigrateViaPgsqlGolden(t *testing.T) {
+	for _, via := range []string{"pgsql", "front"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"migrate", "--via", via, "--main-cf", "testdata/migratemixed/main.cf", "--mysql-password", "mypw", "--pgsql-password", "pgpw"}, &out, &errb)
+		require.Equal(t, exitOK, code, errb.String())
+		golden(t, "migrate-via-"+via+".golden", out.Bytes())
+		cmds := postconfLines(out.String())
+		assert.Contains(t, cmds, "postconf -e 'virtual_mailbox_maps = proxy:pgsql:/etc/postfix/pgsql/virtual_mailbox_maps.mapgate.cf'", via)
+		assert.Contains(t, cmds, "postconf -P 'submission/inet/smtpd_sender_login_maps=proxy:pgsql:/etc/postfix/pgsql/virtual_sender_maps.mapgate.cf'", via)
+		assert.Contains(t, out.String(), "\npgsql_listen = unix:/var/spool/postfix/mapgate/pg/.s.PGSQL.5432\n", via)
+		assert.Contains(t, out.String(), "virtual_mailbox_maps (virtual(8))", via)
+		assert.Contains(t, out.String(), "master.cf runs smtp/inet, submission/inet chrooted", via)
+		assert.Contains(t, out.String(), "virtual_mailbox_domains (/etc/postfix/pgsql/virtual_domains_maps.cf)", via)
+		assert.NotContains(t, out.String(), "socketmap:", via)
+
+		// The configuration it prints is one mapgate accepts.
+		cfg := migrateConfig(t, out.String())
+		assert.Equal(t, []string{"unix:/var/spool/postfix/mapgate/pg/.s.PGSQL.5432"}, cfg.PgSQL.Listen)
+		assert.Equal(t, "pgpw", cfg.PgSQL.Password)
+		if via == "pgsql" {
+			assert.Empty(t, cfg.MySQL.Listen)
+			assert.Contains(t, out.String(), "# Left as it is: proxy:mysql:/etc/postfix/sql/legacy_alias_maps.cf in virtual_alias_maps:\n#   a mysql: table: --via mysql or --via front")
+			assert.Len(t, cfg.Maps, 5)
+		} else {
+			assert.Equal(t, []string{"unix:/var/spool/postfix/mapgate/mysql.sock"}, cfg.MySQL.Listen)
+			assert.Equal(t, "mypw", cfg.MySQL.Password)
+			assert.NotContains(t, out.String(), "Left as it is")
+			assert.Len(t, cfg.Maps, 6)
+		}
+	}
+}
+
+// migrateConfig loads the mapgate configuration migrate printed (every
+// line that is neither a comment nor a command) as mapgate serve would.
+func migrateConfig(t *testing.T, out string) *Config {
+	t.Helper()
+	var text strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "postconf") && !strings.HasPrefix(line, "#") {
+			text.WriteString(line + "\n")
+		}
+	}
+	p := filepath.Join(t.TempDir(), "mapgate.cf")
+	require.NoError(t, os.WriteFile(p, []byte(text.String()), 0o644))
+	s := newSettings()
+	require.NoError(t, s.loadFile(p))
+	cfg, err := s.build()
+	require.NoError(t, err)
+	return cfg
+}
+
+// TestMigrateViaPgsqlWrite: --write puts the pgsql: front .cf beside the
+// admin's, a second run keeps its password, the socket flags name where
+// the front listens (loopback TCP, a socket libpq can name), and a socket
+// libpq cannot name is refused.
+func TestMigrateViaPgsqlWrite(t *testing.T) {
+	d := t.TempDir()
+	cf := filepath.Join(d, "alias.cf")
+	require.NoError(t, os.WriteFile(cf, []byte("hosts = localhost\nquery = SELECT goto FROM alias WHERE address='%s'\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(d, "main.cf"), []byte("mail_version = 3.7.11\nvirtual_alias_maps = proxy:pgsql:"+cf+"\n"), 0o644))
+	migrate := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"migrate", "--main-cf", filepath.Join(d, "main.cf")}, args...), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	out, errs, code := migrate("--via", "pgsql", "--write")
+	require.Equal(t, exitOK, code, errs)
+	front := filepath.Join(d, "alias.mapgate.cf")
+	b, err := os.ReadFile(front)
+	require.NoError(t, err)
+	pw := migrateConfig(t, out).PgSQL.Password
+	assert.Len(t, pw, 36)
+	assert.Contains(t, string(b), "\npassword = "+pw+"\n")
+	assert.Contains(t, string(b), "\nhosts = unix:/var/spool/postfix/mapgate/pg unix:/var/spool/postfix/mapgate/pg\n")
+	assert.Contains(t, postconfLines(out), "postconf -e 'virtual_alias_maps = proxy:pgsql:"+filepath.Join(d, "alias.mapgate.cf")+"'")
+
+	out, errs, code = migrate("--via", "pgsql", "--write", "--pgsql-socket", "inet:127.0.0.1:5433")
+	require.Equal(t, exitOK, code, errs)
+	assert.Equal(t, pw, migrateConfig(t, out).PgSQL.Password, "the password of the first run")
+	assert.Contains(t, out, "\npgsql_listen = inet:127.0.0.1:5433\n")
+	assert.NotContains(t, out, "socket_group")
+	b, err = os.ReadFile(front)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "\nhosts = inet:127.0.0.1:5433 inet:127.0.0.1:5433\n")
+
+	_, _, code = migrate("--via", "pgsql", "--socket", "unix:/run/mapgate/.s.PGSQL.6000")
+	assert.Equal(t, exitOK, code)
+	_, errs, code = migrate("--via", "pgsql", "--socket", "unix:/run/mapgate/pgsql.sock")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, errs, "libpq connects to DIR/.s.PGSQL.PORT")
+
+	// A file migrate did not write is never overwritten.
+	require.NoError(t, os.WriteFile(front, []byte("admin's own\n"), 0o600))
+	_, errs, code = migrate("--via", "pgsql", "--write")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errs, "not written by mapgate migrate")
+
+	// --via mysql on it: nothing of its type; the pgsql: table is named.
+	out, _, code = migrate("--via", "mysql")
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "# mapgate migrate --via mysql: no mysql: or proxy:mysql: table in ")
+	assert.Contains(t, out, "# Left as it is: proxy:pgsql:"+cf+" in virtual_alias_maps:\n#   a pgsql: table: --via pgsql or --via front")
+}
