@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"mapgate/answer"
 	"net"
 	"os"
 	"os/user"
@@ -355,7 +356,12 @@ func (f *FrontPlan) frontCF(t *FrontTable, a FrontAccess) string {
 	if t.Via == PgSQLFront {
 		fmt.Fprintf(&b, "# Postfix 3.8 and later: the key's bytes reach mapgate as they are (libpq's escaping\n# checks nothing in SQL_ASCII, where UTF8 fails a key that is not UTF-8 in Postfix), and\n# mapgate asks the database in the encoding of %s. 3.7 and older ignore\n# this line and declare LATIN1.\nencoding = SQL_ASCII\n", t.Orig)
 	}
-	fmt.Fprintf(&b, "# The key, escaped by the client, is the whole statement; mapgate unescapes it.\nquery = '%%s'\n")
+	fmt.Fprintf(&b, "# The key, escaped by the client, is the whole statement; mapgate unescapes it. The\n"+
+		"# comment tells mapgate this file sets expansion_limit = 1: for a key that fails alone\n"+
+		"# (socketmap's TEMP: a character a column cannot compare, more rows than the admin's\n"+
+		"# expansion_limit) mapgate answers two rows, and Postfix defers that key alone\n"+
+		"# (\"Expansion limit exceeded\") without skipping this table for the others.\n"+
+		"query = '%%s'%s\nexpansion_limit = 1\n", answer.LimitedQuerySuffix)
 	read, known := RetryIntervalRead(f.Version)
 	switch {
 	case read:

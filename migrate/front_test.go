@@ -60,7 +60,7 @@ func TestPlanFront(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range []string{"hosts = unix:mapgate/mysql.sock unix:mapgate/mysql.sock", "dbname = alias", "query = '%s'", "retry_interval = 1", "password = pw"} {
+	for _, l := range []string{"hosts = unix:mapgate/mysql.sock unix:mapgate/mysql.sock", "dbname = alias", "query = '%s' /* expansion_limit = 1 */\nexpansion_limit = 1", "retry_interval = 1", "password = pw"} {
 		if !strings.Contains(string(b), l+"\n") {
 			t.Errorf("front .cf lacks %q:\n%s", l, b)
 		}
@@ -228,7 +228,7 @@ func TestWriteFilesPgsql(t *testing.T) {
 		t.Errorf("marker:\n%s", b)
 	}
 	for _, l := range []string{"hosts = unix:/var/spool/postfix/mapgate/pg unix:/var/spool/postfix/mapgate/pg", "dbname = pgalias",
-		"encoding = SQL_ASCII", "query = '%s'", "retry_interval = 1", "password = pgpw", "user = postfix"} {
+		"encoding = SQL_ASCII", "query = '%s' /* expansion_limit = 1 */\nexpansion_limit = 1", "retry_interval = 1", "password = pgpw", "user = postfix"} {
 		if !strings.Contains(string(b), "\n"+l+"\n") {
 			t.Errorf("pgsql front .cf lacks %q:\n%s", l, b)
 		}
