@@ -25,6 +25,42 @@ func writePgFrontCF(t *testing.T, cfdir, name, sockDir string) string {
 	return p
 }
 
+// pgFrontArgs are the mapgate arguments that open the PostgreSQL front in
+// sockDir (libpq's sockDir/.s.PGSQL.5432).
+func pgFrontArgs(sockDir string) []string {
+	return []string{"--set", "pgsql_listen=unix:" + filepath.Join(sockDir, ".s.PGSQL.5432"), "--set", "pgsql_user=" + frontUser,
+		"--set", "pgsql_password=" + frontPassword, "--set", "socket_mode=0666"}
+}
+
+// The ISP whose mailboxes are numbered customer accounts (12345@example.jp),
+// the account number a bigint column that virtual_mailbox_maps compares
+// %u to. Postfix's pgsql: interpolates the key: for a local part that is
+// not a number (ほげ, postmaster) PostgreSQL refuses the statement (22P02,
+// 22003 for one too large), and dict_pgsql marks the host down for 60 s.
+// virtual_alias_maps maps nicknames (text) to accounts.
+const ispSchema = `CREATE TABLE account (id bigint PRIMARY KEY, maildir text NOT NULL, active boolean NOT NULL DEFAULT true);
+CREATE TABLE nickname (address text PRIMARY KEY, account bigint NOT NULL REFERENCES account (id));
+INSERT INTO account (id, maildir) VALUES (12345, 'example.jp/12345/'), (12346, 'example.jp/12346/');
+INSERT INTO account (id, maildir, active) VALUES (12347, 'example.jp/12347/', false);
+INSERT INTO nickname VALUES ('taro@example.jp', 12345);
+`
+
+// ispMaps are the ISP's maps, name → query; ispKeys the keys that reach
+// them beyond the differential's own.
+var (
+	ispMaps = [][2]string{
+		{"nickname", "query = SELECT account || '@example.jp' FROM nickname WHERE address = '%s'"},
+		{"account", "query = SELECT maildir FROM account WHERE id = '%u' AND active"},
+	}
+	ispKeys = []string{"12345@example.jp", "012345@example.jp", "12347@example.jp", "taro@example.jp", "99999999999999999999@example.jp", "nan@example.jp", "postmaster@example.jp"}
+)
+
+// ispCF is the pgsql_table(5) text of an ISP map with query body, its
+// connection lines to be filled in (testpg.Instantiate).
+func ispCF(body string) string {
+	return "hosts = -\nuser = -\npassword = -\ndbname = -\n" + body + "\n"
+}
+
 // TestE2EPgFrontVirtualDelivery: a private Postfix whose virtual(8)
 // delivers into maildirs with every table pgsql:, pointed at mapgate's
 // PostgreSQL front (the PostfixAdmin maps behind it, on a latin1 MariaDB:
@@ -48,8 +84,7 @@ func TestE2EPgFrontVirtualDelivery(t *testing.T) {
 	for _, m := range frontVirtualMaps {
 		orig[m[0]] = writeCF(t, dir, m[0], db, m[1])
 	}
-	startMapgate(t, orig, "--set", "pgsql_listen=unix:"+filepath.Join(sockDir, ".s.PGSQL.5432"), "--set", "pgsql_user="+frontUser,
-		"--set", "pgsql_password="+frontPassword, "--set", "socket_mode=0666")
+	startMapgate(t, orig, pgFrontArgs(sockDir)...)
 	fronts := map[string]string{}
 	for _, m := range frontVirtualMaps {
 		fronts[m[0]] = "pgsql:" + writePgFrontCF(t, dir, m[0], sockDir)
