@@ -56,9 +56,7 @@ func TestE2EFrontVirtualDelivery(t *testing.T) {
 	rounds := int(*frontLoop / time.Second)
 
 	run := func(t *testing.T, what string, table func(string) string) loopCounts {
-		in := pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: virtualParams(table)})
-		logOnFailure(t, what, in)
-		return sendmailTLoop(t, &migrateSetup{in: in}, what, "ほげ@example.jp", "bob@example.jp", "bob", rounds)
+		return virtualLoop(t, what, virtualParams(table), "bob@example.jp", "bob", rounds)
 	}
 
 	t.Run("front", func(t *testing.T) {
@@ -90,6 +88,16 @@ type loopCounts struct {
 	s                                        *migrateSetup
 	bad, good                                string // the recipients
 	rounds, delivered, goodDeferred, bounced int
+}
+
+// virtualLoop starts a private Postfix whose virtual(8) delivers into
+// maildirs, with params, and runs the seed's sendmail -t loop on it:
+// ほげ@example.jp, then good (whose maildir is mailbox).
+func virtualLoop(t *testing.T, what string, params map[string]string, good, mailbox string, rounds int) loopCounts {
+	t.Helper()
+	in := pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: params})
+	logOnFailure(t, what, in)
+	return sendmailTLoop(t, &migrateSetup{in: in}, what, "ほげ@example.jp", good, mailbox, rounds)
 }
 
 // sendmailTLoop runs the seed's sendmail -t loop on s's instance: every

@@ -153,9 +153,7 @@ func TestE2EPgFrontVirtualDelivery(t *testing.T) {
 			t.Errorf("postmap -q 12345@example.jp pgsql:front.cf: %v %q", a, reason)
 		}
 		run := func(t *testing.T, what string, table func(string) string) loopCounts {
-			in := pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: params(table)})
-			logOnFailure(t, what, in)
-			return sendmailTLoop(t, &migrateSetup{in: in}, what, "ほげ@example.jp", "12345@example.jp", "12345", rounds)
+			return virtualLoop(t, what, params(table), "12345@example.jp", "12345", rounds)
 		}
 		t.Run("front", func(t *testing.T) {
 			t.Parallel()

@@ -155,7 +155,9 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 	}
 	isp := project{name: "isp", schema: ispSchema, seed: func(bool) string { return "" }}
 	for _, m := range ispMaps {
-		isp.cfs = append(isp.cfs, [2]string{m[0] + ".cf", ispCF(m[1])})
+		if m[0] != "forward" { // the same shape as account (bigint = '%u')
+			isp.cfs = append(isp.cfs, [2]string{m[0] + ".cf", ispCF(m[1])})
+		}
 	}
 	projects = append(projects, isp)
 
@@ -219,6 +221,14 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 		}
 	}
 
+	// The keys postmap sends (it drops those that are not UTF-8 itself,
+	// smtputf8_enable = yes): the ASCII ones, then the others.
+	sendable := append([]string{}, ascii...)
+	for _, k := range other {
+		if utf8.ValidString(k) {
+			sendable = append(sendable, k)
+		}
+	}
 	type counts struct {
 		files, asciiSame, asciiFailedMiss, asciiAll, otherSame, otherAll, unsendable, temp, found, pf37Wrong int
 		// Through the front (postmap pgsql:front.cf against pgsql:original.cf).
@@ -233,9 +243,16 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 			per[tb.project+" "+tb.enc] = c
 		}
 		c.files++
+		// Through the front (below), in the meantime.
+		frontRes := make(chan streamResult, 1)
+		go func() { frontRes <- postmapStream(t, conf, "pgsql:"+tb.front, sendable) }()
 		// ASCII: postmap pgsql: against postmap socketmap:, which must
 		// answer not found where pgsql: fails on the key (a bigint column).
-		want, asciiFailed := pgsqlAnswers(t, conf, "pgsql:"+tb.path, ascii)
+		// One stream of every key for Postfix 3.7's pgsql: (LATIN1 client
+		// encoding), split below.
+		pfAns, pfFailed := pgsqlAnswers(t, conf, "pgsql:"+tb.path, append(append([]string{}, ascii...), other...))
+		want, asciiFailed := pfAns[:len(ascii)], pfFailed[:len(ascii)]
+		pfAns, pfFailed = pfAns[len(ascii):], pfFailed[len(ascii):]
 		mine := postmapStream(t, conf, "socketmap:inet:"+mg.Addr+":"+tb.name, ascii)
 		if mine.fatal() || lookupWarning(mine.stderr) != "" {
 			t.Fatalf("%s: postmap socketmap: lookup error:\n%s", tb.name, mine.stderr)
@@ -255,12 +272,10 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 			}
 		}
 		// The others: mapgate over socketmap against a UTF-8 client.
-		pfAns, pfFailed := pgsqlAnswers(t, conf, "pgsql:"+tb.path, other) // Postfix 3.7: LATIN1 client encoding
-		// The front is asked every key postmap sends (it drops those that
-		// are not UTF-8 itself, smtputf8_enable = yes), and compared with
-		// the original's answer; holds is what the database answers a UTF-8
-		// client for the key (the rows it holds), where it can take the key.
-		sendable := append([]string{}, ascii...)
+		// The front's answer to each key of sendable is compared with the
+		// original's (origAns, origFailed); holds is what the database
+		// answers a UTF-8 client for the key (the rows it holds), where it
+		// can take the key.
 		origAns := append([]answer{}, want...)
 		origFailed := append([]string{}, asciiFailed...)
 		holds := make([]*pgAnswer, len(ascii))
@@ -272,7 +287,7 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 			}
 			c.otherAll++
 			direct := pgBound(ctx, tb.conn, tb.cf, key, nil)
-			sendable, origAns, origFailed = append(sendable, k), append(origAns, pfAns[i]), append(origFailed, pfFailed[i])
+			origAns, origFailed = append(origAns, pfAns[i]), append(origFailed, pfFailed[i])
 			unprovable = append(unprovable, false)
 			if holds = append(holds, nil); direct.state == "" {
 				holds[len(holds)-1] = &direct
@@ -311,7 +326,7 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 		// Through the front: the front .cf Postfix would use, one postmap
 		// process for every key. Postfix's log (postmap's stderr) must
 		// show no failed lookup and no host marked down.
-		res := postmapStream(t, conf, "pgsql:"+tb.front, sendable)
+		res := <-frontRes
 		if w := lookupWarning(res.stderr); res.fatal() || w != "" && !strings.Contains(w, "empty query string") {
 			t.Errorf("%s: postmap pgsql:front.cf: a lookup failed (the front must never fail a key):\n%s", tb.name, res.stderr)
 			continue
@@ -362,7 +377,7 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 	// fails, other (explained above).
 	wantFront := map[string][4]int{
 		"iredmail LATIN1": {2169, 5, 0, 2}, "iredmail UTF8": {2165, 11, 0, 0},
-		"isp LATIN1": {156, 0, 252, 0}, "isp UTF8": {156, 0, 252, 0},
+		"isp LATIN1": {146, 0, 126, 0}, "isp UTF8": {146, 0, 126, 0},
 		"modoboa LATIN1": {1222, 2, 0, 0}, "modoboa UTF8": {1219, 5, 0, 0},
 		"postfixadmin LATIN1": {1220, 4, 0, 0}, "postfixadmin UTF8": {1214, 10, 0, 0},
 	}
@@ -404,8 +419,7 @@ func pgsqlAnswers(t *testing.T, conf, table string, keys []string) ([]answer, []
 		ans, _ := matchStream(keys, res.lines)
 		return ans, failed
 	}
-	// One postmap per key (mysqlAnswers' way, for any table type).
-	m, errKeys := mysqlAnswers(t, conf, table, keys)
+	m, errKeys := postmapEach(conf, table, keys)
 	ans := make([]answer, len(keys))
 	for i, k := range keys {
 		if ans[i] = m[k]; !strings.Contains(errKeys[k], "empty query string") {
