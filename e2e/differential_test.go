@@ -174,7 +174,6 @@ func countFoundMap(m map[string]answer) int {
 func mysqlAnswers(t *testing.T, conf, table string, keys []string) (map[string]answer, map[string]string) {
 	t.Helper()
 	answers := map[string]answer{}
-	errKeys := map[string]string{}
 	stream := func(ks []string) bool {
 		res := postmapStream(t, conf, table, ks)
 		if res.fatal() {
@@ -201,12 +200,25 @@ func mysqlAnswers(t *testing.T, conf, table string, keys []string) (map[string]a
 	if !stream(ascii) {
 		single = keys
 	}
+	each, errKeys := postmapEach(conf, table, single)
+	for k, a := range each {
+		answers[k] = a
+	}
+	return answers, errKeys
+}
+
+// postmapEach asks table for each key in a postmap of its own (4 at a
+// time), and returns the answers of the keys it answered and, for the
+// others, the warning it logged.
+func postmapEach(conf, table string, keys []string) (map[string]answer, map[string]string) {
+	answers := map[string]answer{}
+	errKeys := map[string]string{}
 	type result struct {
 		key    string
 		a      answer
 		reason string
 	}
-	results := make(chan result, len(single))
+	results := make(chan result, len(keys))
 	work := make(chan string)
 	var wg sync.WaitGroup
 	for range 4 {
@@ -219,7 +231,7 @@ func mysqlAnswers(t *testing.T, conf, table string, keys []string) (map[string]a
 			}
 		}()
 	}
-	for _, k := range single {
+	for _, k := range keys {
 		work <- k
 	}
 	close(work)

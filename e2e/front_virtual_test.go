@@ -55,32 +55,8 @@ func TestE2EFrontVirtualDelivery(t *testing.T) {
 	startMapgate(t, orig, frontArgs(sock)...)
 	rounds := int(*frontLoop / time.Second)
 
-	run := func(t *testing.T, what string, table func(string) string) (good, goodDeferred, bad int, in *pfinst.Instance) {
-		in = pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: virtualParams(table)})
-		logOnFailure(t, what, in)
-		s := &migrateSetup{in: in}
-		start := s.maildirCount("bob")
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for i := range rounds {
-			if err := in.Sendmail("ほげ@example.jp", fmt.Sprintf("bad %d", i)); err != nil {
-				t.Fatal(err)
-			}
-			if err := in.Sendmail("bob@example.jp", fmt.Sprintf("good %d", i)); err != nil {
-				t.Fatal(err)
-			}
-			<-tick.C
-		}
-		// Bounded settling: what was going to be delivered without a retry
-		// is delivered within seconds.
-		s.waitMaildirs(map[string]int{"bob": start + rounds}, 15*time.Second)
-		log := in.Log()
-		good = s.maildirCount("bob") - start
-		goodDeferred = countLines(log, "to=<bob@example.jp>", "status=deferred") + strings.Count(log, "message not accepted, try again later")
-		bad = bounced(log, "ほげ@example.jp")
-		t.Logf("%s, sendmail -t loop of %d rounds: good mail delivered %d/%d, good mail deferred or refused %d times; bad mail bounced %d/%d, deferred %d",
-			what, rounds, good, rounds, goodDeferred, bad, rounds, countLines(log, "to=<ほげ@example.jp>", "status=deferred"))
-		return good, goodDeferred, bad, in
+	run := func(t *testing.T, what string, table func(string) string) loopCounts {
+		return virtualLoop(t, what, virtualParams(table), "bob@example.jp", "bob", rounds)
 	}
 
 	t.Run("front", func(t *testing.T) {
@@ -96,30 +72,83 @@ func TestE2EFrontVirtualDelivery(t *testing.T) {
 			deliverTwentyGood(t, &migrateSetup{in: in}, "through the front")
 		})
 		t.Run("sendmail loop", func(t *testing.T) {
-			good, deferred, bad, in := run(t, "through the front", func(n string) string { return fronts[n] })
-			if good != rounds || deferred != 0 {
-				t.Errorf("good mail delivered %d/%d, deferred %d times; want all, none", good, rounds, deferred)
-			}
-			deadline := time.Now().Add(15 * time.Second)
-			for bad < rounds && time.Now().Before(deadline) {
-				time.Sleep(200 * time.Millisecond)
-				bad = bounced(in.Log(), "ほげ@example.jp")
-			}
-			if bad != rounds {
-				t.Errorf("bad mail bounced %d/%d times", bad, rounds)
-			}
-			if n := countLines(in.Log(), "to=<ほげ@example.jp>", "status=bounced", "unknown user"); n != bad {
-				t.Errorf("%d of %d bounces say unknown user:\n%s", n, bad, grepLines(in.Log(), "to=<ほげ@example.jp>"))
-			}
+			run(t, "through the front", func(n string) string { return fronts[n] }).wantClean(t)
 		})
 	})
 	t.Run("straight mysql", func(t *testing.T) {
 		t.Parallel()
-		good, deferred, _, _ := run(t, "straight on mysql:", func(n string) string { return "mysql:" + orig[n] })
-		if good == rounds && deferred == 0 {
+		if r := run(t, "straight on mysql:", func(n string) string { return "mysql:" + orig[n] }); r.delivered == rounds && r.goodDeferred == 0 {
 			t.Errorf("straight on mysql: every good mail was delivered without a deferral: the test no longer reproduces the problem")
 		}
 	})
+}
+
+// loopCounts is what the seed's sendmail -t loop left in an instance.
+type loopCounts struct {
+	s                                        *migrateSetup
+	bad, good                                string // the recipients
+	rounds, delivered, goodDeferred, bounced int
+}
+
+// virtualLoop starts a private Postfix whose virtual(8) delivers into
+// maildirs, with params, and runs the seed's sendmail -t loop on it:
+// ほげ@example.jp, then good (whose maildir is mailbox).
+func virtualLoop(t *testing.T, what string, params map[string]string, good, mailbox string, rounds int) loopCounts {
+	t.Helper()
+	in := pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: params})
+	logOnFailure(t, what, in)
+	return sendmailTLoop(t, &migrateSetup{in: in}, what, "ほげ@example.jp", good, mailbox, rounds)
+}
+
+// sendmailTLoop runs the seed's sendmail -t loop on s's instance: every
+// second for rounds seconds a mail to bad, then one to good (whose maildir
+// is mailbox); then it waits, bounded, for the good mail and counts what
+// was delivered, deferred (or refused by cleanup) and bounced.
+func sendmailTLoop(t *testing.T, s *migrateSetup, what, bad, good, mailbox string, rounds int) loopCounts {
+	t.Helper()
+	start := s.maildirCount(mailbox)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for i := range rounds {
+		if err := s.in.Sendmail(bad, fmt.Sprintf("bad %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.in.Sendmail(good, fmt.Sprintf("good %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		<-tick.C
+	}
+	// Bounded settling: what was going to be delivered without a retry is
+	// delivered within seconds.
+	s.waitMaildirs(map[string]int{mailbox: start + rounds}, 15*time.Second)
+	log := s.in.Log()
+	r := loopCounts{s: s, bad: bad, good: good, rounds: rounds, delivered: s.maildirCount(mailbox) - start,
+		goodDeferred: countLines(log, "to=<"+good+">", "status=deferred") + countLines(log, "for "+good, "message not accepted, try again later"),
+		bounced:      bounced(log, bad)}
+	t.Logf("%s, sendmail -t loop of %d rounds: good mail delivered %d/%d, good mail deferred or refused %d times; bad mail bounced %d/%d, deferred %d",
+		what, rounds, r.delivered, rounds, r.goodDeferred, r.bounced, rounds, countLines(log, "to=<"+bad+">", "status=deferred"))
+	return r
+}
+
+// wantClean checks the loop through a front: every good mail delivered,
+// none deferred, every bad one bounced (waiting, bounded, for the bounces)
+// as unknown.
+func (r loopCounts) wantClean(t *testing.T) {
+	t.Helper()
+	if r.delivered != r.rounds || r.goodDeferred != 0 {
+		t.Errorf("good mail delivered %d/%d, deferred %d times; want all, none", r.delivered, r.rounds, r.goodDeferred)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for r.bounced < r.rounds && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		r.bounced = bounced(r.s.in.Log(), r.bad)
+	}
+	if r.bounced != r.rounds {
+		t.Errorf("bad mail bounced %d/%d times", r.bounced, r.rounds)
+	}
+	if n := countLines(r.s.in.Log(), "to=<"+r.bad+">", "status=bounced", "unknown user"); n != r.bounced {
+		t.Errorf("%d of %d bounces say unknown user:\n%s", n, r.bounced, grepLines(r.s.in.Log(), "to=<"+r.bad+">"))
+	}
 }
 
 // TestE2EMigrateViaMySQL applies `mapgate migrate --via mysql --write`'s

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,15 +83,26 @@ func cannotHold(enc string) func(string) bool {
 // TestE2EPgsqlDifferential: Postfix's own pgsql: client against mapgate
 // over socketmap (`mapgate serve --map NAME=pgsql:FILE`, address search
 // off: postmap -q sends one key) for every published pgsql_table(5) file
-// of the corpus (testdata/corpus/*-pgsql), each in a LATIN1 and a UTF8
+// of the corpus (testdata/corpus/*-pgsql) and the ISP of numbered accounts
+// (a bigint column, pgfront_virtual_test.go), each in a LATIN1 and a UTF8
 // database. ASCII keys, which Postfix 3.7 sends faithfully (its client
 // encoding is LATIN1), must get identical answers through postmap on both
-// sides. Every other key must get what the database answers a UTF-8 client
-// (Postfix 3.8 and later): its rows, or, where the database cannot take
-// the key at all, the answer of the statement with that value NULL (not
-// found, or the other branches' rows), or TEMP where the query's shape
-// proves nothing. It logs the counts, and how often Postfix 3.7's pgsql:
-// differs from the UTF-8 answer.
+// sides, or not found where pgsql: fails on the key. Every other key must
+// get what the database answers a UTF-8 client (Postfix 3.8 and later):
+// its rows, or, where the database cannot take the key at all, the answer
+// of the statement with that value NULL (not found, or the other branches'
+// rows), or TEMP where the query's shape proves nothing. It logs the
+// counts, and how often Postfix 3.7's pgsql: differs from the UTF-8 answer.
+//
+// Then through mapgate's PostgreSQL front (the same mapgate): for every
+// table, `postmap -q - pgsql:front.cf` (the .cf Postfix would use) against
+// pgsql:original.cf, every key. Each key is identical; or found only by
+// the front (Postfix 3.7 sends a non-ASCII key's UTF-8 bytes as Latin-1
+// characters, which no stored address has; the front finds the row the
+// database holds for the key); or not found where the original fails on
+// the key; or, explained, an empty result where the database cannot take
+// the key and the query proves nothing. postmap must log no failed lookup
+// (no host marked down). The counts per corpus and database are asserted.
 func TestE2EPgsqlDifferential(t *testing.T) {
 	requireTools(t)
 	if !fileExists(postfixBin("postmap")) {
@@ -107,28 +119,62 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 	defer cancel()
 
 	type table struct {
-		name, project, enc, path string
-		cf                       *pgsqlcf.File
-		conn                     *pgconn.PgConn
+		name, project, enc, path, front string
+		cf                              *pgsqlcf.File
+		conn                            *pgconn.PgConn
 	}
-	var tables []table
-	maps := map[string]string{}
-	var extra []string
+	sockDir := filepath.Join(dir, "pg")
+	if err := os.Mkdir(sockDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The corpus, and the ISP of numbered accounts (pgfront_virtual_test.go),
+	// whose bigint column makes pgsql: fail on most keys.
+	type project struct {
+		name, schema string
+		seed         func(utf8 bool) string
+		cfs          [][2]string // file name, text with the connection lines to fill in
+	}
+	var projects []project
 	for _, d := range dirs {
-		project := strings.TrimSuffix(filepath.Base(d), "-pgsql")
+		name := strings.TrimSuffix(filepath.Base(d), "-pgsql")
 		schema, err := os.ReadFile(filepath.Join(d, "schema.sql"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfs, _ := filepath.Glob(filepath.Join(d, "*.cf"))
-		sort.Strings(cfs)
+		p := project{name: name, schema: string(schema), seed: func(utf8 bool) string { return testpg.CorpusSeed(name, utf8) }}
+		files, _ := filepath.Glob(filepath.Join(d, "*.cf"))
+		sort.Strings(files)
+		for _, f := range files {
+			text, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.cfs = append(p.cfs, [2]string{filepath.Base(f), string(text)})
+		}
+		projects = append(projects, p)
+	}
+	isp := project{name: "isp", schema: ispSchema, seed: func(bool) string { return "" }}
+	for _, m := range ispMaps {
+		if m[0] != "forward" { // the same shape as account (bigint = '%u')
+			isp.cfs = append(isp.cfs, [2]string{m[0] + ".cf", ispCF(m[1])})
+		}
+	}
+	projects = append(projects, isp)
+
+	var tables []table
+	maps := map[string]string{}
+	var extra []string
+	for _, pr := range projects {
+		project := pr.name
 		for _, enc := range []string{"LATIN1", "UTF8"} {
 			db := strings.ToLower(project + "_" + enc)
 			if err := s.CreateDB(db, enc); err != nil {
 				t.Fatal(err)
 			}
-			s.MustExec(t, db, string(schema))
-			s.MustExec(t, db, testpg.CorpusSeed(project, enc == "UTF8"))
+			s.MustExec(t, db, pr.schema)
+			if seed := pr.seed(enc == "UTF8"); seed != "" {
+				s.MustExec(t, db, seed)
+			}
 			if err := s.GrantRead(db); err != nil {
 				t.Fatal(err)
 			}
@@ -137,27 +183,23 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close(context.Background())
-			for _, p := range cfs {
-				text, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				name := db + "_" + strings.NewReplacer(".cf", "", "-", "_").Replace(filepath.Base(p))
+			for _, f := range pr.cfs {
+				name := db + "_" + strings.NewReplacer(".cf", "", "-", "_").Replace(f[0])
 				inst := filepath.Join(dir, name+".cf")
-				if err := os.WriteFile(inst, []byte(testpg.Instantiate(string(text), s, db)), 0o600); err != nil {
+				if err := os.WriteFile(inst, []byte(testpg.Instantiate(f[1], s, db)), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				cf, err := pgsqlcf.Parse(inst)
 				if err != nil {
 					t.Fatal(err)
 				}
-				tables = append(tables, table{name, project, enc, inst, cf, c})
+				tables = append(tables, table{name, project, enc, inst, writePgFrontCF(t, dir, name, sockDir), cf, c})
 				maps[name] = "pgsql:" + inst
 				extra = append(extra, "--set", name+"_address_search=no")
 			}
 		}
 	}
-	mg := startMapgate(t, maps, extra...)
+	mg := startMapgate(t, maps, append(extra, pgFrontArgs(sockDir)...)...)
 	sm, err := socketmap.Dial("inet:" + mg.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +209,7 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 
 	seen := map[string]bool{}
 	var ascii, other []string
-	for _, k := range append(append(append([]string{}, testpg.CorpusASCIIKeys...), testpg.CorpusOtherKeys...), diffKeys()...) {
+	for _, k := range append(append(append([]string{}, testpg.CorpusASCIIKeys...), testpg.CorpusOtherKeys...), append(diffKeys(), ispKeys...)...) {
 		if seen[k] || strings.ContainsAny(k, "\n\x00") {
 			continue
 		}
@@ -179,7 +221,20 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 		}
 	}
 
-	type counts struct{ files, asciiSame, asciiAll, otherSame, otherAll, unsendable, temp, found, pf37Wrong int }
+	// The keys postmap sends (it drops those that are not UTF-8 itself,
+	// smtputf8_enable = yes): the ASCII ones, then the others.
+	sendable := append([]string{}, ascii...)
+	for _, k := range other {
+		if utf8.ValidString(k) {
+			sendable = append(sendable, k)
+		}
+	}
+	type counts struct {
+		files, asciiSame, asciiFailedMiss, asciiAll, otherSame, otherAll, unsendable, temp, found, pf37Wrong int
+		// Through the front (postmap pgsql:front.cf against pgsql:original.cf).
+		frontKeys, frontSame, frontOnly, frontFailedMiss, frontOther, frontUnprovable int
+		frontOnlyKeys                                                                 map[string]bool
+	}
 	per := map[string]*counts{}
 	for _, tb := range tables {
 		c := per[tb.project+" "+tb.enc]
@@ -188,28 +243,43 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 			per[tb.project+" "+tb.enc] = c
 		}
 		c.files++
-		// ASCII: postmap pgsql: against postmap socketmap:.
-		oracle := postmapStream(t, conf, "pgsql:"+tb.path, ascii)
-		if oracle.fatal() {
-			t.Fatalf("%s: postmap pgsql: failed on an ASCII key:\n%s", tb.name, oracle.stderr)
-		}
+		// Through the front (below), in the meantime.
+		frontRes := make(chan streamResult, 1)
+		go func() { frontRes <- postmapStream(t, conf, "pgsql:"+tb.front, sendable) }()
+		// ASCII: postmap pgsql: against postmap socketmap:, which must
+		// answer not found where pgsql: fails on the key (a bigint column).
+		// One stream of every key for Postfix 3.7's pgsql: (LATIN1 client
+		// encoding), split below.
+		pfAns, pfFailed := pgsqlAnswers(t, conf, "pgsql:"+tb.path, append(append([]string{}, ascii...), other...))
+		want, asciiFailed := pfAns[:len(ascii)], pfFailed[:len(ascii)]
+		pfAns, pfFailed = pfAns[len(ascii):], pfFailed[len(ascii):]
 		mine := postmapStream(t, conf, "socketmap:inet:"+mg.Addr+":"+tb.name, ascii)
 		if mine.fatal() || lookupWarning(mine.stderr) != "" {
 			t.Fatalf("%s: postmap socketmap: lookup error:\n%s", tb.name, mine.stderr)
 		}
-		want, _ := matchStream(ascii, oracle.lines)
 		got, _ := matchStream(ascii, mine.lines)
 		for i, k := range ascii {
 			c.asciiAll++
-			if want[i] == got[i] {
+			switch {
+			case asciiFailed[i] != "" && !got[i].found:
+				c.asciiFailedMiss++
+			case asciiFailed[i] != "":
+				t.Errorf("%s %q: pgsql: fails (%s), mapgate found %s", tb.name, k, tail(asciiFailed[i], 1), got[i].value)
+			case want[i] == got[i]:
 				c.asciiSame++
-			} else {
+			default:
 				t.Errorf("%s %q: pgsql: %s, mapgate: %s", tb.name, k, want[i], got[i])
 			}
 		}
 		// The others: mapgate over socketmap against a UTF-8 client.
-		pf := postmapStream(t, conf, "pgsql:"+tb.path, other) // Postfix 3.7: LATIN1 client encoding
-		pfAns, _ := matchStream(other, pf.lines)
+		// The front's answer to each key of sendable is compared with the
+		// original's (origAns, origFailed); holds is what the database
+		// answers a UTF-8 client for the key (the rows it holds), where it
+		// can take the key.
+		origAns := append([]answer{}, want...)
+		origFailed := append([]string{}, asciiFailed...)
+		holds := make([]*pgAnswer, len(ascii))
+		unprovable := make([]bool, len(ascii))
 		for i, k := range other {
 			key := charset.PostfixFold(k, true) // what postmap sends
 			if !utf8.ValidString(k) {
@@ -217,10 +287,20 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 			}
 			c.otherAll++
 			direct := pgBound(ctx, tb.conn, tb.cf, key, nil)
+			origAns, origFailed = append(origAns, pfAns[i]), append(origFailed, pfFailed[i])
+			unprovable = append(unprovable, false)
+			if holds = append(holds, nil); direct.state == "" {
+				holds[len(holds)-1] = &direct
+			}
 			expect := direct
 			if direct.state != "" {
 				c.unsendable++
 				expect = pgBound(ctx, tb.conn, tb.cf, key, cannotHold(tb.enc))
+				if expect.state == "22P02" || expect.state == "22003" {
+					// A value the parameter's type cannot take (the ISP's
+					// bigint; its maps have one parameter): no row matches.
+					expect = pgBound(ctx, tb.conn, tb.cf, key, func(string) bool { return true })
+				}
 			}
 			rep, err := sm.Lookup(tb.name, key)
 			if err != nil {
@@ -235,13 +315,71 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 				}
 			case rep.Status == socketmap.StatusTemp && direct.state != "":
 				c.temp++ // the key cannot be sent, and the shape proves nothing
+				unprovable[len(unprovable)-1] = true
 			default:
 				t.Errorf("%s %q: the database answers a UTF-8 client %+v (direct %+v), mapgate %v %q", tb.name, key, expect, direct, rep.Status, rep.Text)
 			}
-			if direct.state == "" && !pf.fatal() && (pfAns[i].found != (direct.value != "") || pfAns[i].found && pfAns[i].value != direct.value) {
+			if direct.state == "" && pfFailed[i] == "" && (pfAns[i].found != (direct.value != "") || pfAns[i].found && pfAns[i].value != direct.value) {
 				c.pf37Wrong++
 			}
 		}
+		// Through the front: the front .cf Postfix would use, one postmap
+		// process for every key. Postfix's log (postmap's stderr) must
+		// show no failed lookup and no host marked down.
+		res := <-frontRes
+		if w := lookupWarning(res.stderr); res.fatal() || w != "" && !strings.Contains(w, "empty query string") {
+			t.Errorf("%s: postmap pgsql:front.cf: a lookup failed (the front must never fail a key):\n%s", tb.name, res.stderr)
+			continue
+		}
+		front, _ := matchStream(sendable, res.lines)
+		if n := countFound(front); n != len(res.lines) {
+			t.Errorf("%s: postmap pgsql:front.cf: %d output lines, %d matched keys", tb.name, len(res.lines), n)
+		}
+		for i, k := range sendable {
+			c.frontKeys++
+			o, f := origAns[i], front[i]
+			switch {
+			case origFailed[i] != "" && !f.found:
+				c.frontFailedMiss++
+			case origFailed[i] != "":
+				c.frontOther++
+				t.Errorf("%s %q: pgsql:original.cf fails on the key (%s), the front found %q; want not found", tb.name, k, tail(origFailed[i], 1), f.value)
+			case f == o:
+				c.frontSame++
+			case !o.found && f.found && holds[i] != nil && holds[i].value == f.value:
+				// Postfix 3.7's LATIN1 client sends the key's UTF-8 bytes
+				// as Latin-1 characters, which no stored address has; the
+				// front hands the key on as UTF-8 and finds the row the
+				// database holds for it.
+				c.frontOnly++
+				if c.frontOnlyKeys == nil {
+					c.frontOnlyKeys = map[string]bool{}
+				}
+				c.frontOnlyKeys[fmt.Sprintf("%+q", k)] = true
+			case unprovable[i] && !f.found:
+				// The database cannot take the key from a UTF-8 client (a
+				// LATIN1 database, a character beyond Latin-1) and the
+				// query's shape proves nothing (iRedMail's catch-all:
+				// '%u' NOT LIKE '%%+%%'): TEMP over socketmap, an empty
+				// result on the front, never an error. Postfix 3.7 sends
+				// the UTF-8 bytes as Latin-1 characters, which the
+				// expression takes, and gets the domain's catch-all.
+				c.frontOther++
+				c.frontUnprovable++
+			default:
+				c.frontOther++
+				t.Errorf("%s %q: pgsql:original.cf %s, pgsql:front.cf %s (the database holds %+v)", tb.name, k, o, f, holds[i])
+			}
+		}
+	}
+	// Through the front, per corpus and database: identical to the
+	// original, found only by the front, not found where the original
+	// fails, other (explained above).
+	wantFront := map[string][4]int{
+		"iredmail LATIN1": {2169, 5, 0, 2}, "iredmail UTF8": {2165, 11, 0, 0},
+		"isp LATIN1": {146, 0, 126, 0}, "isp UTF8": {146, 0, 126, 0},
+		"modoboa LATIN1": {1222, 2, 0, 0}, "modoboa UTF8": {1219, 5, 0, 0},
+		"postfixadmin LATIN1": {1220, 4, 0, 0}, "postfixadmin UTF8": {1214, 10, 0, 0},
 	}
 	var names []string
 	for n := range per {
@@ -250,9 +388,45 @@ func TestE2EPgsqlDifferential(t *testing.T) {
 	sort.Strings(names)
 	for _, n := range names {
 		c := per[n]
-		t.Logf("%-22s %2d files: ASCII identical to postmap pgsql: %d of %d; other keys as a UTF-8 client %d of %d (%d found; %d the database cannot take, of which %d TEMP where the shape proves nothing); Postfix 3.7's pgsql: differs from the UTF-8 answer for %d",
-			n, c.files, c.asciiSame, c.asciiAll, c.otherSame, c.otherAll, c.found, c.unsendable, c.temp, c.pf37Wrong)
+		t.Logf("%-22s %2d files: ASCII identical to postmap pgsql: %d of %d (and not found where pgsql: fails: %d); other keys as a UTF-8 client %d of %d (%d found; %d the database cannot take, of which %d TEMP where the shape proves nothing); Postfix 3.7's pgsql: differs from the UTF-8 answer for %d",
+			n, c.files, c.asciiSame, c.asciiAll, c.asciiFailedMiss, c.otherSame, c.otherAll, c.found, c.unsendable, c.temp, c.pf37Wrong)
+		t.Logf("%-22s through the front, %d keys: identical to pgsql:original.cf %d, found only by the front %d, not found where the original fails %d, other %d (%d a key the database cannot take where the query proves nothing: an empty result)",
+			n, c.frontKeys, c.frontSame, c.frontOnly, c.frontFailedMiss, c.frontOther, c.frontUnprovable)
+		var only []string
+		for k := range c.frontOnlyKeys {
+			only = append(only, k)
+		}
+		sort.Strings(only)
+		if len(only) > 0 {
+			t.Logf("%-22s found only by the front (the database holds them; Postfix 3.7 sends them as Latin-1): %s", n, strings.Join(only, " "))
+		}
+		got := [4]int{c.frontSame, c.frontOnly, c.frontFailedMiss, c.frontOther}
+		if w := wantFront[n]; got != w || c.frontKeys != w[0]+w[1]+w[2]+w[3] {
+			t.Errorf("%s through the front: identical, found only by the front, not found where the original fails, other = %v of %d keys; want %v", n, got, c.frontKeys, w)
+		}
 	}
+}
+
+// pgsqlAnswers asks Postfix's pgsql: client (table) for keys in one
+// postmap -q - stream. postmap stops at the first lookup that fails
+// (dict_pgsql has marked the host down) and loses what it had buffered,
+// so if the stream fails each key is asked alone. It returns every key's
+// answer and, for the keys whose lookup failed, postmap's warning.
+func pgsqlAnswers(t *testing.T, conf, table string, keys []string) ([]answer, []string) {
+	t.Helper()
+	failed := make([]string, len(keys))
+	if res := postmapStream(t, conf, table, keys); !res.fatal() {
+		ans, _ := matchStream(keys, res.lines)
+		return ans, failed
+	}
+	m, errKeys := postmapEach(conf, table, keys)
+	ans := make([]answer, len(keys))
+	for i, k := range keys {
+		if ans[i] = m[k]; !strings.Contains(errKeys[k], "empty query string") {
+			failed[i] = errKeys[k] // postmap warns about the empty key without asking
+		}
+	}
+	return ans, failed
 }
 
 // mapgateRun runs the built binary and returns its exit status, stdout

@@ -33,9 +33,10 @@ type pgsqlReport struct {
 }
 
 // pgsqlStreams is one stream count of phase (g): the median round of each
-// table, the ratios of mapgate's socketmap against pgsql: and proxy:pgsql:
-// (medians of the same rounds, the tables taking turns within each round),
-// mapgate's CPU per lookup and the peak connections of role postfix.
+// table, the ratios of mapgate's socketmap and of Postfix's pgsql: client
+// on mapgate's PostgreSQL front against pgsql: and proxy:pgsql: (medians of
+// the same rounds, the tables taking turns within each round), mapgate's
+// CPU per lookup and the peak connections of role postfix.
 type pgsqlStreams struct {
 	Streams      int            `json:"streams"`
 	Pgsql        *streamsResult `json:"pgsql"`
@@ -46,7 +47,11 @@ type pgsqlStreams struct {
 	MGRuns       []float64      `json:"mapgate_runs_s"`
 	RatioPgsql   float64        `json:"ratio_mapgate_to_pgsql"`
 	RatioProxy   float64        `json:"ratio_mapgate_to_proxy_pgsql,omitempty"`
+	Front        *streamsResult `json:"mapgate_pgsql_front,omitempty"`
+	FrontRuns    []float64      `json:"mapgate_pgsql_front_runs_s,omitempty"`
+	RatioFront   float64        `json:"ratio_pgsql_front_to_pgsql,omitempty"`
 	CPUUs        float64        `json:"mapgate_cpu_us_per_lookup"`
+	FrontCPUUs   float64        `json:"pgsql_front_cpu_us_per_lookup,omitempty"`
 	PgsqlConns   int            `json:"pgsql_peak_db_conns"`
 	ProxyConns   int            `json:"proxy_pgsql_peak_db_conns,omitempty"`
 	MapgateConns int            `json:"mapgate_peak_db_conns"`
@@ -56,12 +61,14 @@ type pgsqlStreams struct {
 // Postfix 3.7's hard-wired LATIN1 client encoding sends them faithfully).
 const pgsqlEncoding = "UTF8"
 
-// pgsqlEnv is what phase (g) starts: the server, the .cf file, mapgate.
+// pgsqlEnv is what phase (g) starts: the server, the .cf file, mapgate
+// (socketmap and its PostgreSQL front), the front's .cf file.
 type pgsqlEnv struct {
-	s  *testpg.Server
-	cf string
-	mg *mgproc.Proc
-	pf *pfinst.Instance
+	s       *testpg.Server
+	cf      string
+	mg      *mgproc.Proc
+	pf      *pfinst.Instance
+	frontCF string
 }
 
 // startPgsql starts a private PostgreSQL (internal/testpg: initdb once
@@ -94,9 +101,17 @@ ANALYZE alias`, h.o.rows-1)))
 	cf := fmt.Sprintf("# mapgate bench: PostfixAdmin's virtual alias query (pgsql)\nhosts = inet:%s\nuser = %s\npassword = %s\ndbname = postfix\nquery = SELECT goto FROM alias WHERE address='%%s' AND active = '1'\n",
 		s.Addr(), testpg.User, testpg.Password)
 	must(h.tb, os.WriteFile(e.cf, []byte(cf), 0o644))
+	// The PostgreSQL front on a unix socket (libpq's DIR/.s.PGSQL.5432),
+	// with the .cf migrate would write (query = '%s').
+	sock := filepath.Join(h.dir, "pgfront")
+	must(h.tb, os.MkdirAll(sock, 0o755))
+	e.frontCF = filepath.Join(h.dir, "pgfront.cf")
+	must(h.tb, os.WriteFile(e.frontCF, []byte(fmt.Sprintf("# mapgate bench: mapgate's PostgreSQL front\nhosts = unix:%s\nuser = postfix\npassword = %s\ndbname = alias\nquery = '%%s'\n",
+		sock, frontPassword)), 0o644))
 	e.mg = mgproc.Start(h.tb, h.mgBin, "serve", "--map", "alias=pgsql:"+e.cf,
-		"--set", "alias_address_search=no", "--set", "pool_size="+strconv.Itoa(h.o.poolSize))
-	h.logf("mapgate (pgsql:): pid %d on %s, pool_size %d", e.mg.PID(), e.mg.Addr, h.o.poolSize)
+		"--set", "alias_address_search=no", "--set", "pool_size="+strconv.Itoa(h.o.poolSize),
+		"--set", "pgsql_listen=unix:"+filepath.Join(sock, ".s.PGSQL.5432"), "--set", "pgsql_password="+frontPassword)
+	h.logf("mapgate (pgsql:): pid %d on %s and its PostgreSQL front in %s, pool_size %d", e.mg.PID(), e.mg.Addr, sock, h.o.poolSize)
 	return e
 }
 
@@ -109,6 +124,12 @@ func (e *pgsqlEnv) pgsqlCmd(h *harness) func(context.Context) *exec.Cmd {
 func (e *pgsqlEnv) socketmapCmd(h *harness) func(context.Context) *exec.Cmd {
 	return func(ctx context.Context) *exec.Cmd {
 		return exec.CommandContext(ctx, h.postmap, "-c", h.dir, "-q", "-", "socketmap:inet:"+e.mg.Addr+":alias")
+	}
+}
+
+func (e *pgsqlEnv) frontCmd(h *harness) func(context.Context) *exec.Cmd {
+	return func(ctx context.Context) *exec.Cmd {
+		return exec.CommandContext(ctx, h.postmap, "-c", h.dir, "-q", "-", "pgsql:"+e.frontCF)
 	}
 }
 
@@ -138,7 +159,7 @@ func (h *harness) pgsql() error {
 	}
 	h.logf("(g) pgsql: distinct keys, %d keys per stream (half present), %d rounds", len(h.keys), h.o.repeats)
 	// Warm each client once (connections, the server's caches).
-	for _, mk := range []func(context.Context) *exec.Cmd{e.pgsqlCmd(h), e.socketmapCmd(h)} {
+	for _, mk := range []func(context.Context) *exec.Cmd{e.pgsqlCmd(h), e.socketmapCmd(h), e.frontCmd(h)} {
 		if _, err := postmapStreams(h.ctx, "warm", mk, h.keyFile, h.keys, 1, h.data); err != nil {
 			return err
 		}
@@ -146,8 +167,8 @@ func (h *harness) pgsql() error {
 	for _, streams := range []int{1, 8} {
 		ps := &pgsqlStreams{Streams: streams}
 		rep.Streams = append(rep.Streams, ps)
-		var pg, px, sm []*streamsResult
-		var cpu time.Duration
+		var pg, px, sm, fr []*streamsResult
+		var cpu, frontCPU time.Duration
 		for range h.o.repeats {
 			r, peak, err := h.pgRun(e, "pgsql:", e.pgsqlCmd(h), streams, false)
 			if err != nil {
@@ -167,17 +188,26 @@ func (h *harness) pgsql() error {
 			}
 			cpu += procCPU(e.mg.PID()) - cpu0
 			sm, ps.MapgateConns = append(sm, r), max(ps.MapgateConns, peak)
+			cpu0 = procCPU(e.mg.PID())
+			if r, peak, err = h.pgRun(e, "pgsql: (mapgate front)", e.frontCmd(h), streams, true); err != nil {
+				return err
+			}
+			frontCPU += procCPU(e.mg.PID()) - cpu0
+			fr, ps.MapgateConns = append(fr, r), max(ps.MapgateConns, peak)
 		}
 		ps.Pgsql, ps.PgsqlRuns = medianRun(pg)
 		ps.Socketmap, ps.MGRuns = medianRun(sm)
 		ps.RatioPgsql = ps.Socketmap.Seconds / ps.Pgsql.Seconds
+		ps.Front, ps.FrontRuns = medianRun(fr)
+		ps.RatioFront = ps.Front.Seconds / ps.Pgsql.Seconds
 		ps.CPUUs = float64(cpu.Microseconds()) / float64(streams*h.o.repeats*len(h.keys))
+		ps.FrontCPUUs = float64(frontCPU.Microseconds()) / float64(streams*h.o.repeats*len(h.keys))
 		if len(px) > 0 {
 			ps.Proxy, ps.ProxyRuns = medianRun(px)
 			ps.RatioProxy = ps.Socketmap.Seconds / ps.Proxy.Seconds
 		}
-		h.logf("  %d stream(s): mapgate/pgsql: %.3f, mapgate/proxy:pgsql: %.3f; mapgate CPU %.1f µs per lookup; peak connections pgsql: %d, proxy:pgsql: %d, mapgate %d",
-			streams, ps.RatioPgsql, ps.RatioProxy, ps.CPUUs, ps.PgsqlConns, ps.ProxyConns, ps.MapgateConns)
+		h.logf("  %d stream(s): mapgate/pgsql: %.3f, mapgate/proxy:pgsql: %.3f, PostgreSQL front/pgsql: %.3f; mapgate CPU %.1f µs per lookup (front %.1f); peak connections pgsql: %d, proxy:pgsql: %d, mapgate %d",
+			streams, ps.RatioPgsql, ps.RatioProxy, ps.RatioFront, ps.CPUUs, ps.FrontCPUUs, ps.PgsqlConns, ps.ProxyConns, ps.MapgateConns)
 	}
 	rep.LoadAfter = bench.LoadAvg()
 	return nil
@@ -276,13 +306,15 @@ func (h *harness) pgsqlSmoke(check func(string, bench.Counts, int)) error {
 		mk      func(context.Context) *exec.Cmd
 		streams int
 		mapgate bool
-	}{{"pgsql:", e.pgsqlCmd(h), 1, false}, {"socketmap: (mapgate)", e.socketmapCmd(h), 2, true}} {
+	}{{"pgsql:", e.pgsqlCmd(h), 1, false}, {"socketmap: (mapgate)", e.socketmapCmd(h), 2, true}, {"pgsql: (mapgate front)", e.frontCmd(h), 2, true}} {
 		r, _, err := h.pgRun(e, t.table, t.mk, t.streams, t.mapgate)
 		if err != nil {
 			return err
 		}
 		ps := &pgsqlStreams{Streams: t.streams}
-		if t.mapgate {
+		if t.table == "pgsql: (mapgate front)" {
+			ps.Front = r
+		} else if t.mapgate {
 			ps.Socketmap = r
 		} else {
 			ps.Pgsql = r
@@ -308,8 +340,10 @@ func (p *pgsqlReport) writeText(w io.Writer) {
 		sr("pgsql:", s.Pgsql)
 		sr("proxy:pgsql:", s.Proxy)
 		sr("socketmap: (mapgate)", s.Socketmap)
+		sr("pgsql: (mapgate front)", s.Front)
 		if s.RatioPgsql > 0 {
-			fmt.Fprintf(w, "    ratio mapgate/pgsql: %.3f, mapgate/proxy:pgsql: %.3f; mapgate CPU %.1f µs per lookup\n", s.RatioPgsql, s.RatioProxy, s.CPUUs)
+			fmt.Fprintf(w, "    ratio mapgate/pgsql: %.3f, mapgate/proxy:pgsql: %.3f, PostgreSQL front/pgsql: %.3f; mapgate CPU %.1f µs per lookup (front %.1f)\n",
+				s.RatioPgsql, s.RatioProxy, s.RatioFront, s.CPUUs, s.FrontCPUUs)
 			fmt.Fprintf(w, "    peak DB connections of role postfix: pgsql: %d, proxy:pgsql: %d, mapgate %d\n", s.PgsqlConns, s.ProxyConns, s.MapgateConns)
 		}
 	}
