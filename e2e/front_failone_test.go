@@ -70,7 +70,7 @@ func TestE2EFrontFailsOneKey(t *testing.T) {
 	startMapgate(t, maps, args...)
 
 	type step struct {
-		rcpt          string
+		rcpt           string
 		limited, older int // the RCPT reply code with each front .cf form
 	}
 	steps := []step{

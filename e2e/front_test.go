@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,16 +15,12 @@ const (
 )
 
 // writeFrontCF writes the .cf that points a mysql: table at mapgate's MySQL
-// front, as `mapgate migrate --via mysql` writes it.
+// front in the older form (query = '%s' alone, no expansion_limit): every
+// answer is rows or not found, never a failure of one key, so one postmap
+// -q - stream sees every key. migrate's form is writeSQLFrontCF's limited
+// one (TestE2EFrontFailsOneKey, the delivery tests).
 func writeFrontCF(t *testing.T, dir, name, sock string) string {
-	t.Helper()
-	p := filepath.Join(dir, name+".front.cf")
-	text := fmt.Sprintf("# mapgate's MySQL front for map %s\nhosts = unix:%s\nuser = %s\npassword = %s\ndbname = %s\nquery = '%%s'\n",
-		name, sock, frontUser, frontPassword, name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeSQLFrontCF(t, dir, "mysql", name, sock, false)
 }
 
 // frontArgs are the mapgate arguments that open the MySQL front on sock.

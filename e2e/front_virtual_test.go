@@ -63,7 +63,7 @@ func TestE2EFrontVirtualDelivery(t *testing.T) {
 		t.Parallel()
 		fronts := map[string]string{}
 		for _, m := range frontVirtualMaps {
-			fronts[m[0]] = "mysql:" + writeFrontCF(t, dir, m[0], sock)
+			fronts[m[0]] = "mysql:" + writeSQLFrontCF(t, dir, "mysql", m[0], sock, true)
 		}
 		var in *pfinst.Instance
 		t.Run("20 good mails", func(t *testing.T) {

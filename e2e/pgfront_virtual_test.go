@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,20 +9,6 @@ import (
 	"mapgate/internal/pfinst"
 	"mapgate/internal/testpg"
 )
-
-// writePgFrontCF writes the .cf that points a pgsql: table at mapgate's
-// PostgreSQL front on the socket directory dir (libpq connects to
-// dir/.s.PGSQL.5432).
-func writePgFrontCF(t *testing.T, cfdir, name, sockDir string) string {
-	t.Helper()
-	p := filepath.Join(cfdir, name+".pgfront.cf")
-	text := fmt.Sprintf("# mapgate's PostgreSQL front for map %s\nhosts = unix:%s\nuser = %s\npassword = %s\ndbname = %s\nquery = '%%s'\n",
-		name, sockDir, frontUser, frontPassword, name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // pgFrontArgs are the mapgate arguments that open the PostgreSQL front in
 // sockDir (libpq's sockDir/.s.PGSQL.5432).
@@ -102,7 +87,7 @@ func TestE2EPgFrontVirtualDelivery(t *testing.T) {
 		startMapgate(t, orig, pgFrontArgs(sockDir)...)
 		fronts := map[string]string{}
 		for _, m := range frontVirtualMaps {
-			fronts[m[0]] = "pgsql:" + writePgFrontCF(t, dir, m[0], sockDir)
+			fronts[m[0]] = "pgsql:" + writeSQLFrontCF(t, dir, "pgsql", m[0], sockDir, true)
 		}
 		in := pfinst.New(t, pfinst.Options{VirtualMailboxes: true, Extra: virtualParams(func(n string) string { return fronts[n] })})
 		logOnFailure(t, "pgsql front instance", in)
@@ -131,7 +116,7 @@ func TestE2EPgFrontVirtualDelivery(t *testing.T) {
 			if err := os.WriteFile(orig[m[0]], []byte(testpg.Instantiate(ispCF(m[1]), pg, "isp")), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			fronts[m[0]] = writePgFrontCF(t, dir, m[0], sockDir)
+			fronts[m[0]] = writeSQLFrontCF(t, dir, "pgsql", m[0], sockDir, true)
 			maps[m[0]] = "pgsql:" + orig[m[0]]
 		}
 		startMapgate(t, maps, pgFrontArgs(sockDir)...)
