@@ -22,6 +22,7 @@ import (
 
 	"mapgate/answer"
 	"mapgate/internal/accept"
+	"mapgate/internal/conncore"
 	"mapgate/lookup"
 	"mapgate/mysqlfront"
 	"mapgate/pgfront"
@@ -277,6 +278,12 @@ func (d *Daemon) closeListeners() {
 // startFront starts a MySQL front server with cfg's credentials on a new
 // relay; the previous relay, if any, is closed, and its server keeps the
 // connections it has.
+// frontLimits are a SQL front's connection settings from the
+// configuration: the lookup deadline and the connection cap of socketmap.
+func frontLimits(cfg Config) conncore.Limits {
+	return conncore.Limits{RequestTimeout: cfg.LookupTimeout, MaxConns: cfg.MaxConns}
+}
+
 func (d *Daemon) startFront(cfg Config) {
 	var addr net.Addr
 	if len(d.frontListeners) > 0 {
@@ -285,7 +292,7 @@ func (d *Daemon) startFront(cfg Config) {
 	r := newRelay(addr)
 	srv := &mysqlfront.Server{
 		Resolver: sqlResolver{d, mysqlView}, User: cfg.MySQLUser, Password: cfg.MySQLPassword,
-		Logger: d.log, RequestTimeout: d.cfg.LookupTimeout, MaxConns: d.cfg.MaxConns,
+		Logger: d.log, Limits: frontLimits(d.cfg),
 	}
 	d.frontMu.Lock()
 	// Servers whose listener closed and whose last connection ended are

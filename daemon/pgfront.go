@@ -19,7 +19,7 @@ const FrontPgSQL = "pgsql"
 // need the new ones, connections logged in keep serving.
 func (d *Daemon) startPg(cfg Config) {
 	d.pg = &pgfront.Server{Resolver: sqlResolver{d, pgView}, User: cfg.PgSQLUser, Password: cfg.PgSQLPassword,
-		Logger: d.log, RequestTimeout: cfg.LookupTimeout, MaxConns: cfg.MaxConns}
+		Logger: d.log, Limits: frontLimits(cfg)}
 	d.met.reg.MustRegister(pgCollector{d.pg})
 	for _, l := range d.pgListeners {
 		d.serveWG.Add(1)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mapgate/internal/conncore"
 	"net"
 	"os"
 	"os/exec"
@@ -75,12 +76,12 @@ func TestServerPreAuthCannotStarvePostfix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", MaxConns: 16}
+	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", Limits: conncore.Limits{MaxConns: 16}}
 	go s.Serve(l)
 	t.Cleanup(func() { s.Close() })
 	lookup := postmapFront(t, l.Addr().String())
 
-	const held = mysqlfront.DefaultMaxUnauthenticated + 64
+	held := conncore.SQLFrontLimits.MaxUnauthenticated + 64
 	ctx, stop := context.WithCancel(context.Background())
 	var dials atomic.Int64
 	done := make(chan struct{})
@@ -88,7 +89,7 @@ func TestServerPreAuthCannotStarvePostfix(t *testing.T) {
 	defer func() { stop(); <-done }()
 	// Until the attacker holds its connections.
 	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Unauthenticated < mysqlfront.DefaultMaxUnauthenticated && time.Now().Before(deadline) {
+	for s.Stats().Unauthenticated < int64(conncore.SQLFrontLimits.MaxUnauthenticated) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
@@ -169,7 +170,7 @@ func TestServerPreAuthPeerFairness(t *testing.T) {
 		t.Fatal(err)
 	}
 	const budget = 8
-	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", MaxConns: 16, MaxUnauthenticated: budget}
+	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", Limits: conncore.Limits{MaxConns: 16, MaxUnauthenticated: budget}}
 	go s.Serve(l)
 	t.Cleanup(func() { s.Close() })
 	lookup := postmapFront(t, l.Addr().String())

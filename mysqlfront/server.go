@@ -31,28 +31,8 @@ type Resolver interface {
 	HasMap(mapName string) bool
 }
 
-// Defaults for the zero values of Server's fields; the same budgets as the
-// socketmap server's.
+// The front's byte bounds (its connection settings are conncore.Limits).
 const (
-	DefaultIdleTimeout    = 110 * time.Second
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultMaxConns       = 1024
-	// DefaultMaxUnauthenticated is the budget of connections that have
-	// not logged in, beside MaxConns. When it is full, a new connection
-	// closes the oldest of the peer (uid, or address) that has the most,
-	// so a local user flooding it closes its own
-	// (TestServerPreAuthPeerFairness: 20 of 20 postmap lookups with a
-	// budget of 8). Against one peer, or where the uid cannot be told, it
-	// is the oldest overall: keeping a client out then takes 1024 newer
-	// connections during its handshake, 100 ms of the 10,000 connections a
-	// second a flooding client got accepted in
-	// TestServerPreAuthCannotStarvePostfix (256 lost 2 of 20 there).
-	DefaultMaxUnauthenticated = 1024
-	// DefaultHandshakeTimeout bounds the whole handshake (greeting to the
-	// login's OK). Postfix's client sets no timeout of its own and answers
-	// the greeting at once.
-	DefaultHandshakeTimeout = 3 * time.Second
 	// DefaultMaxPacket is the largest statement kept; a longer one (an
 	// over-long key) is read, discarded and answered as not found.
 	DefaultMaxPacket = 64 << 10
@@ -60,9 +40,8 @@ const (
 	// mysql: client reads a result of any size (socketmap's 100000-byte
 	// limit is socketmap's): the cap only bounds what one reply may hold
 	// in memory, far above any real table's answer (the rows a LIKE '%'
-	// returns for 5,000 aliases are under 300 KB). Longer answers are
-	// sent as not found, since an error would make Postfix skip the host
-	// for every key.
+	// returns for 5,000 aliases are under 300 KB). A longer answer is a
+	// failure of that key (answer.Result.ForSQL).
 	DefaultMaxReply = 64 << 20
 )
 
@@ -87,35 +66,15 @@ type Server struct {
 	// the client's name cut to 80 bytes and left to the log handler to
 	// escape (once).
 	Logger *slog.Logger
-	// IdleTimeout: how long to wait for the next command. Zero means
-	// DefaultIdleTimeout (Postfix's idle_interval, 60 s, closes first).
-	IdleTimeout time.Duration
-	// RequestTimeout bounds reading a command once its first byte
-	// arrived, and the lookup's context. A lookup that has not returned
-	// shortly after is answered with an error and the connection closed.
-	// Zero means DefaultRequestTimeout.
-	RequestTimeout time.Duration
-	// WriteTimeout bounds each write. Zero means DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// MaxConns caps logged-in connections; a connection over the cap gets
-	// error 1040 (too many connections) instead of a greeting, or instead
-	// of the login's OK. Zero means DefaultMaxConns.
-	MaxConns int
-	// MaxUnauthenticated is the budget of connections that have not
-	// logged in yet, apart from MaxConns, so that they never take the
-	// place of clients that log in. When it is full, a new connection
-	// closes an unauthenticated one: the oldest of the peer that has the
-	// most (a uid for a unix socket or a loopback TCP connection, else the
-	// address). Zero means DefaultMaxUnauthenticated.
-	MaxUnauthenticated int
-	// HandshakeTimeout: a connection not logged in this long after its
-	// accept is closed. Zero means DefaultHandshakeTimeout.
-	HandshakeTimeout time.Duration
+	// Limits: the connection settings (conncore.Limits); a zero field
+	// takes conncore.SQLFrontLimits's.
+	conncore.Limits
 	// Observe, when set, is called once per lookup answered with the
 	// result "ok", "notfound" or "temp".
 	Observe func(mapName, result string, d time.Duration)
 
 	initOnce sync.Once
+	limits   conncore.Limits // Limits with the defaults, from init
 	core     *conncore.Server
 	baseCtx  context.Context // the core's
 	nextID   atomic.Uint32
@@ -126,26 +85,12 @@ type Server struct {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		s.core = conncore.New(conncore.Config{
-			Name:               "mysqlfront",
-			Logger:             s.log(),
-			MaxConns:           orDefault(s.MaxConns, DefaultMaxConns),
-			IdleTimeout:        orDefault(s.IdleTimeout, DefaultIdleTimeout),
-			RequestTimeout:     orDefault(s.RequestTimeout, DefaultRequestTimeout),
-			WriteTimeout:       orDefault(s.WriteTimeout, DefaultWriteTimeout),
-			MaxUnauthenticated: orDefault(s.MaxUnauthenticated, DefaultMaxUnauthenticated),
-			HandshakeTimeout:   orDefault(s.HandshakeTimeout, DefaultHandshakeTimeout),
-			Refusal:            "error 1040",
-		}, protocol{s})
+		s.limits = s.Limits.Or(conncore.SQLFrontLimits)
+		cfg := s.limits.Config("mysqlfront", "error 1040")
+		cfg.Logger = s.log()
+		s.core = conncore.New(cfg, protocol{s})
 		s.baseCtx = s.core.BaseContext()
 	})
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 func (s *Server) log() *slog.Logger {
@@ -481,7 +426,7 @@ func (c *conn) query(stmt string) bool {
 // watchdog has then sent an error and closed the connection (expire), and
 // the result is discarded.
 func (c *conn) resolve(key string, limited bool) (answer.Result, bool) {
-	d := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
+	d := c.s.limits.RequestTimeout
 	start := time.Now()
 	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
 	defer ctx.Release()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"mapgate/internal/conncore"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -62,7 +63,7 @@ func start(t *testing.T, tb *table, mod func(*mysqlfront.Server)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", RequestTimeout: 2 * time.Second}
+	s := &mysqlfront.Server{Resolver: tb, User: "postfix", Password: "secret", Limits: conncore.Limits{RequestTimeout: 2 * time.Second}}
 	if mod != nil {
 		mod(s)
 	}

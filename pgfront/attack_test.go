@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"mapgate/internal/conncore"
 	"net"
 	"strings"
 	"sync"
@@ -45,11 +46,11 @@ func (l *lockedBuffer) Len() int {
 // together.
 func TestPreAuthCannotStarvePostfix(t *testing.T) {
 	tb := &table{}
-	const budget = pgfront.DefaultMaxUnauthenticated
+	budget := conncore.SQLFrontLimits.MaxUnauthenticated
 	addr, s := start(t, tb, func(s *pgfront.Server) { s.MaxConns = 16 })
 	lookup := postmapFront(t, tcpHosts(addr))
 
-	const held = budget + 16 + 64
+	held := budget + 16 + 64
 	ctx, stop := context.WithCancel(context.Background())
 	var dials atomic.Int64
 	var wg sync.WaitGroup
@@ -82,7 +83,7 @@ func TestPreAuthCannotStarvePostfix(t *testing.T) {
 	}
 	defer func() { stop(); wg.Wait() }()
 	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Unauthenticated < budget && time.Now().Before(deadline) {
+	for s.Stats().Unauthenticated < int64(budget) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	const asked = 20

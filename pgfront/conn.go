@@ -279,7 +279,7 @@ func (c *conn) query(stmt string) bool {
 // grace, and the watchdog has sent FATAL 57014 and closed the connection
 // (expire); its result is discarded.
 func (c *conn) resolve(key string, limited bool) (answer.Result, bool) {
-	d := orDefault(c.s.RequestTimeout, DefaultRequestTimeout)
+	d := c.s.limits.RequestTimeout
 	start := time.Now()
 	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
 	defer ctx.Release()

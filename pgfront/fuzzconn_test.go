@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"mapgate/internal/conncore"
 	"net"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func FuzzConn(f *testing.F) {
 	var plog panicLog
 	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	s := &pgfront.Server{Resolver: &table{}, User: "postfix", Password: "secret", Logger: slog.New(slog.NewTextHandler(&plog, nil)),
-		RequestTimeout: time.Second, HandshakeTimeout: time.Second, IdleTimeout: time.Second}
+		Limits: conncore.Limits{RequestTimeout: time.Second, HandshakeTimeout: time.Second, IdleTimeout: time.Second}}
 	go s.Serve(l)
 	f.Cleanup(func() { s.Close() })
 	cfg, err := pgconn.ParseConfig("host=pipe user=postfix password=secret dbname=m sslmode=disable")

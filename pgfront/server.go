@@ -26,24 +26,15 @@ type Resolver interface {
 	HasMap(mapName string) bool
 }
 
-// Defaults for the zero values of Server's fields: those of the MySQL
-// front (package mysqlfront), for the same client behaviour.
+// The front's byte bounds (its connection settings are conncore.Limits).
 const (
-	DefaultIdleTimeout        = 110 * time.Second
-	DefaultRequestTimeout     = 10 * time.Second
-	DefaultWriteTimeout       = 10 * time.Second
-	DefaultMaxConns           = 1024
-	DefaultMaxUnauthenticated = 1024
-	// DefaultHandshakeTimeout bounds the whole startup (first byte to
-	// ReadyForQuery). libpq answers each step at once.
-	DefaultHandshakeTimeout = 3 * time.Second
 	// DefaultMaxMessage is the largest message body kept; a longer Query
 	// (an over-long key) is read, discarded and answered as not found,
 	// any other longer message closes the connection.
 	DefaultMaxMessage = 64 << 10
 	// DefaultMaxReply caps the bytes of one answer's value; a longer one
-	// is sent as not found (an error would make Postfix skip the host for
-	// every key). Postfix's pgsql: client reads a result of any size.
+	// is a failure of that key (answer.Result.ForSQL). Postfix's pgsql:
+	// client reads a result of any size.
 	DefaultMaxReply = 64 << 20
 )
 
@@ -67,21 +58,16 @@ type Server struct {
 	// unknown databases, refused statements and protocol errors at most
 	// once a second each, with the number held back.
 	Logger *slog.Logger
-	// IdleTimeout, RequestTimeout, WriteTimeout, MaxConns,
-	// MaxUnauthenticated, HandshakeTimeout: as in mysqlfront.Server (the
-	// connection core's settings); zero means the Default.
-	IdleTimeout        time.Duration
-	RequestTimeout     time.Duration
-	WriteTimeout       time.Duration
-	MaxConns           int
-	MaxUnauthenticated int
-	HandshakeTimeout   time.Duration
+	// Limits: the connection settings (conncore.Limits); a zero field
+	// takes conncore.SQLFrontLimits's.
+	conncore.Limits
 	// Observe, when set, is called once per lookup answered with the
-	// result "ok", "notfound" or "temp" (a key-caused failure is sent,
-	// and observed, as "notfound").
+	// result "ok", "notfound" or "temp" (answer.SQLReply.Outcome of what
+	// was sent).
 	Observe func(mapName, result string, d time.Duration)
 
 	initOnce sync.Once
+	limits   conncore.Limits // Limits with the defaults, from init
 	core     *conncore.Server
 	baseCtx  context.Context
 	creds    atomic.Pointer[credentials]
@@ -99,17 +85,10 @@ func (s *Server) init() {
 		if s.creds.Load() == nil {
 			s.creds.Store(newCredentials(s.User, s.Password))
 		}
-		s.core = conncore.New(conncore.Config{
-			Name:               "pgfront",
-			Logger:             s.log(),
-			MaxConns:           orDefault(s.MaxConns, DefaultMaxConns),
-			IdleTimeout:        orDefault(s.IdleTimeout, DefaultIdleTimeout),
-			RequestTimeout:     orDefault(s.RequestTimeout, DefaultRequestTimeout),
-			WriteTimeout:       orDefault(s.WriteTimeout, DefaultWriteTimeout),
-			MaxUnauthenticated: orDefault(s.MaxUnauthenticated, DefaultMaxUnauthenticated),
-			HandshakeTimeout:   orDefault(s.HandshakeTimeout, DefaultHandshakeTimeout),
-			Refusal:            "FATAL 53300",
-		}, protocol{s})
+		s.limits = s.Limits.Or(conncore.SQLFrontLimits)
+		cfg := s.limits.Config("pgfront", "FATAL 53300")
+		cfg.Logger = s.log()
+		s.core = conncore.New(cfg, protocol{s})
 		s.baseCtx = s.core.BaseContext()
 	})
 }
@@ -119,13 +98,6 @@ func (s *Server) init() {
 // (PBKDF2, 4096 rounds) once, here.
 func (s *Server) SetCredentials(user, password string) {
 	s.creds.Store(newCredentials(user, password))
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 func (s *Server) log() *slog.Logger {

@@ -3,6 +3,7 @@ package pgfront_test
 import (
 	"context"
 	"errors"
+	"mapgate/internal/conncore"
 	"net"
 	"os"
 	"path/filepath"
@@ -76,7 +77,7 @@ func start(t *testing.T, tb *table, mod func(*pgfront.Server)) (string, *pgfront
 }
 
 func serve(t *testing.T, l net.Listener, tb *table, mod func(*pgfront.Server)) (string, *pgfront.Server) {
-	s := &pgfront.Server{Resolver: tb, User: "postfix", Password: "secret", RequestTimeout: 2 * time.Second}
+	s := &pgfront.Server{Resolver: tb, User: "postfix", Password: "secret", Limits: conncore.Limits{RequestTimeout: 2 * time.Second}}
 	if mod != nil {
 		mod(s)
 	}
