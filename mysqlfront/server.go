@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"mapgate/internal/conncore"
+	"mapgate/internal/nbio"
 )
 
 // Status is the outcome of one lookup. Its zero value is Temp, a failure:
@@ -251,7 +252,7 @@ func (s *Server) Close() error {
 type protocol struct{ s *Server }
 
 func (p protocol) ServeConn(cc *conncore.Conn) {
-	c := &conn{s: p.s, cc: cc, nc: cc.NetConn(), id: p.s.nextID.Add(1)}
+	c := &conn{s: p.s, cc: cc, nc: nbio.Wrap(cc.NetConn()), id: p.s.nextID.Add(1)}
 	c.wd.Expire = c.expire
 	c.serve()
 }
