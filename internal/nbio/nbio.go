@@ -27,19 +27,30 @@ type Conn struct {
 	net.Conn
 	rc syscall.RawConn
 
-	// The calls' state and their functions, made once: a closure passed
-	// to the RawConn per call would be an allocation per call.
-	rmu    sync.Mutex
-	rbuf   []byte
-	rn     int
-	rerrno syscall.Errno
-	readFn func(fd uintptr) bool
+	r, w call
+}
 
-	wmu     sync.Mutex
-	wbuf    []byte
-	wn      int
-	werrno  syscall.Errno
-	writeFn func(fd uintptr) bool
+// call is the state of the reads' or the writes' system calls and their
+// function, made once: a closure passed to the RawConn per call would be
+// an allocation per call.
+type call struct {
+	raw   func(func(fd uintptr) bool) error // the RawConn's Read or Write
+	fn    func(fd uintptr) bool             // Conn.read or Conn.write
+	mu    sync.Mutex
+	buf   []byte
+	n     int
+	errno syscall.Errno
+}
+
+// run runs fn on p through raw, and returns what fn did.
+func (k *call) run(p []byte) (n int, errno syscall.Errno, err error) {
+	k.mu.Lock()
+	k.buf, k.n, k.errno = p, 0, 0
+	err = k.raw(k.fn)
+	n, errno = k.n, k.errno
+	k.buf = nil
+	k.mu.Unlock()
+	return n, errno, err
 }
 
 // Wrap returns nc with raw reads and writes when it is a non-blocking
@@ -61,7 +72,8 @@ func Wrap(nc net.Conn) net.Conn {
 		return nc
 	}
 	c := &Conn{Conn: nc, rc: rc}
-	c.readFn, c.writeFn = c.read, c.write
+	c.r.raw, c.r.fn = rc.Read, c.read
+	c.w.raw, c.w.fn = rc.Write, c.write
 	return c
 }
 
@@ -75,17 +87,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.rmu.Lock()
-	c.rbuf, c.rn, c.rerrno = p, 0, 0
-	err := c.rc.Read(c.readFn)
-	n, errno := c.rn, c.rerrno
-	c.rbuf = nil
-	c.rmu.Unlock()
-	if err != nil {
-		return 0, c.opError("read", err)
-	}
-	if errno != 0 {
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
+	n, errno, err := c.r.run(p)
+	if err := c.callError("read", err, errno); err != nil {
+		return 0, err
 	}
 	if n == 0 {
 		return 0, io.EOF
@@ -95,7 +99,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // read is one try of Read on the socket: false when it would block.
 func (c *Conn) read(fd uintptr) bool {
-	p := c.rbuf
+	p := c.r.buf
 	for {
 		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 		switch e {
@@ -104,7 +108,7 @@ func (c *Conn) read(fd uintptr) bool {
 		case syscall.EAGAIN:
 			return false
 		}
-		c.rn, c.rerrno = int(r), e
+		c.r.n, c.r.errno = int(r), e
 		return true
 	}
 }
@@ -112,43 +116,44 @@ func (c *Conn) read(fd uintptr) bool {
 // Write writes all of p, waiting under the write deadline while the
 // socket's buffer is full.
 func (c *Conn) Write(p []byte) (int, error) {
-	c.wmu.Lock()
-	c.wbuf, c.wn, c.werrno = p, 0, 0
-	err := c.rc.Write(c.writeFn)
-	n, errno := c.wn, c.werrno
-	c.wbuf = nil
-	c.wmu.Unlock()
-	if err != nil {
-		return n, c.opError("write", err)
-	}
-	if errno != 0 {
-		return n, c.opError("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
+	n, errno, err := c.w.run(p)
+	return n, c.callError("write", err, errno)
 }
 
 // write is one try of Write on the socket: false when the socket's buffer
 // is full.
 func (c *Conn) write(fd uintptr) bool {
-	p := c.wbuf
-	for c.wn < len(p) {
-		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[c.wn])), uintptr(len(p)-c.wn))
+	p := c.w.buf
+	for c.w.n < len(p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[c.w.n])), uintptr(len(p)-c.w.n))
 		switch e {
 		case 0:
-			c.wn += int(r)
+			c.w.n += int(r)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			c.werrno = e
+			c.w.errno = e
 			return true
 		}
 	}
 	return true
 }
 
-// opError wraps err as net's calls do. The raw calls' own errors (a
-// deadline, a closed connection) come as *net.OpError already.
+// callError is a call's error, nil for none: err is the RawConn's (a
+// deadline, a closed connection), errno the system call's.
+func (c *Conn) callError(op string, err error, errno syscall.Errno) error {
+	switch {
+	case err != nil:
+		return c.opError(op, err)
+	case errno != 0:
+		return c.opError(op, os.NewSyscallError(op, errno))
+	}
+	return nil
+}
+
+// opError wraps err as net's calls do. The RawConn's own errors come as
+// *net.OpError already.
 func (c *Conn) opError(op string, err error) error {
 	if oe, ok := err.(*net.OpError); ok {
 		oe.Op = op
