@@ -18,6 +18,7 @@ import (
 
 	"mapgate/answer"
 	"mapgate/internal/conncore"
+	"mapgate/internal/nbio"
 )
 
 // Resolver answers lookups: the lookup core, behind a small interface so
@@ -160,7 +161,7 @@ func (s *Server) Close() error {
 type protocol struct{ s *Server }
 
 func (p protocol) ServeConn(cc *conncore.Conn) {
-	c := &conn{s: p.s, cc: cc, nc: cc.NetConn(), id: p.s.nextID.Add(1)}
+	c := &conn{s: p.s, cc: cc, nc: nbio.Wrap(cc.NetConn()), id: p.s.nextID.Add(1)}
 	c.wd.Expire = c.expire
 	c.serve()
 }

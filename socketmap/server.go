@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mapgate/internal/conncore"
+	"mapgate/internal/nbio"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -177,7 +178,7 @@ func (s *Server) Serve(l net.Listener) error {
 type protocol struct{ s *Server }
 
 func (p protocol) ServeConn(cc *conncore.Conn) {
-	c := &conn{s: p.s, cc: cc, nc: cc.NetConn()}
+	c := &conn{s: p.s, cc: cc, nc: nbio.Wrap(cc.NetConn())}
 	c.wd.Expire = c.expire
 	c.serve()
 }

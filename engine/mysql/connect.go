@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql/driver"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mapgate/engine"
+	"mapgate/internal/nbio"
 	"mapgate/mysqlcf"
 )
 
@@ -32,6 +34,17 @@ func (Engine) Connector(t *engine.Table, h engine.Host, o engine.ConnOptions) (d
 		return nil, "", "", err
 	}
 	return conn, dsn, redactDSN(dsn), nil
+}
+
+// dial connects as the driver does (TCP keep-alives on), with raw reads
+// and writes (nbio).
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return nbio.Wrap(nc), nil
 }
 
 // tlsN numbers the TLS configurations registered with the driver.
@@ -57,6 +70,7 @@ func connConfig(cf *mysqlcf.File, h engine.Host, o engine.ConnOptions) (*mysql.C
 		}
 	}
 	c.Net, c.Addr = h.Network, h.Addr
+	c.DialFunc = dial
 	// The driver's own logger writes unescaped lines to stderr; its events
 	// (a connection reset, a bad packet) are host faults mapgate already
 	// logs, so they go to the debug level.

@@ -474,7 +474,7 @@ func (r *report) writeText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "data: %d aliases (%s), %d keys per stream (half present); mapgate pool_size %d\n\n", r.Rows, enc, r.KeysPerStream, r.PoolSize)
 	if len(r.Goals) > 0 {
-		fmt.Fprintln(w, "goals (issue 5):")
+		fmt.Fprintln(w, "goals (met or missed; the issue each comes from is in its name):")
 		for _, g := range r.Goals {
 			fmt.Fprintf(w, "  %-7s %-60s %8.3f  (goal %s)\n", g.Met, g.Name, g.Measured, g.Goal)
 		}
