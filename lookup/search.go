@@ -183,21 +183,6 @@ func (m *Map) ask(ctx context.Context, t *table, c Candidate, args []any, retrie
 		if !retried && t.engine.IsCharsetError(err) && t.refreshed(ctx, facts, time.Now()) {
 			return r, false, true
 		}
-		// The facts vouched for the key's values and the database says a
-		// value does not fit: the schema changed under them (an ALTER
-		// TABLE the confirmation has not seen, or one that came and went
-		// again). A value that could cause it without the facts (not
-		// plain ASCII, too long, an invalid pattern) makes the failure
-		// this key's: TEMP for it, and on a SQL front never an error
-		// reply, which would skip the host for every key. A plain ASCII
-		// key meets no charset error: for it the query is broken.
-		if t.engine.IsCharsetError(err) && t.engine.KeyErrorMayBe(t.cf, nil, args) {
-			if m.queryLimit.allow() {
-				t.log.Warn("the key's characters made the query fail although the column facts held them (the schema changing); answering TEMP for this key",
-					"key", logKey(c.Key), "err", err)
-			}
-			return answer.Fail(answer.ClassKey, "key cannot be compared now (the schema is changing; see mapgate log)"), true, false
-		}
 		if m.queryLimit.allow() {
 			t.log.Error("query failed for a reason that is not the key's: fix the .cf file or the schema; answering TEMP",
 				"key", logKey(c.Key), "err", err)
