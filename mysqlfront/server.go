@@ -5,11 +5,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +17,7 @@ import (
 	"mapgate/answer"
 	"mapgate/internal/conncore"
 	"mapgate/internal/nbio"
+	"mapgate/internal/sqlfront"
 )
 
 // Resolver answers lookups: the lookup core, behind a small interface so
@@ -162,7 +161,7 @@ type protocol struct{ s *Server }
 
 func (p protocol) ServeConn(cc *conncore.Conn) {
 	c := &conn{s: p.s, cc: cc, nc: nbio.Wrap(cc.NetConn()), id: p.s.nextID.Add(1)}
-	c.wd.Expire = c.expire
+	c.lk.Watchdog.Expire = c.expire
 	c.serve()
 }
 
@@ -185,10 +184,9 @@ type conn struct {
 
 	out []byte // the last result set sent, kept for the next one
 
-	// wd hands the connection over to expire when a lookup overruns.
-	wd       conncore.Watchdog
-	curKey   string    // the lookup in the resolver, for expire's log line
-	curStart time.Time // when it began
+	// lk runs the lookups; its watchdog hands the connection over to
+	// expire when one overruns.
+	lk sqlfront.Lookups
 }
 
 // writeResult sends a result set of values (none: empty), built in a
@@ -211,7 +209,7 @@ func (c *conn) write(b []byte) error {
 // recovers a panic). The handshake runs under the core's handshake
 // deadline, each command under the idle and request deadlines.
 func (c *conn) serve() {
-	defer c.wd.Stop()
+	defer c.lk.Watchdog.Stop()
 	c.log = c.s.log().With("front", "mysql", "conn", c.id)
 	c.p = &packetIO{r: bufio.NewReaderSize(c.nc, 4096), w: c.nc, max: DefaultMaxPacket}
 	if !c.handshake() {
@@ -427,36 +425,18 @@ func (c *conn) query(stmt string) bool {
 // watchdog has then sent an error and closed the connection (expire), and
 // the result is discarded.
 func (c *conn) resolve(key string, limited bool) (answer.Result, bool) {
-	d := c.s.limits.RequestTimeout
-	start := time.Now()
-	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
-	defer ctx.Release()
-	c.curKey, c.curStart = key, start
-	c.wd.Begin(start, d+conncore.Grace(d))
-	r := c.call(ctx, key)
-	if !c.wd.End() {
-		return answer.Result{}, false
+	r, ok := c.lk.Run(c.s.baseCtx, c.s.limits.RequestTimeout, c.log, c.s.Resolver, c.db, key)
+	if ok {
+		c.observe(r.SQL(limited).Outcome(), time.Since(c.lk.Start))
 	}
-	c.observe(r.SQL(limited).Outcome(), time.Since(start))
-	return r, true
-}
-
-// call runs the resolver, turning a panic into Temp.
-func (c *conn) call(ctx context.Context, key string) (r answer.Result) {
-	defer func() {
-		if p := recover(); p != nil {
-			c.log.Error("mysqlfront: resolver panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			r = answer.Fail(answer.ClassUnknown, "internal error")
-		}
-	}()
-	return c.s.Resolver.Resolve(ctx, c.db, key)
+	return r, ok
 }
 
 // expire runs when a lookup overran its deadline (conncore.Watchdog): it
 // sends error 1205 and closes the connection.
 func (c *conn) expire() {
-	c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", strconv.QuoteToASCII(c.curKey))
-	c.observe("temp", time.Since(c.curStart))
+	c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", strconv.QuoteToASCII(c.lk.Key))
+	c.observe("temp", time.Since(c.lk.Start))
 	_ = c.write(c.p.appendPacket(nil, errPacket(1205, "HY000", "mapgate: lookup timed out")))
 	c.cc.Close()
 }

@@ -2,14 +2,12 @@ package pgfront
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"mapgate/answer"
 	"mapgate/internal/conncore"
+	"mapgate/internal/sqlfront"
 )
 
 // conn is one client connection: its startup (startup.go), then one
@@ -36,10 +35,9 @@ type conn struct {
 	enc  Encoding // the client encoding reported, and so libpq's escaping
 	skip bool     // extended protocol refused: discard until Sync
 
-	// wd hands the connection over to expire when a lookup overruns.
-	wd       conncore.Watchdog
-	curKey   string    // the lookup in the resolver, for expire's log line
-	curStart time.Time // when it began
+	// lk runs the lookups; its watchdog hands the connection over to
+	// expire when one overruns.
+	lk sqlfront.Lookups
 }
 
 func fatal(code, msg string) *pgproto3.ErrorResponse {
@@ -279,36 +277,18 @@ func (c *conn) query(stmt string) bool {
 // grace, and the watchdog has sent FATAL 57014 and closed the connection
 // (expire); its result is discarded.
 func (c *conn) resolve(key string, limited bool) (answer.Result, bool) {
-	d := c.s.limits.RequestTimeout
-	start := time.Now()
-	ctx := conncore.NewRequestContext(c.s.baseCtx, start.Add(d))
-	defer ctx.Release()
-	c.curKey, c.curStart = key, start
-	c.wd.Begin(start, d+conncore.Grace(d))
-	r := c.call(ctx, key)
-	if !c.wd.End() {
-		return answer.Result{}, false
+	r, ok := c.lk.Run(c.s.baseCtx, c.s.limits.RequestTimeout, c.log, c.s.Resolver, c.db, key)
+	if ok {
+		c.observe(r.SQL(limited).Outcome(), time.Since(c.lk.Start))
 	}
-	c.observe(r.SQL(limited).Outcome(), time.Since(start))
-	return r, true
-}
-
-// call runs the resolver, turning a panic into a failure.
-func (c *conn) call(ctx context.Context, key string) (r answer.Result) {
-	defer func() {
-		if p := recover(); p != nil {
-			c.log.Error("pgfront: resolver panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			r = answer.Fail(answer.ClassUnknown, "internal error")
-		}
-	}()
-	return c.s.Resolver.Resolve(ctx, c.db, key)
+	return r, ok
 }
 
 // expire runs when a lookup overran its deadline (conncore.Watchdog): it
 // sends FATAL 57014 and closes the connection.
 func (c *conn) expire() {
-	c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", truncate(c.curKey, 200))
-	c.observe("temp", time.Since(c.curStart))
+	c.log.Warn("lookup overran its deadline; error sent, connection closed", "map", c.db, "key", truncate(c.lk.Key, 200))
+	c.observe("temp", time.Since(c.lk.Start))
 	c.be.Send(fatal("57014", "mapgate: lookup timed out"))
 	_ = c.flush()
 	c.cc.Close()

@@ -174,8 +174,8 @@ func (p protocol) ServeConn(cc *conncore.Conn) {
 	c.fr = &framer{br: c.br}
 	c.be = pgproto3.NewBackend(c.fr, nc)
 	c.log = p.s.log().With("front", "pgsql", "conn", c.id)
-	c.wd.Expire = c.expire
-	defer c.wd.Stop()
+	c.lk.Watchdog.Expire = c.expire
+	defer c.lk.Watchdog.Stop()
 	c.serve()
 }
 
